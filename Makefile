@@ -1,0 +1,68 @@
+# The README's commands. Everything runs from a fresh clone on a machine with
+# Python 3.11+, Node 20 and npm: uv is installed with pip when missing, and uses
+# this machine's Python (no interpreter downloads).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(shell command -v $(PYTHON))
+export UV_PROJECT_ENVIRONMENT := .venv
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+RUN := $(UV) run --frozen
+
+.PHONY: help deps demo test lint typecheck defs pytest ui bench screenshot faults-table clean
+
+help:
+	@echo "make demo   - the whole job on local defaults: sandbox Xero + Azurite + file token store"
+	@echo "make test   - ruff, mypy (strict), dg check defs, pytest (starts Azurite and sandboxes itself)"
+	@echo "make ui     - dagster dev against the local defaults"
+	@echo "make bench  - benchmarks: API calls, wall time, throughput, memory, token cost"
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet "uv>=0.5,<1"
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+deps: .venv/.synced node_modules/.installed
+
+demo: deps
+	$(RUN) oauth-etl demo
+
+lint: deps
+	$(RUN) ruff format --check oauth_etl oauth_etl_tests bench
+	$(RUN) ruff check oauth_etl oauth_etl_tests bench
+
+typecheck: deps
+	$(RUN) mypy
+
+defs: deps
+	$(RUN) dg check defs
+
+pytest: deps
+	$(RUN) pytest $(PYTEST_ARGS)
+
+test: lint typecheck defs pytest
+
+ui: deps
+	$(RUN) oauth-etl ui
+
+bench: deps
+	$(RUN) python -m bench
+
+screenshot: deps
+	$(RUN) python -m oauth_etl_tests.ui.screenshot
+
+faults-table: deps
+	$(RUN) python -m oauth_etl_tests.reliability.faults_table
+
+clean:
+	rm -rf .venv .tools node_modules .mypy_cache .ruff_cache .pytest_cache .oauth_etl

@@ -1,0 +1,231 @@
+"""Local stand-ins for the cloud: Azurite and the Xero sandbox as child processes.
+
+The demo, the test suite, the benchmarks and `make ui` all start their services
+here, so there is one way to find a free loopback port, wait for readiness and
+stop a service (also on failure or Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LOOPBACK = "127.0.0.1"
+
+# Azurite's well-known development account (public, documented by Microsoft).
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class LocalServiceError(RuntimeError):
+    """A local service could not be started."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes] | None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise LocalServiceError(f"process exited with code {process.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection((LOOPBACK, port), 0.2):
+            return
+        time.sleep(0.05)
+    raise LocalServiceError(f"nothing listened on {LOOPBACK}:{port} within {timeout:.0f} s")
+
+
+@dataclass
+class ServiceProcess:
+    """A child process we started and must stop."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    url: str
+    log_path: Path | None = None
+    _stopped: bool = field(default=False, repr=False)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout)
+
+    def log_tail(self, lines: int = 20) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _spawn(name: str, argv: Sequence[str], log_path: Path) -> subprocess.Popen[bytes]:
+    log = log_path.open("wb")
+    try:
+        # Own process group: stop() takes down the service and any children it forks.
+        return subprocess.Popen(
+            list(argv),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except FileNotFoundError as exc:
+        raise LocalServiceError(f"cannot start {name}: {exc}") from exc
+    finally:
+        log.close()
+
+
+def azurite_executable() -> str:
+    local = PROJECT_ROOT / "node_modules" / ".bin" / "azurite-blob"
+    if local.exists():
+        return str(local)
+    found = shutil.which("azurite-blob")
+    if found is None:
+        raise LocalServiceError(
+            "azurite-blob not found: run `npm ci` in the project root (or `make deps`)"
+        )
+    return found
+
+
+def azurite_connection_string(port: int) -> str:
+    return (
+        "DefaultEndpointsProtocol=http;"
+        f"AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+        f"BlobEndpoint=http://{LOOPBACK}:{port}/{AZURITE_ACCOUNT};"
+    )
+
+
+@dataclass
+class Azurite:
+    service: ServiceProcess
+    port: int
+
+    @property
+    def connection_string(self) -> str:
+        return azurite_connection_string(self.port)
+
+    def stop(self) -> None:
+        self.service.stop()
+
+
+def start_azurite(
+    port: int | None = None, extent_memory_limit_mb: int = 512, timeout: float = 30.0
+) -> Azurite:
+    """Start an in-memory Azurite blob service on a free loopback port."""
+    port = port or free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="oauth-etl-azurite-"))
+    argv = [
+        azurite_executable(),
+        "--inMemoryPersistence",
+        "--skipApiVersionCheck",
+        "--disableTelemetry",
+        "--silent",
+        "--blobHost",
+        LOOPBACK,
+        "--blobPort",
+        str(port),
+        "--extentMemoryLimit",
+        str(extent_memory_limit_mb),
+        "--location",
+        str(workdir),
+    ]
+    log_path = workdir / "azurite.log"
+    process = _spawn("azurite", argv, log_path)
+    service = ServiceProcess("azurite", process, f"http://{LOOPBACK}:{port}", log_path)
+    atexit.register(service.stop)
+    try:
+        wait_for_port(port, timeout, process)
+    except LocalServiceError as exc:
+        service.stop()
+        raise LocalServiceError(f"Azurite did not start: {exc}\n{service.log_tail()}") from exc
+    return Azurite(service, port)
+
+
+@dataclass
+class Sandbox:
+    service: ServiceProcess
+    client_id: str
+    client_secret: str | None
+
+    @property
+    def url(self) -> str:
+        return self.service.url
+
+    def stop(self) -> None:
+        self.service.stop()
+
+
+def start_sandbox(
+    *,
+    client_id: str = "sandbox-client",
+    client_secret: str | None = "sandbox-secret",
+    extra_args: Sequence[str] = (),
+    timeout: float = 30.0,
+) -> Sandbox:
+    """Start `oauth-etl sandbox` on a free loopback port and wait for its first line."""
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "oauth_etl.sandbox",
+        "--host",
+        LOOPBACK,
+        "--port",
+        str(port),
+        "--client-id",
+        client_id,
+        *(["--client-secret", client_secret] if client_secret else []),
+        *extra_args,
+    ]
+    log_path = Path(tempfile.mkdtemp(prefix="oauth-etl-sandbox-")) / "sandbox.log"
+    process = _spawn("sandbox", argv, log_path)
+    service = ServiceProcess("sandbox", process, f"http://{LOOPBACK}:{port}", log_path)
+    atexit.register(service.stop)
+    try:
+        wait_for_port(port, timeout, process)
+    except LocalServiceError as exc:
+        service.stop()
+        raise LocalServiceError(f"sandbox did not start: {exc}\n{service.log_tail()}") from exc
+    return Sandbox(service, client_id, client_secret)
+
+
+@contextlib.contextmanager
+def running(*services: Azurite | Sandbox) -> Iterator[None]:
+    """Stop the given services on exit, including on Ctrl-C and SIGTERM."""
+
+    def _terminate(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        for service in services:
+            service.stop()
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,87 @@
+"""Provider-neutral OAuth 2.0 token lifecycle (no Dagster, no Xero specifics)."""
+
+from oauth_etl.oauth.auth import BearerAuth, is_expired_token_response
+from oauth_etl.oauth.authorize import (
+    DEFAULT_SCOPES,
+    AuthorizationResult,
+    authorize,
+    build_authorize_url,
+    code_challenge_s256,
+    complete_authorization,
+    generate_code_verifier,
+    run_local_authorization,
+)
+from oauth_etl.oauth.endpoint import TokenEndpoint
+from oauth_etl.oauth.errors import (
+    AuthorizationFailed,
+    AuthorizationRequired,
+    InvalidClient,
+    InvalidGrant,
+    InvalidScope,
+    LockTimeout,
+    OAuthError,
+    TokenEndpointError,
+    TokenEndpointUnreachable,
+    TokenRequestRejected,
+    TokenSaveFailed,
+    TokenStoreError,
+)
+from oauth_etl.oauth.locks import CrossProcessLock, FileLock, ThreadOnlyLock
+from oauth_etl.oauth.manager import ManagerHooks, TokenManager, TokenStatus
+from oauth_etl.oauth.stores import (
+    DEFAULT_STORE_URI,
+    FileTokenStore,
+    KeyVaultAccessError,
+    KeyVaultTokenStore,
+    StoreLocation,
+    TokenStore,
+    make_secret_client,
+    open_store,
+    parse_store_uri,
+    read_secret,
+)
+from oauth_etl.oauth.tokens import TokenSet, fingerprint_of
+
+__all__ = [
+    "DEFAULT_SCOPES",
+    "DEFAULT_STORE_URI",
+    "AuthorizationFailed",
+    "AuthorizationRequired",
+    "AuthorizationResult",
+    "BearerAuth",
+    "CrossProcessLock",
+    "FileLock",
+    "FileTokenStore",
+    "InvalidClient",
+    "InvalidGrant",
+    "InvalidScope",
+    "KeyVaultAccessError",
+    "KeyVaultTokenStore",
+    "LockTimeout",
+    "ManagerHooks",
+    "OAuthError",
+    "StoreLocation",
+    "ThreadOnlyLock",
+    "TokenEndpoint",
+    "TokenEndpointError",
+    "TokenEndpointUnreachable",
+    "TokenManager",
+    "TokenRequestRejected",
+    "TokenSaveFailed",
+    "TokenSet",
+    "TokenStatus",
+    "TokenStore",
+    "TokenStoreError",
+    "authorize",
+    "build_authorize_url",
+    "code_challenge_s256",
+    "complete_authorization",
+    "fingerprint_of",
+    "generate_code_verifier",
+    "is_expired_token_response",
+    "make_secret_client",
+    "open_store",
+    "parse_store_uri",
+    "read_secret",
+    "run_local_authorization",
+]

@@ -1,0 +1,281 @@
+"""Interactive authorization: PKCE, the authorize URL, a local callback, the first token set."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.server
+import logging
+import secrets
+import threading
+import time
+import webbrowser
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+
+from oauth_etl.oauth.errors import AuthorizationFailed, sanitize
+from oauth_etl.oauth.manager import TokenManager
+from oauth_etl.oauth.tokens import TokenSet
+
+logger = logging.getLogger(__name__)
+
+AUTHORIZE_PATH = "/identity/connect/authorize"
+CALLBACK_PATH = "/callback"
+LOOPBACK = "127.0.0.1"
+
+DEFAULT_SCOPES: tuple[str, ...] = (
+    "offline_access",
+    "openid",
+    "profile",
+    "email",
+    "accounting.invoices.read",
+    "accounting.payments.read",
+    "accounting.banktransactions.read",
+    "accounting.manualjournals.read",
+    "accounting.contacts.read",
+    "accounting.settings.read",
+    "accounting.journals.read",
+)
+
+Mode = Literal["browser", "print", "paste", "unattended"]
+
+_VERIFIER_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+# -- PKCE (RFC 7636) ---------------------------------------------------------------
+def generate_code_verifier(length: int = 64) -> str:
+    if not 43 <= length <= 128:
+        raise ValueError("a PKCE code verifier has 43 to 128 characters")
+    verifier = secrets.token_urlsafe(length)[:length]  # url-safe alphabet ⊂ RFC 7636's
+    return verifier
+
+
+def code_challenge_s256(verifier: str) -> str:
+    if not 43 <= len(verifier) <= 128 or not set(verifier) <= _VERIFIER_ALPHABET:
+        raise ValueError("invalid PKCE code verifier (43-128 characters of [A-Za-z0-9-._~])")
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def generate_state() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def build_authorize_url(
+    login_url: str,
+    client_id: str,
+    redirect_uri: str,
+    scopes: Sequence[str] | str,
+    state: str,
+    challenge: str | None,
+) -> str:
+    """The authorize URL; `login_url` is the host (XERO_LOGIN_URL) or the full endpoint."""
+    base = login_url.rstrip("/")
+    if not urlsplit(base).path.rstrip("/"):
+        base += AUTHORIZE_PATH
+    scope = scopes if isinstance(scopes, str) else " ".join(scopes)
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": scope,
+        "state": state,
+    }
+    if challenge:
+        params["code_challenge"] = challenge
+        params["code_challenge_method"] = "S256"
+    return f"{base}?{urlencode(params)}"
+
+
+# -- the callback ----------------------------------------------------------------------
+@dataclass
+class AuthorizationResult:
+    code: str = field(repr=False)
+    redirect_uri: str
+    code_verifier: str = field(repr=False)
+    state: str = field(repr=False)
+
+
+def parse_callback(url_or_query: str, expected_state: str) -> str:
+    """The code from a redirect URL (or its query); state checked, errors explained."""
+    query = urlsplit(url_or_query.strip()).query if "?" in url_or_query else url_or_query
+    params = {k: v[0] for k, v in parse_qs(query.strip()).items() if v}
+    if "error" in params:
+        description = params.get("error_description", "")
+        raise AuthorizationFailed(
+            f"the authorization was refused: {sanitize(params['error'])}"
+            + (f" ({sanitize(description, 200)})" if description else "")
+        )
+    if params.get("state") != expected_state:
+        raise AuthorizationFailed(
+            "the callback's state does not match this authorization (a stale or forged "
+            "redirect): start `oauth-etl authorize` again"
+        )
+    code = params.get("code")
+    if not code:
+        raise AuthorizationFailed("the callback carries no authorization code")
+    return code
+
+
+class _CallbackServer(http.server.HTTPServer):
+    def __init__(self, host: str, port: int, path: str) -> None:
+        super().__init__((host, port), _CallbackHandler)
+        self.path = path
+        self.query: str | None = None
+        self.received = threading.Event()
+
+
+class _CallbackHandler(http.server.BaseHTTPRequestHandler):
+    server: _CallbackServer
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        if parts.path != self.server.path:
+            self.send_error(404)
+            return
+        self.server.query = parts.query
+        self.server.received.set()
+        body = (
+            b"<html><body><p>oauth-etl: authorization received, "
+            b"you can close this window.</p></body></html>"
+        )
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the query holds the code: never log it
+
+
+def _listen_address(redirect_uri: str | None, port: int) -> tuple[str, int, str]:
+    if redirect_uri is None:
+        return LOOPBACK, port, CALLBACK_PATH
+    parts = urlsplit(redirect_uri)
+    if parts.scheme != "http" or parts.hostname not in ("localhost", "127.0.0.1"):
+        raise ValueError(
+            f"redirect URI {redirect_uri!r}: the local callback needs http://localhost:PORT/PATH "
+            "or http://127.0.0.1:PORT/PATH (registered in the app)"
+        )
+    if parts.port is None:
+        raise ValueError(f"redirect URI {redirect_uri!r} needs an explicit port")
+    return LOOPBACK, parts.port, parts.path or "/"
+
+
+def run_local_authorization(
+    *,
+    login_url: str,
+    client_id: str,
+    scopes: Sequence[str] | str = DEFAULT_SCOPES,
+    mode: Mode = "browser",
+    redirect_uri: str | None = None,
+    port: int = 0,
+    timeout: float = 300.0,
+    http_timeout: float = 30.0,
+    use_pkce: bool = True,
+    output: Callable[[str], None] = print,
+    read_line: Callable[[str], str] = input,
+    open_browser: Callable[[str], bool] = webbrowser.open,
+    transport: httpx.BaseTransport | None = None,
+) -> AuthorizationResult:
+    """Get an authorization code.
+
+    browser: open the URL and wait for the local callback; print: print it and wait;
+    paste: print it, the user pastes the redirect URL back (no local server);
+    unattended: fetch the URL and follow the redirect (the sandbox approves at once).
+    """
+    verifier = generate_code_verifier()
+    challenge = code_challenge_s256(verifier) if use_pkce else None
+    state = generate_state()
+    host, listen_port, path = _listen_address(redirect_uri, port)
+
+    if mode == "paste":
+        uri = redirect_uri or f"http://{host}:{listen_port or 8765}{path}"
+        url = build_authorize_url(login_url, client_id, uri, scopes, state, challenge)
+        output(f"Open this URL in a browser, approve, then paste the address you land on:\n{url}")
+        pasted = read_line("redirect URL: ")
+        return AuthorizationResult(parse_callback(pasted, state), uri, verifier, state)
+
+    server = _CallbackServer(host, listen_port, path)
+    uri = redirect_uri or f"http://{host}:{server.server_address[1]}{path}"
+    url = build_authorize_url(login_url, client_id, uri, scopes, state, challenge)
+    thread = threading.Thread(target=server.serve_forever, name="oauth-callback", daemon=True)
+    thread.start()
+    try:
+        if mode == "unattended":
+            _follow(url, http_timeout, transport)
+        elif mode == "browser":
+            output(f"Opening the browser to authorize; if it does not open, visit:\n{url}")
+            if not open_browser(url):
+                output("(could not open a browser: open the URL above yourself)")
+        else:
+            output(f"Visit this URL to authorize:\n{url}")
+        deadline = time.monotonic() + timeout
+        if not server.received.wait(max(0.0, deadline - time.monotonic())):
+            raise AuthorizationFailed(
+                f"no authorization callback on {uri} within {timeout:.0f} s: run "
+                "`oauth-etl authorize` again (or use --no-browser to paste the redirect URL)"
+            )
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5.0)
+    assert server.query is not None
+    return AuthorizationResult(parse_callback(server.query, state), uri, verifier, state)
+
+
+def _follow(url: str, timeout: float, transport: httpx.BaseTransport | None) -> None:
+    try:
+        with httpx.Client(timeout=timeout, transport=transport, follow_redirects=True) as client:
+            response = client.get(url)
+    except httpx.HTTPError as exc:
+        raise AuthorizationFailed(
+            f"unattended authorization failed: {type(exc).__name__} fetching the authorize URL"
+        ) from None
+    if response.status_code >= 400:
+        raise AuthorizationFailed(
+            f"unattended authorization failed: HTTP {response.status_code} "
+            f"({sanitize(response.text)!r})"
+        )
+
+
+def complete_authorization(manager: TokenManager, result: AuthorizationResult) -> TokenSet:
+    """Exchange the code and store the first token set through the manager's locks."""
+    endpoint = manager.endpoint
+    exchange = getattr(endpoint, "exchange_code", None)
+    if exchange is None:
+        raise TypeError("the manager's endpoint cannot exchange authorization codes")
+    payload = exchange(result.code, result.redirect_uri, result.code_verifier)
+    tokens = TokenSet.from_token_response(payload, time.time(), None)
+    manager.store_initial(tokens)
+    return tokens
+
+
+def authorize(
+    manager: TokenManager,
+    *,
+    login_url: str,
+    client_id: str,
+    scopes: Sequence[str] | str = DEFAULT_SCOPES,
+    mode: Mode = "browser",
+    redirect_uri: str | None = None,
+    **kwargs: Any,
+) -> TokenSet:
+    """The whole `oauth-etl authorize`: code → token set → store."""
+    result = run_local_authorization(
+        login_url=login_url,
+        client_id=client_id,
+        scopes=scopes,
+        mode=mode,
+        redirect_uri=redirect_uri,
+        **kwargs,
+    )
+    tokens = complete_authorization(manager, result)
+    if tokens.refresh_token is None:
+        logger.warning("no refresh token granted: include the offline_access scope")
+    return tokens

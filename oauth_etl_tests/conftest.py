@@ -1,0 +1,116 @@
+"""Shared fixtures: real Azurite and a real sandbox Xero, both on free loopback ports."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+
+import httpx
+import pytest
+from azure.storage.blob import BlobServiceClient, ContainerClient
+
+from oauth_etl.local_services import Azurite, Sandbox, start_azurite, start_sandbox
+
+SANDBOX_CLIENT_ID = "test-client-id"
+SANDBOX_CLIENT_SECRET = "test-client-secret"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--soak", action="store_true", help="run the long soak tests")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--soak"):
+        return
+    skip = pytest.mark.skip(reason="soak test: run with --soak")
+    for item in items:
+        if "soak" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    service = start_azurite()
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.fixture(scope="session")
+def blob_service(azurite: Azurite) -> BlobServiceClient:
+    return BlobServiceClient.from_connection_string(azurite.connection_string)
+
+
+@pytest.fixture
+def container(blob_service: BlobServiceClient) -> Iterator[ContainerClient]:
+    """A fresh, empty container for one test."""
+    client = blob_service.create_container(f"test-{uuid.uuid4().hex[:20]}")
+    try:
+        yield client
+    finally:
+        client.delete_container()
+
+
+class SandboxHandle:
+    """A running sandbox plus its admin API."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.url = sandbox.url
+        self.client_id = sandbox.client_id
+        self.client_secret = sandbox.client_secret
+        self.admin = httpx.Client(base_url=sandbox.url, timeout=10.0)
+
+    def stats(self) -> dict[str, object]:
+        response = self.admin.get("/_sandbox/stats")
+        response.raise_for_status()
+        return dict(response.json())
+
+    def post(self, path: str, payload: object) -> httpx.Response:
+        response = self.admin.post(path, json=payload)
+        response.raise_for_status()
+        return response
+
+    def advance_clock(self, seconds: float) -> None:
+        self.post("/_sandbox/clock", {"advance_seconds": seconds})
+
+    def reset(self) -> None:
+        self.post("/_sandbox/reset", {})
+
+    def stop(self) -> None:
+        self.admin.close()
+        self.sandbox.stop()
+
+
+SandboxFactory = Callable[..., SandboxHandle]
+
+
+@pytest.fixture
+def sandbox_factory() -> Iterator[SandboxFactory]:
+    """Start sandboxes with custom flags; all are stopped after the test."""
+    started: list[SandboxHandle] = []
+
+    def factory(
+        *args: str,
+        client_id: str = SANDBOX_CLIENT_ID,
+        client_secret: str | None = SANDBOX_CLIENT_SECRET,
+    ) -> SandboxHandle:
+        extra: Sequence[str] = args
+        handle = SandboxHandle(
+            start_sandbox(client_id=client_id, client_secret=client_secret, extra_args=extra)
+        )
+        started.append(handle)
+        return handle
+
+    try:
+        yield factory
+    finally:
+        for handle in started:
+            handle.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_factory: SandboxFactory) -> SandboxHandle:
+    """A default sandbox (2 tenants, 250 records per paged endpoint, no limits)."""
+    return sandbox_factory("--tenants", "2", "--records", "250", "--no-limits")
