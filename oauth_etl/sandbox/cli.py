@@ -1,0 +1,172 @@
+"""`sandbox` command: a local Xero (identity + accounting API) on one port."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from oauth_etl.sandbox.catalog import ALL_SCOPES, ENDPOINTS_BY_LOWER
+from oauth_etl.sandbox.config import DAY, SandboxConfig
+from oauth_etl.sandbox.server import SandboxStartError, serve_forever
+
+
+@click.command("sandbox")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--port",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="0 picks a free port.",
+)
+@click.option("--client-id", required=True, help="The app's client id.")
+@click.option(
+    "--client-secret",
+    default=None,
+    help="The app's client secret; without it the app is a public PKCE client.",
+)
+@click.option(
+    "--records",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Records per paged endpoint per tenant.",
+)
+@click.option(
+    "--tenants",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Connected organisations.",
+)
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the generated data.")
+@click.option(
+    "--access-ttl",
+    default=1800,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Access token lifetime (s).",
+)
+@click.option(
+    "--grace",
+    default=1800,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Refresh-token reuse grace (s).",
+)
+@click.option(
+    "--refresh-ttl",
+    default=60 * DAY,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Unused refresh token lifetime (s).",
+)
+@click.option("--strict", is_flag=True, help="No grace: any refresh-token reuse is invalid_grant.")
+@click.option(
+    "--time-scale",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0.001),
+    help="Rate-limit clock speed: a minute lasts 60/F s.",
+)
+@click.option(
+    "--latency-ms",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Added latency per API call.",
+)
+@click.option(
+    "--per-record-ms",
+    default=None,
+    type=click.FloatRange(0),
+    help="Added latency per record returned [default: latency-ms/500].",
+)
+@click.option("--no-limits", is_flag=True, help="Never answer 429 (limits are still counted).")
+@click.option("--concurrent-limit", default=5, show_default=True, type=click.IntRange(1))
+@click.option("--minute-limit", default=60, show_default=True, type=click.IntRange(1))
+@click.option("--day-limit", default=5000, show_default=True, type=click.IntRange(1))
+@click.option("--app-minute-limit", default=10_000, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--scopes", default=None, help="Space-separated scopes the app may request [default: all]."
+)
+@click.option(
+    "--deny-endpoint",
+    multiple=True,
+    help="Answer 401 AuthorizationUnsuccessful (e.g. Journals on a low tier).",
+)
+@click.option(
+    "--app-name", default="oauth_etl sandbox", show_default=True, help="ProviderName in responses."
+)
+@click.option("--access-log", is_flag=True, help="Log every request to stderr.")
+def sandbox_command(
+    *,
+    host: str,
+    port: int,
+    client_id: str,
+    client_secret: str | None,
+    records: int,
+    tenants: int,
+    seed: int,
+    access_ttl: int,
+    grace: int,
+    refresh_ttl: int,
+    strict: bool,
+    time_scale: float,
+    latency_ms: float,
+    per_record_ms: float | None,
+    no_limits: bool,
+    concurrent_limit: int,
+    minute_limit: int,
+    day_limit: int,
+    app_minute_limit: int,
+    scopes: str | None,
+    deny_endpoint: tuple[str, ...],
+    app_name: str,
+    access_log: bool,
+) -> None:
+    """Serve a local Xero: login, identity, /Connections and the Accounting API."""
+    denied = []
+    for name in deny_endpoint:
+        endpoint = ENDPOINTS_BY_LOWER.get(name.lower())
+        if endpoint is None:
+            raise click.BadParameter(f"unknown endpoint {name!r}", param_hint="--deny-endpoint")
+        denied.append(endpoint.name)
+    try:
+        config = SandboxConfig(
+            client_id=client_id,
+            client_secret=client_secret,
+            host=host,
+            port=port,
+            records=records,
+            tenants=tenants,
+            seed=seed,
+            access_ttl=access_ttl,
+            grace=grace,
+            refresh_ttl=refresh_ttl,
+            strict=strict,
+            time_scale=time_scale,
+            latency_ms=latency_ms,
+            per_record_ms=per_record_ms,
+            limits=not no_limits,
+            concurrent_limit=concurrent_limit,
+            minute_limit=minute_limit,
+            day_limit=day_limit,
+            app_minute_limit=app_minute_limit,
+            scopes=frozenset(scopes.split()) if scopes else ALL_SCOPES,
+            denied_endpoints=frozenset(denied),
+            app_name=app_name,
+            access_log=access_log,
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+    def announce(url: str) -> None:
+        click.echo(f"listening on {url}")
+        sys.stdout.flush()  # the parent waits for this line
+
+    try:
+        serve_forever(config, announce)
+    except SandboxStartError as exc:
+        raise click.ClickException(str(exc)) from exc

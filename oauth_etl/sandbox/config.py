@@ -1,0 +1,54 @@
+"""Settings of one sandbox run (the CLI flags as data)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from oauth_etl.sandbox.catalog import ALL_SCOPES
+
+DAY = 86_400
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    client_id: str
+    client_secret: str | None = None  # None: a public PKCE client
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: pick a free port
+    records: int = 1000  # per paged endpoint per tenant
+    tenants: int = 1
+    seed: int = 0
+    access_ttl: int = 1800
+    grace: int = 1800
+    refresh_ttl: int = 60 * DAY
+    code_ttl: int = 300
+    strict: bool = False  # no grace period: any refresh-token reuse is invalid_grant
+    time_scale: float = 1.0  # a sandbox minute lasts 60/time_scale real seconds
+    latency_ms: float = 0.0
+    per_record_ms: float | None = None  # None: latency_ms / 500 per record returned
+    limits: bool = True
+    concurrent_limit: int = 5
+    minute_limit: int = 60
+    day_limit: int = 5000
+    app_minute_limit: int = 10_000
+    scopes: frozenset[str] = field(default_factory=lambda: ALL_SCOPES)
+    denied_endpoints: frozenset[str] = frozenset()  # answer 401 AuthorizationUnsuccessful
+    app_name: str = "oauth_etl sandbox"
+    access_log: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.client_id:
+            raise ValueError("client_id must not be empty")
+        if self.records < 0 or self.tenants < 1:
+            raise ValueError("records must be >= 0 and tenants >= 1")
+        if self.time_scale <= 0:
+            raise ValueError("time_scale must be > 0")
+        unknown = self.scopes - ALL_SCOPES
+        if unknown:
+            raise ValueError(f"unknown scopes: {sorted(unknown)}; known: {sorted(ALL_SCOPES)}")
+
+    @property
+    def record_cost_ms(self) -> float:
+        if self.per_record_ms is not None:
+            return self.per_record_ms
+        return self.latency_ms / 500.0
