@@ -1,0 +1,56 @@
+"""Azure Blob landing: streaming writer, manifests, verified reader, IO manager, lease lock.
+
+Dagster types live in `resource` and `io_manager`; the rest is plain Python. Import the
+Dagster parts from their modules (`oauth_etl.storage.resource`, `.io_manager`).
+"""
+
+from oauth_etl.storage.account import (
+    AZURITE_DEV_CONNECTION_STRING,
+    StorageAccount,
+    azurite_dev_connection_string,
+    describe_account,
+    make_blob_service_client,
+    storage_errors,
+)
+from oauth_etl.storage.batch import BatchStats, LandingBatch
+from oauth_etl.storage.errors import (
+    ChecksumMismatch,
+    ContainerMissing,
+    LeaseLost,
+    LeaseTimeout,
+    ManifestError,
+    StorageAuthError,
+    StorageError,
+    StorageUnreachable,
+)
+from oauth_etl.storage.lease import BlobLeaseLock
+from oauth_etl.storage.manifest import Manifest, ManifestPart
+from oauth_etl.storage.reader import iter_records, latest_batch, list_batches
+from oauth_etl.storage.writer import sweep_incomplete_batches, write_batch
+
+__all__ = [
+    "AZURITE_DEV_CONNECTION_STRING",
+    "BatchStats",
+    "BlobLeaseLock",
+    "ChecksumMismatch",
+    "ContainerMissing",
+    "LandingBatch",
+    "LeaseLost",
+    "LeaseTimeout",
+    "Manifest",
+    "ManifestError",
+    "ManifestPart",
+    "StorageAccount",
+    "StorageAuthError",
+    "StorageError",
+    "StorageUnreachable",
+    "azurite_dev_connection_string",
+    "describe_account",
+    "iter_records",
+    "latest_batch",
+    "list_batches",
+    "make_blob_service_client",
+    "storage_errors",
+    "sweep_incomplete_batches",
+    "write_batch",
+]
