@@ -152,8 +152,6 @@ def start_azurite(
         str(port),
         "--extentMemoryLimit",
         str(extent_memory_limit_mb),
-        "--location",
-        str(workdir),
     ]
     log_path = workdir / "azurite.log"
     process = _spawn("azurite", argv, log_path)
@@ -183,8 +181,8 @@ class Sandbox:
 
 def start_sandbox(
     *,
-    client_id: str = "sandbox-client",
-    client_secret: str | None = "sandbox-secret",
+    client_id: str,
+    client_secret: str | None,
     extra_args: Sequence[str] = (),
     timeout: float = 30.0,
 ) -> Sandbox:

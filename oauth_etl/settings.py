@@ -15,7 +15,7 @@ XERO_CLIENT_SECRET = "XERO_CLIENT_SECRET"  # noqa: S105 - the variable's name, n
 XERO_LOGIN_URL = "XERO_LOGIN_URL"
 XERO_IDENTITY_URL = "XERO_IDENTITY_URL"
 XERO_API_URL = "XERO_API_URL"
-TOKEN_STORE = "OAUTH_ETL_TOKEN_STORE"
+TOKEN_STORE = "OAUTH_ETL_TOKEN_STORE"  # noqa: S105 - the name
 STORAGE_CONNECTION_STRING = "AZURE_STORAGE_CONNECTION_STRING"
 STORAGE_ACCOUNT_URL = "AZURE_STORAGE_ACCOUNT_URL"
 STORAGE_SAS_TOKEN = "AZURE_STORAGE_SAS_TOKEN"  # noqa: S105 - the variable's name
@@ -25,7 +25,7 @@ PREFIX = "OAUTH_ETL_PREFIX"
 DEFAULT_LOGIN_URL = "https://login.xero.com"
 DEFAULT_IDENTITY_URL = "https://identity.xero.com"
 DEFAULT_API_URL = "https://api.xero.com"
-DEFAULT_TOKEN_STORE = "file:.oauth_etl/xero-token.json"
+DEFAULT_TOKEN_STORE = "file:.oauth_etl/xero-token.json"  # noqa: S105 - a path
 DEFAULT_CONTAINER = "xero-raw"
 
 

@@ -39,6 +39,7 @@ DEFAULT_SCOPES: tuple[str, ...] = (
     "accounting.contacts.read",
     "accounting.settings.read",
     "accounting.journals.read",
+    "accounting.budgets.read",
 )
 
 Mode = Literal["browser", "print", "paste", "unattended"]
