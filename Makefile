@@ -48,6 +48,7 @@ defs: deps
 	$(RUN) dg check defs
 
 pytest: deps
+	deploy/ensure-postgres.sh
 	$(RUN) pytest $(PYTEST_ARGS)
 
 test: lint typecheck defs pytest

@@ -118,7 +118,12 @@ def _stream(
     figures = extraction.stats
     stats.api_calls = figures.api_calls
     stats.pages = figures.pages
-    stats.expected_records = figures.expected_records
+    # What Xero announced, less the records of the cursor's own second we skipped.
+    stats.expected_records = (
+        None
+        if figures.expected_records is None
+        else figures.expected_records - figures.already_landed
+    )
     stats.cursor_to = figures.cursor_to or stats.cursor_to
     stats.complete = not figures.stopped_early
     if figures.offset_to is not None:
@@ -126,6 +131,7 @@ def _stream(
     stats.extra.update(
         {
             "retries": figures.retries,
+            "already_landed": figures.already_landed,
             "rate_limited": figures.rate_limited,
             "duration_seconds": round(figures.duration_seconds or 0.0, 3),
             "stop_reason": figures.stop_reason or "",

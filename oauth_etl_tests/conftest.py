@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 import httpx
 import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
+from oauth_etl import settings
+from oauth_etl.demo import local_environment
 from oauth_etl.local_services import Azurite, Sandbox, start_azurite, start_sandbox
+from oauth_etl.resources import build_resources
 
 SANDBOX_CLIENT_ID = "test-client-id"
 SANDBOX_CLIENT_SECRET = "test-client-secret"
@@ -114,3 +118,21 @@ def sandbox_factory() -> Iterator[SandboxFactory]:
 def sandbox(sandbox_factory: SandboxFactory) -> SandboxHandle:
     """A default sandbox (2 tenants, 250 records per paged endpoint, no limits)."""
     return sandbox_factory("--tenants", "2", "--records", "250", "--no-limits")
+
+
+@pytest.fixture
+def local_env(
+    sandbox: SandboxHandle,
+    azurite: Azurite,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> dict[str, str]:
+    """The environment contract pointed at `sandbox`, Azurite, a fresh container and a
+    file token store in `tmp_path`, already authorized (as `oauth-etl authorize` does)."""
+    environment = local_environment(sandbox.sandbox, azurite, tmp_path)
+    environment[settings.CONTAINER] = f"test-{uuid.uuid4().hex[:20]}"
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    oauth = build_resources(settings.Settings.from_env())["oauth"]
+    oauth.authorize(mode="unattended", output=lambda _: None)
+    return environment

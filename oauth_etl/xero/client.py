@@ -106,6 +106,7 @@ class ExtractionStats:
     pages: int = 0
     records: int = 0
     expected_records: int | None = None  # pagination.itemCount of page 1
+    already_landed: int = 0  # repeated by If-Modified-Since's whole seconds; not yielded
     page_count: int | None = None  # pagination.pageCount of page 1
     complete: bool = False
     stopped_early: bool = False
@@ -564,6 +565,17 @@ class XeroClient:
 # -- extraction -------------------------------------------------------------------------------
 
 
+def _stamp(record: Record, field_name: str) -> datetime | None:
+    """The record's cursor field as a datetime (None when absent or unreadable)."""
+    raw = record.get(field_name)
+    if not isinstance(raw, str):
+        return None
+    try:
+        return parse_xero_datetime(raw)
+    except ValueError:
+        return None
+
+
 class Extraction:
     """A lazy, single-use extraction of one endpoint for one tenant.
 
@@ -611,8 +623,22 @@ class Extraction:
         return self.records()
 
     def records(self) -> Generator[Record, None, None]:
+        floor = self.modified_since
+        field_name = self.endpoint.cursor_field
+        if floor is None or field_name is None:
+            for page in self.pages():
+                yield from page.records
+            return
+        # If-Modified-Since has whole seconds, so Xero repeats the records of the
+        # cursor's own second. The cursor is the newest stamp already landed and
+        # anything changed after that read is stamped later, so drop what is not newer.
         for page in self.pages():
-            yield from page.records
+            for record in page.records:
+                stamp = _stamp(record, field_name)
+                if stamp is not None and stamp <= floor:
+                    self.stats.already_landed += 1
+                else:
+                    yield record
 
     def pages(self) -> Generator[Page, None, None]:
         if self._consumed:
@@ -767,14 +793,9 @@ class Extraction:
         offset_field = self.endpoint.offset_field
         for record in page.records:
             if cursor_field is not None:
-                raw = record.get(cursor_field)
-                if isinstance(raw, str):
-                    try:
-                        when = parse_xero_datetime(raw)
-                    except ValueError:
-                        when = None
-                    if when is not None and (self._max_cursor is None or when > self._max_cursor):
-                        self._max_cursor = when
+                when = _stamp(record, cursor_field)
+                if when is not None and (self._max_cursor is None or when > self._max_cursor):
+                    self._max_cursor = when
             if offset_field is not None:
                 value = record.get(offset_field)
                 if isinstance(value, int) and not isinstance(value, bool):

@@ -1,0 +1,186 @@
+"""Xero assets materialized with mocked resources: a fake Xero API and an in-memory IO manager.
+
+This is how a user unit-tests the project: `dg.materialize` with the real assets,
+an `httpx.MockTransport` behind the API resource, and no storage at all.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+import httpx
+import orjson
+import pytest
+
+from oauth_etl.assets import TENANTS, build_endpoint_asset
+from oauth_etl.storage.batch import LandingBatch
+from oauth_etl.xero.catalog import CATALOG, endpoint
+from oauth_etl.xero.client import XeroClient
+from oauth_etl.xero.rate import RateBudget
+from oauth_etl_tests.xero.fake_xero import TENANT, BearerAuth, FakeXero, always, make_records
+
+ENDPOINTS = {e.path: e for e in CATALOG}
+
+
+class FakeXeroApi:
+    """Stands in for `XeroApiResource`: a real `XeroClient` on a mock transport."""
+
+    def __init__(self, fake: FakeXero) -> None:
+        self.fake = fake
+
+    def client(self) -> XeroClient:
+        return XeroClient(
+            "https://api.xero.test",
+            BearerAuth(),
+            transport=self.fake.transport(),
+            sleep=lambda _: None,
+            budget_factory=lambda tenant: RateBudget(tenant, per_minute=100_000),
+        )
+
+
+class InMemoryLandingIOManager(dg.IOManager):
+    """Consumes each batch like the blob IO manager does, and keeps the records."""
+
+    def __init__(self) -> None:
+        self.landed: dict[tuple[str, str], list[dict[str, Any]]] = {}
+
+    def handle_output(self, context: dg.OutputContext, obj: LandingBatch) -> None:
+        records = [dict(r) for r in obj.records]
+        self.landed[(obj.endpoint, obj.tenant_id)] = records
+        context.add_output_metadata(
+            {
+                "dagster/row_count": len(records),
+                "cursor_to": obj.stats.cursor_to or "",
+                "api_calls": obj.stats.api_calls,
+                **obj.stats.extra,
+            }
+        )
+
+    def load_input(self, context: dg.InputContext) -> Iterator[dict[str, Any]]:
+        raise NotImplementedError("no downstream assets in these tests")
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(TENANTS.name or "", [TENANT])
+        yield instance
+
+
+def materialize(
+    name: str,
+    fake: FakeXero,
+    io_manager: InMemoryLandingIOManager,
+    instance: dg.DagsterInstance,
+    run_config: dict[str, Any] | None = None,
+) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [build_endpoint_asset(endpoint(name))],
+        partition_key=TENANT,
+        instance=instance,
+        resources={"xero": FakeXeroApi(fake), "landing_io_manager": io_manager},
+        run_config=run_config,
+        raise_on_error=False,
+    )
+
+
+def fake_for(path: str, n: int) -> FakeXero:
+    return FakeXero(endpoints=ENDPOINTS, data={path: make_records(ENDPOINTS[path], n)})
+
+
+def test_lands_every_record_in_page_order(instance: dg.DagsterInstance) -> None:
+    fake = fake_for("Invoices", 2500)
+    io = InMemoryLandingIOManager()
+    result = materialize("invoices", fake, io, instance)
+    assert result.success
+    assert io.landed[("invoices", TENANT)] == fake.data["Invoices"]
+    assert [c.url.params.get("pageSize") for c in fake.calls] == ["1000"] * 3
+    metadata = result.asset_materializations_for_node("xero__invoices")[0].metadata
+    assert metadata["dagster/row_count"].value == 2500
+    assert metadata["api_calls"].value == 3
+
+
+def test_second_run_reads_changes_since_the_committed_cursor(
+    instance: dg.DagsterInstance,
+) -> None:
+    fake = fake_for("Contacts", 150)
+    io = InMemoryLandingIOManager()
+    assert materialize("contacts", fake, io, instance).success
+    assert "If-Modified-Since" not in fake.calls[0].headers
+    cursor = (
+        instance.get_latest_materialization_event(dg.AssetKey(["xero", "contacts"]))
+        .asset_materialization.metadata["cursor_to"]  # type: ignore[union-attr]
+        .value
+    )
+    assert cursor.startswith("2024-01-01T02:29:00")  # the newest UpdatedDateUTC seen
+
+    fake.calls.clear()
+    assert materialize("contacts", fake, io, instance).success
+    assert fake.calls[0].headers["If-Modified-Since"].startswith("2024-01-01T02:29:00")
+
+    fake.calls.clear()
+    full = {"ops": {"xero__contacts": {"config": {"full_refresh": True}}}}
+    assert materialize("contacts", fake, io, instance, run_config=full).success
+    assert "If-Modified-Since" not in fake.calls[0].headers
+
+
+def test_snapshot_endpoints_always_read_everything(instance: dg.DagsterInstance) -> None:
+    fake = fake_for("TaxRates", 6)
+    io = InMemoryLandingIOManager()
+    for _ in range(2):
+        assert materialize("tax_rates", fake, io, instance).success
+    assert all("If-Modified-Since" not in c.headers for c in fake.calls)
+    assert len(io.landed[("tax_rates", TENANT)]) == 6
+
+
+def test_journals_resume_after_the_last_journal_number(instance: dg.DagsterInstance) -> None:
+    fake = fake_for("Journals", 250)
+    io = InMemoryLandingIOManager()
+    assert materialize("journals", fake, io, instance).success
+    assert [c.url.params["offset"] for c in fake.calls] == ["0", "100", "200"]
+    fake.calls.clear()
+    assert materialize("journals", fake, io, instance).success
+    assert fake.calls[0].url.params["offset"] == "250"
+    assert io.landed[("journals", TENANT)] == []
+
+
+def _error(status: int, detail: str) -> httpx.Response:
+    body = orjson.dumps({"Title": "Unauthorized", "Status": status, "Detail": detail})
+    return httpx.Response(status, content=body, headers={"Xero-Correlation-Id": "corr-42"})
+
+
+def test_missing_scope_fails_the_asset_naming_the_scope_and_forbids_retries(
+    instance: dg.DagsterInstance,
+) -> None:
+    fake = fake_for("Journals", 10)
+    fake.faults.append(always(lambda _: True, lambda: _error(401, "AuthorizationUnsuccessful")))
+    result = materialize("journals", fake, InMemoryLandingIOManager(), instance)
+    assert not result.success
+    failure = result.get_step_failure_events()[0].step_failure_data
+    assert "accounting.journals.read" in failure.error.to_string()  # type: ignore[union-attr]
+    assert failure.user_failure_data is not None
+    assert failure.error_source is not None
+    assert len(fake.calls) == 1  # a missing scope is not retried
+
+
+def test_api_error_while_streaming_fails_the_step_with_the_api_message(
+    instance: dg.DagsterInstance,
+) -> None:
+    fake = fake_for("Invoices", 2500)
+    fake.faults.append(
+        always(
+            lambda r: r.url.params.get("page") == "2",
+            lambda: httpx.Response(
+                503,
+                text="The Xero API is currently offline for maintenance",
+                headers={"Xero-Correlation-Id": "corr-503"},
+            ),
+        )
+    )
+    result = materialize("invoices", fake, InMemoryLandingIOManager(), instance)
+    assert not result.success
+    error = result.get_step_failure_events()[0].step_failure_data.error
+    assert error is not None
+    text = error.to_string()
+    assert "corr-503" in text and "Invoices" in text
+    assert not result.asset_materializations_for_node("xero__invoices")

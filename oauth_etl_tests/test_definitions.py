@@ -1,0 +1,107 @@
+"""Pins the code location's surface: a change to any key, check, schedule or pool shows in review."""
+
+import dagster as dg
+import pytest
+
+from oauth_etl.definitions import defs
+
+ENDPOINT_ASSETS = [
+    "xero/accounts",
+    "xero/bank_transactions",
+    "xero/bank_transfers",
+    "xero/batch_payments",
+    "xero/branding_themes",
+    "xero/budgets",
+    "xero/contact_groups",
+    "xero/contacts",
+    "xero/credit_notes",
+    "xero/currencies",
+    "xero/expense_claims",
+    "xero/invoices",
+    "xero/items",
+    "xero/journals",
+    "xero/linked_transactions",
+    "xero/manual_journals",
+    "xero/organisation",
+    "xero/overpayments",
+    "xero/payments",
+    "xero/prepayments",
+    "xero/purchase_orders",
+    "xero/quotes",
+    "xero/receipts",
+    "xero/repeating_invoices",
+    "xero/tax_rates",
+    "xero/tracking_categories",
+    "xero/users",
+]
+
+
+@pytest.fixture(scope="module")
+def repo() -> dg.RepositoryDefinition:
+    return defs.get_repository_def()
+
+
+def test_asset_keys(repo: dg.RepositoryDefinition) -> None:
+    keys = sorted(k.to_user_string() for k in repo.asset_graph.get_all_asset_keys())
+    assert keys == sorted([*ENDPOINT_ASSETS, "xero/tenants"])
+
+
+def test_asset_checks(repo: dg.RepositoryDefinition) -> None:
+    checks = sorted(k.to_user_string() for k in repo.asset_graph.asset_check_keys)
+    assert checks == sorted(
+        [f"{key}:landed_batch_valid" for key in ENDPOINT_ASSETS]
+        + ["xero/tenants:xero_token_health"]
+    )
+
+
+def test_schedules_sensors_jobs(repo: dg.RepositoryDefinition) -> None:
+    schedules = {s.name: s for s in repo.schedule_defs}
+    assert sorted(schedules) == ["xero_daily", "xero_token_health_daily", "xero_token_keepalive_weekly"]
+    assert schedules["xero_daily"].cron_schedule == "30 2 * * *"
+    assert schedules["xero_token_keepalive_weekly"].cron_schedule == "15 4 * * 0"
+    assert schedules["xero_token_health_daily"].cron_schedule == "0 6 * * *"
+    assert all(s.execution_timezone == "UTC" for s in schedules.values())
+    assert [s.name for s in repo.sensor_defs] == ["xero_tenants_sensor"]
+    assert sorted(j.name for j in repo.get_all_jobs()) == [
+        "__ASSET_JOB",
+        "xero_extract",
+        "xero_token_health",
+        "xero_token_keepalive",
+    ]
+
+
+def test_every_endpoint_asset_is_shaped_alike(repo: dg.RepositoryDefinition) -> None:
+    graph = repo.asset_graph
+    for key in ENDPOINT_ASSETS:
+        node = graph.get(dg.AssetKey.from_user_string(key))
+        assert node.group_name == "xero"
+        assert node.pools == {"xero_api"}
+        assert node.partitions_def == dg.DynamicPartitionsDefinition(name="xero_tenants")
+        assert {"dagster/kind/xero", "dagster/kind/azure"} <= set(node.tags)
+        assert node.description and "GET /api.xro/2.0/" in node.description
+    tenants = graph.get(dg.AssetKey(["xero", "tenants"]))
+    assert tenants.partitions_def is None and tenants.pools == {"xero_api"}
+
+
+def test_resources_show_no_secret_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Secrets are EnvVars: the UI shows their names, never their values."""
+    import importlib
+
+    import oauth_etl.definitions as module
+
+    monkeypatch.setenv("XERO_CLIENT_ID", "canary-client-id")
+    monkeypatch.setenv("XERO_CLIENT_SECRET", "canary-client-secret-value")
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", "AccountKey=canary-storage-key")
+    reloaded = importlib.reload(module)
+    try:
+        resources = reloaded.defs.resources or {}
+        oauth = resources["oauth"]
+        assert oauth.client_secret == dg.EnvVar("XERO_CLIENT_SECRET")  # type: ignore[attr-defined]
+        text = repr(resources) + str(
+            [r.model_dump() if hasattr(r, "model_dump") else r for r in resources.values()]
+        )
+        assert "canary-client-secret-value" not in text
+        assert "canary-storage-key" not in text
+    finally:
+        monkeypatch.undo()
+        importlib.reload(module)
