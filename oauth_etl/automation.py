@@ -110,20 +110,26 @@ xero_token_keepalive_schedule = dg.ScheduleDefinition(
     name="xero_token_health",
     description=(
         "Age of the refresh token and days left before Xero's 60-day expiry; warns at "
-        f"{WARN_DAYS_LEFT} days, fails when a person must authorize again."
+        f"{WARN_DAYS_LEFT} days, fails when a person must authorize again. Read-only."
     ),
 )
 def xero_token_health(oauth: XeroOAuthResource) -> dg.AssetCheckResult:
+    # Read-only: a health check that refreshed would hide the ageing it reports on.
     try:
-        manager = oauth.token_manager()
-        manager.access_token()  # proves the chain works, refreshing only if needed
-        status = manager.status()
+        status = oauth.token_manager().status()
     except OAuthError as exc:
         return dg.AssetCheckResult(
             passed=False,
             severity=dg.AssetCheckSeverity.ERROR,
             description=str(exc),
             metadata={"remedy": "oauth-etl authorize"},
+        )
+    if not status.present or not status.has_refresh_token:
+        return dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=f"no refresh token in {status.store}: run `oauth-etl authorize`",
+            metadata={"store": status.store, "remedy": "oauth-etl authorize"},
         )
     age_days = (status.refresh_token_age_seconds or 0.0) / DAY
     days_left = (
@@ -136,6 +142,16 @@ def xero_token_health(oauth: XeroOAuthResource) -> dg.AssetCheckResult:
         "days_left": round(days_left, 2),
         "store": status.store,
     }
+    if days_left <= 0:
+        return dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=(
+                f"The Xero refresh token went unused for {age_days:.0f} days and has expired: "
+                "run `oauth-etl authorize`."
+            ),
+            metadata={**metadata, "remedy": "oauth-etl authorize"},
+        )
     if days_left <= WARN_DAYS_LEFT:
         return dg.AssetCheckResult(
             passed=False,

@@ -7,8 +7,9 @@ blob lease beside a Key Vault store) so that parallel steps never rotate the
 refresh token twice.
 """
 
+import contextlib
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +21,7 @@ from oauth_etl import settings as env
 from oauth_etl.oauth.auth import BearerAuth
 from oauth_etl.oauth.authorize import DEFAULT_SCOPES, Mode, authorize
 from oauth_etl.oauth.endpoint import TokenEndpoint
+from oauth_etl.oauth.errors import LockTimeout, TokenStoreError
 from oauth_etl.oauth.locks import CrossProcessLock, FileLock
 from oauth_etl.oauth.manager import TokenManager
 from oauth_etl.oauth.stores import (
@@ -31,11 +33,37 @@ from oauth_etl.oauth.stores import (
 )
 from oauth_etl.oauth.tokens import TokenSet
 from oauth_etl.settings import Settings
+from oauth_etl.storage.errors import LeaseLost, LeaseTimeout
 from oauth_etl.storage.io_manager import BlobLandingIOManager
+from oauth_etl.storage.lease import BlobLeaseLock
 from oauth_etl.storage.resource import AzureBlobStorageResource
 from oauth_etl.xero.client import Connection, XeroClient
 
 SECRET: dict[str, JsonValue] = {"dagster__is_secret": True}
+
+
+class LeaseLock:
+    """A blob lease as the token lifecycle's cross-process lock, speaking its errors."""
+
+    def __init__(self, lease: BlobLeaseLock, wait_seconds: float) -> None:
+        self._lease = lease
+        self._wait_seconds = wait_seconds
+
+    def describe(self) -> str:
+        return self._lease.describe()
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        try:
+            with self._lease.hold():
+                yield
+        except LeaseTimeout:
+            raise LockTimeout(self._lease.describe(), self._wait_seconds) from None
+        except LeaseLost as exc:
+            raise TokenStoreError(
+                f"the refresh lock {self._lease.describe()} was lost while held ({exc}); "
+                "run `oauth-etl token status` to check the stored token set"
+            ) from None
 
 
 class XeroOAuthResource(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -112,12 +140,12 @@ class XeroOAuthResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         # Key Vault has no lock of its own: lease a blob in the landing account, which
         # every pod and machine of the deployment can reach.
         digest = hashlib.sha256(location.describe().encode()).hexdigest()[:12]
-        lock = self.storage.lease_lock(
+        lease = self.storage.lease_lock(
             f"xero-token-{digest}",
             lease_seconds=self.lease_seconds,
             wait_timeout=self.lock_wait_seconds,
         )
-        return store, lock
+        return store, LeaseLock(lease, self.lock_wait_seconds)
 
     def token_manager(self) -> TokenManager:
         """The process's one token manager (built on first use)."""

@@ -1,4 +1,4 @@
-"""Pins the code location's surface: a change to any key, check, schedule or pool shows in review."""
+"""Pins the code location: a change to a key, check, schedule or pool shows in review."""
 
 import dagster as dg
 import pytest
@@ -56,7 +56,11 @@ def test_asset_checks(repo: dg.RepositoryDefinition) -> None:
 
 def test_schedules_sensors_jobs(repo: dg.RepositoryDefinition) -> None:
     schedules = {s.name: s for s in repo.schedule_defs}
-    assert sorted(schedules) == ["xero_daily", "xero_token_health_daily", "xero_token_keepalive_weekly"]
+    assert sorted(schedules) == [
+        "xero_daily",
+        "xero_token_health_daily",
+        "xero_token_keepalive_weekly",
+    ]
     assert schedules["xero_daily"].cron_schedule == "30 2 * * *"
     assert schedules["xero_token_keepalive_weekly"].cron_schedule == "15 4 * * 0"
     assert schedules["xero_token_health_daily"].cron_schedule == "0 6 * * *"

@@ -134,7 +134,7 @@ class TokenManager:
         self.grant: Grant = grant
         self.scope = scope
         self._skew = float(skew_seconds)
-        self._clock = clock
+        self.clock = clock
         self._rescue_dir = rescue_dir
         self._save_attempts = save_attempts
         self._save_backoff = save_backoff
@@ -153,7 +153,7 @@ class TokenManager:
     def access_token(self) -> str:
         """A bearer token valid for longer than the skew; refreshes when needed."""
         hot = self._hot
-        if hot is not None and self._clock() < hot[1]:
+        if hot is not None and self.clock() < hot[1]:
             return hot[0]
         tokens = self._ensure()
         assert tokens.access_token is not None
@@ -178,15 +178,26 @@ class TokenManager:
     def _ensure(self) -> TokenSet:
         with self._thread_lock:
             hot = self._hot  # another thread may have refreshed while we waited
-            now = self._clock()
+            now = self.clock()
             if hot is not None and now < hot[1]:
                 return hot[2]
             with self.lock.hold():
                 return self._ensure_locked()
 
+    def _load_locked(self) -> TokenSet | None:
+        """The stored set, read holding both locks.
+
+        A store that can leave a complete but unrenamed save behind (a process killed
+        mid-save) adopts it first: it may hold the only live refresh token.
+        """
+        recover = getattr(self.store, "recover_interrupted_save", None)
+        if recover is not None:
+            recover()
+        return self.store.load()
+
     def _ensure_locked(self) -> TokenSet:
-        stored = self.store.load()
-        now = self._clock()
+        stored = self._load_locked()
+        now = self.clock()
         if stored is not None and stored.access_valid(now, self._skew):
             logger.debug("token set %s from the store is valid: no refresh", stored.fingerprint())
             self._remember(stored)
@@ -212,12 +223,12 @@ class TokenManager:
                 stale_access_token is not None
                 and hot is not None
                 and hot[0] != stale_access_token
-                and self._clock() < hot[1]
+                and self.clock() < hot[1]
             ):
                 return hot[2]  # another thread already rotated past the stale token
             with self.lock.hold():
-                stored = self.store.load()
-                now = self._clock()
+                stored = self._load_locked()
+                now = self.clock()
                 if (
                     stale_access_token is not None
                     and stored is not None
@@ -254,7 +265,7 @@ class TokenManager:
                         fingerprint_of(refresh_token),
                         fingerprint_of(current.refresh_token),
                     )
-                    if current.access_valid(self._clock(), self._skew):
+                    if current.access_valid(self.clock(), self._skew):
                         self._remember(current)
                         return current
                     previous, refresh_token = current, current.refresh_token
@@ -273,7 +284,7 @@ class TokenManager:
                 continue
             self._hooks.after_refresh_response(payload)
             try:
-                new = TokenSet.from_token_response(payload, self._clock(), previous)
+                new = TokenSet.from_token_response(payload, self.clock(), previous)
             except TokenEndpointError as exc:
                 # The server answered 200 but with unusable fields: it may have rotated the
                 # token all the same, so this is a lost answer (re-send within the grace).
@@ -285,7 +296,7 @@ class TokenManager:
                 fingerprint_of(refresh_token),
                 fingerprint_of(new.refresh_token),
                 fingerprint_of(new.access_token),
-                new.expires_at - self._clock(),
+                new.expires_at - self.clock(),
             )
             self._save_verified(new)
             self._remember(new)
@@ -308,7 +319,7 @@ class TokenManager:
         self._sleep(delay)
 
     def _rejected_reason(self, stored: TokenSet, lost_answer: bool) -> str:
-        age = stored.refresh_token_age(self._clock())
+        age = stored.refresh_token_age(self.clock())
         age_text = f", issued {age / 86400:.1f} days ago" if age is not None else ""
         lost = "; an earlier answer was lost and the grace period is over" if lost_answer else ""
         return (
@@ -319,7 +330,7 @@ class TokenManager:
 
     def _client_credentials_locked(self, stored: TokenSet | None) -> TokenSet:
         payload = self.endpoint.client_credentials(self.scope)
-        new = TokenSet.from_token_response(payload, self._clock(), None)
+        new = TokenSet.from_token_response(payload, self.clock(), None)
         logger.info("client_credentials: new access token %s", fingerprint_of(new.access_token))
         self._save_verified(new)
         self._remember(new)
@@ -361,7 +372,7 @@ class TokenManager:
 
     def _write_rescue(self, tokens: TokenSet) -> Path | None:
         directory = self._rescue_dir or _default_rescue_dir()
-        stamp = datetime.fromtimestamp(self._clock(), UTC).strftime("%Y%m%dT%H%M%SZ")
+        stamp = datetime.fromtimestamp(self.clock(), UTC).strftime("%Y%m%dT%H%M%SZ")
         path = directory / f"token-rescue-{stamp}-{tokens.fingerprint()}.json"
         try:
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -383,7 +394,7 @@ class TokenManager:
         return self.store.load()
 
     def status(self, now: float | None = None) -> TokenStatus:
-        now = self._clock() if now is None else now
+        now = self.clock() if now is None else now
         tokens = self.store.load()
         store, lock = self.store.describe(), self.lock.describe()
         if tokens is None:
@@ -416,10 +427,10 @@ class TokenManager:
         if self.grant == "client_credentials":
             return False  # nothing to keep alive: no refresh token
         with self._locked():
-            stored = self.store.load()
+            stored = self._load_locked()
             if stored is None:
                 raise AuthorizationRequired(f"no token set in {self.store.describe()}")
-            age = stored.refresh_token_age(self._clock())
+            age = stored.refresh_token_age(self.clock())
             if age is not None and age < min_age_seconds:
                 return False
             self._refresh_locked(stored)
@@ -428,7 +439,7 @@ class TokenManager:
     def revoke(self) -> None:
         """Revoke the refresh token at the provider and forget the stored set."""
         with self._locked():
-            stored = self.store.load()
+            stored = self._load_locked()
             if stored is None or stored.refresh_token is None:
                 raise AuthorizationRequired(f"no refresh token in {self.store.describe()}")
             self.endpoint.revoke(stored.refresh_token)
@@ -459,7 +470,7 @@ class TokenManager:
                     f"the imported refresh token {fingerprint_of(refresh_token)} was rejected "
                     "(invalid_grant: expired, revoked or already used); the store was not changed"
                 ) from None
-            new = TokenSet.from_token_response(payload, self._clock(), None)
+            new = TokenSet.from_token_response(payload, self.clock(), None)
             if new.refresh_token is None:
                 new = replace(new, refresh_token=refresh_token, refresh_token_issued_at=None)
             self._save_verified(new)

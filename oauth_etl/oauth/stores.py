@@ -75,6 +75,47 @@ class FileTokenStore:
             data = handle.read()
         return TokenSet.from_json(data, source=f"token file {self.path}")
 
+    def recover_interrupted_save(self) -> TokenSet | None:
+        """Adopt a complete token set that a killed process wrote but never renamed.
+
+        A save writes and fsyncs a temp file before the rename; a process killed in
+        between leaves the only copy of a rotated refresh token there. Call this
+        holding the store's lock (no save is then in flight): the newest complete
+        temp file newer than the store replaces it; unreadable leftovers are removed.
+        """
+        current = self.load()
+        best: tuple[TokenSet, Path] | None = None
+        for leftover in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            try:
+                candidate = TokenSet.from_json(leftover.read_bytes(), source=str(leftover))
+            except (OSError, TokenStoreError):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()  # a write cut short: nothing complete to keep
+                continue
+            newest = best[0].obtained_at if best else (current.obtained_at if current else -1.0)
+            if candidate.obtained_at > newest:
+                if best is not None:
+                    with contextlib.suppress(OSError):
+                        best[1].unlink()
+                best = (candidate, leftover)
+            else:
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+        if best is None:
+            return None
+        try:
+            os.chmod(best[1], 0o600)  # mkstemp made it so; never widen a secret by adopting
+            os.replace(best[1], self.path)
+            _fsync_dir(self.path.parent)
+        except OSError as exc:
+            raise TokenStoreError(f"cannot adopt {best[1]}: {exc.strerror}") from None
+        logger.warning(
+            "recovered token set %s from an interrupted save (%s)",
+            best[0].fingerprint(),
+            best[1].name,
+        )
+        return best[0]
+
     def save(self, tokens: TokenSet) -> None:
         parent = self.path.parent
         try:

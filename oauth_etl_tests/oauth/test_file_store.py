@@ -137,3 +137,33 @@ def test_file_lock_serialises_threads(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert peak == 1
+
+
+def test_interrupted_save_is_adopted_and_cut_short_writes_removed(tmp_path: Path) -> None:
+    path = tmp_path / "token.json"
+    store = FileTokenStore(path)
+    store.save(make(refresh_token="rt-old", obtained_at=100.0))
+    # A killed process left: a complete newer set (written and fsynced, never renamed),
+    # a complete older one, and a write cut short.
+    newer = tmp_path / ".token.json.aaaa.tmp"
+    newer.write_bytes(make(refresh_token="rt-rotated", obtained_at=300.0).to_json())
+    older = tmp_path / ".token.json.bbbb.tmp"
+    older.write_bytes(make(refresh_token="rt-ancient", obtained_at=50.0).to_json())
+    cut = tmp_path / ".token.json.cccc.tmp"
+    cut.write_bytes(make(refresh_token="rt-cut", obtained_at=400.0).to_json()[:40])
+
+    adopted = store.recover_interrupted_save()
+    assert adopted is not None and adopted.refresh_token == "rt-rotated"
+    loaded = store.load()
+    assert loaded is not None and loaded.refresh_token == "rt-rotated"
+    assert not list(tmp_path.glob(".token.json.*.tmp"))
+    assert store.recover_interrupted_save() is None  # nothing left to adopt
+
+
+def test_no_interrupted_save_leaves_the_store_alone(tmp_path: Path) -> None:
+    path = tmp_path / "token.json"
+    store = FileTokenStore(path)
+    store.save(make(obtained_at=100.0))
+    before = path.read_bytes()
+    assert store.recover_interrupted_save() is None
+    assert path.read_bytes() == before
