@@ -20,10 +20,17 @@ REFRESH_TOKEN_LIFETIME_DAYS = 60
 WARN_DAYS_LEFT = 14
 DAY = 86_400.0
 
+# Xero steps wait on the network and the `xero_api` pool runs them one at a time, so a
+# process per step only adds seconds of imports each. In process by default; pick
+# `multiprocess` in the launchpad when the pool limit is raised.
+IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
+
 xero_extract_job = dg.define_asset_job(
     "xero_extract",
     selection=dg.AssetSelection.assets(*ENDPOINT_ASSETS),
     partitions_def=TENANTS,
+    executor_def=dg.multi_or_in_process_executor,
+    config=IN_PROCESS,
     description="Every Xero endpoint for one tenant (one run per tenant partition).",
 )
 

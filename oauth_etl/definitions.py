@@ -37,4 +37,6 @@ defs = dg.Definitions(
     schedules=[xero_daily, xero_token_keepalive_schedule, xero_token_health_schedule],
     sensors=[xero_tenants_sensor],
     resources=build_resources(Settings.from_env(), secret=_env_var_secret),
+    # "Materialize all" in the UI: see IN_PROCESS in automation.py for why.
+    executor=dg.in_process_executor,
 )

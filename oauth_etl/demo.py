@@ -101,10 +101,10 @@ def sandbox_record_counts(sandbox_url: str) -> dict[tuple[str, str], int]:
     return counts
 
 
-def run_demo(*, tenants: int, records: int, echo: Echo) -> int:
+def run_demo(*, tenants: int, records: int, echo: Echo, home: Path = LOCAL_HOME) -> int:
     """Materialize every asset for every tenant; print and verify what landed."""
     sandbox_args = ["--tenants", str(tenants), "--records", str(records)]
-    with local_stack(LOCAL_HOME / "demo", sandbox_args, echo) as stack:
+    with local_stack(home / "demo", sandbox_args, echo) as stack:
         resources = build_resources(Settings.from_env())
         instance = dg.DagsterInstance.ephemeral()
         dg.materialize([xero_tenants], instance=instance, resources=resources, run_config=QUIET)

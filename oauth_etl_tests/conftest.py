@@ -14,13 +14,34 @@ from oauth_etl import settings
 from oauth_etl.demo import local_environment
 from oauth_etl.local_services import Azurite, Sandbox, start_azurite, start_sandbox
 from oauth_etl.resources import build_resources
+from oauth_etl_tests import canary
 
 SANDBOX_CLIENT_ID = "test-client-id"
-SANDBOX_CLIENT_SECRET = "test-client-secret"
+SANDBOX_CLIENT_SECRET = canary.CLIENT_SECRET
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--soak", action="store_true", help="run the long soak tests")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    canary.watch_dagster_events()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Fail a test whose output, logs, errors or Dagster events show a secret canary."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    canary.report(
+        "captured output, logs or error text",
+        [report.capstdout, report.capstderr, report.caplog, report.longreprtext],
+    )
+    if report.when == "teardown":
+        hits = canary.take_hits()
+        if hits and report.outcome != "failed":
+            report.outcome = "failed"
+            report.longrepr = "secret canary leaked: " + "; ".join(hits)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -53,6 +74,7 @@ def container(blob_service: BlobServiceClient) -> Iterator[ContainerClient]:
     try:
         yield client
     finally:
+        canary.scan_container(client)
         client.delete_container()
 
 
@@ -100,7 +122,7 @@ def sandbox_factory() -> Iterator[SandboxFactory]:
         client_id: str = SANDBOX_CLIENT_ID,
         client_secret: str | None = SANDBOX_CLIENT_SECRET,
     ) -> SandboxHandle:
-        extra: Sequence[str] = args
+        extra: Sequence[str] = (*args, "--token-prefix", canary.TOKEN_PREFIX)
         handle = SandboxHandle(
             start_sandbox(client_id=client_id, client_secret=client_secret, extra_args=extra)
         )
@@ -124,9 +146,10 @@ def sandbox(sandbox_factory: SandboxFactory) -> SandboxHandle:
 def local_env(
     sandbox: SandboxHandle,
     azurite: Azurite,
+    blob_service: BlobServiceClient,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> dict[str, str]:
+) -> Iterator[dict[str, str]]:
     """The environment contract pointed at `sandbox`, Azurite, a fresh container and a
     file token store in `tmp_path`, already authorized (as `oauth-etl authorize` does)."""
     environment = local_environment(sandbox.sandbox, azurite, tmp_path)
@@ -135,4 +158,8 @@ def local_env(
         monkeypatch.setenv(name, value)
     oauth = build_resources(settings.Settings.from_env())["oauth"]
     oauth.authorize(mode="unattended", output=lambda _: None)
-    return environment
+    yield environment
+    landing = blob_service.get_container_client(environment[settings.CONTAINER])
+    if landing.exists():
+        canary.scan_container(landing)
+        landing.delete_container()

@@ -113,7 +113,10 @@ class TokenEndpointError(OAuthError):
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
         shown = f"; body starts: {sanitize(text)!r}" if text.strip() else ""
         status_text = f"HTTP {status}: " if status is not None else ""
-        super().__init__(f"token endpoint: {status_text}{message}{shown}")
+        super().__init__(
+            f"token endpoint: {status_text}{message}{shown}. The stored token set was not "
+            "changed: try again later, and if it persists check XERO_IDENTITY_URL"
+        )
         self.status = status
 
     @property

@@ -14,10 +14,15 @@ from typing import Any
 
 import orjson
 
-from oauth_etl.oauth.errors import TokenEndpointError, TokenStoreError
+from oauth_etl.oauth.errors import TokenEndpointError, TokenStoreError, sanitize
 
 FORMAT_VERSION = 1
 REFRESH_TOKEN_LIFETIME_SECONDS = 60 * 24 * 3600  # Xero: unused refresh tokens die after 60 days
+MAX_EXPIRES_IN = 366 * 24 * 3600  # beyond a year, `expires_in` is garbage, not a lifetime
+_STORE_REMEDY = (
+    "it was left untouched: restore a rescue file with `oauth-etl token restore PATH` or "
+    "run `oauth-etl authorize`"
+)
 
 
 def fingerprint_of(value: str | None) -> str:
@@ -86,12 +91,12 @@ class TokenSet:
             raw = orjson.loads(data)
         except orjson.JSONDecodeError:
             raise TokenStoreError(
-                f"{source} does not hold valid JSON (corrupt or truncated); it was left "
-                "untouched: restore a rescue file with `oauth-etl token restore PATH` or "
-                "run `oauth-etl authorize`"
+                f"{source} does not hold valid JSON (corrupt or truncated); {_STORE_REMEDY}"
             ) from None
         if not isinstance(raw, dict):
-            raise TokenStoreError(f"{source} does not hold a JSON object (not a token set)")
+            raise TokenStoreError(
+                f"{source} does not hold a JSON object (not a token set); {_STORE_REMEDY}"
+            )
         try:
             return cls(
                 access_token=_opt_str(raw, "access_token"),
@@ -103,7 +108,9 @@ class TokenSet:
                 refresh_token_issued_at=_opt_number(raw, "refresh_token_issued_at"),
             )
         except (TypeError, ValueError) as exc:
-            raise TokenStoreError(f"{source} is not a valid token set: {exc}") from None
+            raise TokenStoreError(
+                f"{source} is not a valid token set: {exc}; {_STORE_REMEDY}"
+            ) from None
 
     @classmethod
     def from_token_response(
@@ -120,14 +127,18 @@ class TokenSet:
             raise TokenEndpointError(f"token response lacks the field {exc.args[0]!r}") from None
         if not isinstance(access_token, str) or not access_token:
             raise TokenEndpointError("token response field 'access_token' is not a string")
-        if isinstance(expires_in, str) and expires_in.strip().isdigit():
-            expires_in = int(expires_in)
-        if (
-            isinstance(expires_in, bool)
-            or not isinstance(expires_in, int | float)
-            or not math.isfinite(expires_in)
-            or expires_in <= 0
-        ):
+        try:
+            if isinstance(expires_in, str) and expires_in.strip().isdecimal():
+                expires_in = int(expires_in)
+            valid = (
+                not isinstance(expires_in, bool)
+                and isinstance(expires_in, int | float)
+                and math.isfinite(expires_in)
+                and 0 < expires_in <= MAX_EXPIRES_IN
+            )
+        except (ValueError, OverflowError):
+            valid = False
+        if not valid:
             raise TokenEndpointError(
                 "token response field 'expires_in' is not a positive number of seconds"
             )
@@ -139,7 +150,9 @@ class TokenSet:
                 raise TokenEndpointError(f"token response field {name!r} is not a string")
         token_type = payload.get("token_type") or "Bearer"
         if token_type.lower() != "bearer":
-            raise TokenEndpointError(f"token type {token_type!r} is not supported (Bearer only)")
+            raise TokenEndpointError(
+                f"token type {sanitize(token_type)!r} is not supported (Bearer only)"
+            )
         if refresh_token is not None:
             issued_at: float | None = now
         elif previous is not None:

@@ -393,8 +393,24 @@ class SandboxApp:
         None means all records in serving order (the fast path: no filter).
         """
         params = request.query_params
-        indices: list[int] | None = None
         since = request.headers.get("if-modified-since")
+        key = (
+            table.revisions,
+            since if endpoint.modified_since else None,
+            params.get("where") or params.get("Where"),
+            params.get("order") or params.get("Order"),
+        )
+        if key not in table.selections:
+            if len(table.selections) >= 64:
+                table.selections.clear()
+            table.selections[key] = self._select(request, endpoint, table, since)
+        return table.selections[key]
+
+    def _select(
+        self, request: Request, endpoint: Endpoint, table: Table, since: str | None
+    ) -> list[int] | None:
+        params = request.query_params
+        indices: list[int] | None = None
         if since and endpoint.modified_since:
             cutoff = parse_if_modified_since(since)
             indices = [i for i, stamp in enumerate(table.stamps) if stamp > cutoff]

@@ -100,6 +100,11 @@ from oauth_etl.sandbox.server import SandboxStartError, serve_forever
     "--app-name", default="oauth_etl sandbox", show_default=True, help="ProviderName in responses."
 )
 @click.option("--access-log", is_flag=True, help="Log every request to stderr.")
+@click.option(
+    "--token-prefix",
+    default="",
+    help="Start every issued token with this text (canary values for leak tests).",
+)
 def sandbox_command(
     *,
     host: str,
@@ -125,6 +130,7 @@ def sandbox_command(
     deny_endpoint: tuple[str, ...],
     app_name: str,
     access_log: bool,
+    token_prefix: str,
 ) -> None:
     """Serve a local Xero: login, identity, /Connections and the Accounting API."""
     denied = []
@@ -158,6 +164,7 @@ def sandbox_command(
             denied_endpoints=frozenset(denied),
             app_name=app_name,
             access_log=access_log,
+            token_prefix=token_prefix,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc

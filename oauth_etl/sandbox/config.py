@@ -35,6 +35,7 @@ class SandboxConfig:
     denied_endpoints: frozenset[str] = frozenset()  # answer 401 AuthorizationUnsuccessful
     app_name: str = "oauth_etl sandbox"
     access_log: bool = False
+    token_prefix: str = ""  # e.g. a canary that leak tests search every output for
 
     def __post_init__(self) -> None:
         if not self.client_id:

@@ -889,6 +889,11 @@ class Table:
     blobs: list[bytes] = field(default_factory=list)
     stamps: list[int] = field(default_factory=list)  # ms of endpoint.date_field, or 0
     revisions: int = 0
+    # Filtered/sorted index lists by (revision, query): paging re-asks the same query
+    # once per page, and re-sorting a big table every time made the sandbox the bottleneck.
+    selections: dict[tuple[object, ...], list[int] | None] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def append(self, record: Record) -> None:
         self.records.append(record)

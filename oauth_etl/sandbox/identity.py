@@ -278,7 +278,7 @@ class IdentityService:
                 "invalid_scope", f"scopes not allowed for this app: {' '.join(sorted(bad))}"
             )
         scopes = requested or allowed
-        access = secrets.token_urlsafe(32)
+        access = self.config.token_prefix + secrets.token_urlsafe(32)
         self.state.access[access] = AccessGrant(
             scopes=scopes,
             tenants=(self.tenant_ids[0],),  # a custom connection has one organisation
@@ -294,7 +294,7 @@ class IdentityService:
 
     def _issue(self, chain: Chain, *, with_refresh: bool) -> dict[str, Any]:
         now = self.clock.now()
-        access = secrets.token_urlsafe(32)
+        access = self.config.token_prefix + secrets.token_urlsafe(32)
         self.state.access[access] = AccessGrant(
             scopes=chain.scopes,
             tenants=chain.tenants,
@@ -308,7 +308,7 @@ class IdentityService:
         out["expires_in"] = self.config.access_ttl
         out["token_type"] = "Bearer"  # noqa: S105 - a token type, not a secret
         if with_refresh:
-            refresh = secrets.token_urlsafe(32)
+            refresh = self.config.token_prefix + secrets.token_urlsafe(32)
             self.state.refresh[refresh] = RefreshToken(chain=chain, issued_at=now)
             chain.live_refresh = refresh
             out["refresh_token"] = refresh

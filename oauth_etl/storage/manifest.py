@@ -107,7 +107,7 @@ class Manifest:
             raise ManifestError(f"{where} is not valid JSON: {exc}") from None
         try:
             return _validate(document, location)
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, OverflowError) as exc:
             raise ManifestError(f"{where} is not a valid batch manifest: {exc}") from None
 
 

@@ -137,7 +137,8 @@ class _Pipeline:
         for blob in self.committed:
             # Best effort: the batch has no manifest, so leftovers are invisible anyway.
             with contextlib.suppress(Exception):
-                blob.delete_blob(timeout=10)
+                # No retries: when the account is gone, each would cost seconds per part.
+                blob.delete_blob(timeout=10, retry_total=0)
 
     # --- background thread ----------------------------------------------------------
     def _guard(self, fn: Callable[..., T], *args: Any) -> T:

@@ -22,18 +22,24 @@ def parse_xero_datetime(value: str) -> datetime:
     if not isinstance(value, str):
         raise ValueError(f"not a Xero date: expected a string, got {type(value).__name__}")
     text = value.strip()
+    try:
+        return _parse(text)
+    except OverflowError:
+        raise ValueError(f"not a Xero date: {value[:60]!r} is out of range") from None
+    except ValueError:
+        raise ValueError(
+            f"not a Xero date: {value[:60]!r} (expected /Date(ms)/, /Date(ms+HHMM)/ or ISO 8601)"
+        ) from None
+
+
+def _parse(text: str) -> datetime:
     match = _DOTNET.match(text)
     if match is not None:
         # Integer milliseconds: exact, unlike a float division.
         return _EPOCH + timedelta(milliseconds=int(match.group("ms")))
     if text.startswith("/Date("):
-        raise ValueError(f"not a Xero date: malformed .NET date {value[:60]!r}")
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(
-            f"not a Xero date: {value[:60]!r} (expected /Date(ms)/, /Date(ms+HHMM)/ or ISO 8601)"
-        ) from None
+        raise ValueError("malformed .NET date")
+    parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
@@ -64,7 +70,8 @@ def if_modified_since_header(dt: datetime) -> str:
 
 def to_cursor(dt: datetime) -> str:
     """A lossless, sortable cursor string: ISO 8601 UTC with microseconds and `Z`."""
-    return _as_utc(dt).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat pads the year to four digits (strftime's %Y does not before 1000).
+    return _as_utc(dt).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def from_cursor(value: str) -> datetime:

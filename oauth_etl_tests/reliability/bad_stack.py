@@ -1,0 +1,107 @@
+"""The real local stack for end-to-end bad-input tests: sandbox Xero + Azurite + a file store.
+
+`Stack.materialize(endpoint)` runs `dg.materialize` of `build_endpoint_asset(endpoint)` with
+the resources of `build_resources(Settings.from_env(environ))`, the environment pointing at
+the sandbox and Azurite, exactly as `dagster dev` would build them; only the API timeout,
+attempts, page size and part size are made small so faults show quickly and a batch has
+several parts before a fault.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from azure.storage.blob import BlobServiceClient, ContainerClient
+
+from oauth_etl import settings as env
+from oauth_etl.assets import TENANTS, build_endpoint_asset
+from oauth_etl.resources import XeroApiResource, XeroOAuthResource, build_resources
+from oauth_etl.settings import Settings
+from oauth_etl.storage.io_manager import BlobLandingIOManager
+from oauth_etl.xero.catalog import endpoint as catalog_endpoint
+from oauth_etl_tests.conftest import SandboxHandle
+
+API_TIMEOUT = 0.5  # seconds: the sandbox's `delay` fault sleeps longer
+API_ATTEMPTS = 2  # one retry: bounded, and the test stays short
+PAGE_SIZE = 100  # 250 invoices → 3 pages
+PART_BYTES = 20_000  # page 1 alone fills several parts
+
+
+@dataclass
+class Outcome:
+    success: bool
+    error: str  # the step failure's text (message, causes), '' on success
+    blobs: list[str]  # everything in the container afterwards
+
+
+@dataclass
+class Stack:
+    sandbox: SandboxHandle
+    connection_string: str
+    token_path: Path
+    container: ContainerClient
+    tenant_id: str = ""
+
+    def environ(self) -> dict[str, str]:
+        return {
+            env.XERO_CLIENT_ID: self.sandbox.client_id,
+            env.XERO_CLIENT_SECRET: self.sandbox.client_secret or "",
+            env.XERO_LOGIN_URL: self.sandbox.url,
+            env.XERO_IDENTITY_URL: self.sandbox.url,
+            env.XERO_API_URL: self.sandbox.url,
+            env.TOKEN_STORE: f"file:{self.token_path}",
+            env.STORAGE_CONNECTION_STRING: self.connection_string,
+            env.CONTAINER: self.container.container_name,
+        }
+
+    def resources(self) -> dict[str, Any]:
+        resources = build_resources(Settings.from_env(self.environ()))
+        resources["xero"] = XeroApiResource(
+            oauth=resources["oauth"],
+            timeout_seconds=API_TIMEOUT,
+            max_attempts=API_ATTEMPTS,
+            page_size=PAGE_SIZE,
+        )
+        resources["landing_io_manager"] = BlobLandingIOManager(
+            storage=resources["storage"], part_size_bytes=PART_BYTES
+        )
+        return resources
+
+    def authorize(self) -> None:
+        """A fresh authorization into the token file, as `oauth-etl authorize` does."""
+        oauth = self.resources()["oauth"]
+        assert isinstance(oauth, XeroOAuthResource)
+        oauth.authorize(mode="unattended", output=lambda _line: None)
+        xero = self.resources()["xero"]
+        assert isinstance(xero, XeroApiResource)
+        self.tenant_id = xero.connections()[0].tenant_id
+
+    def fault(self, spec: dict[str, Any]) -> None:
+        self.sandbox.post("/_sandbox/faults", spec)
+
+    def materialize(self, endpoint_name: str = "invoices") -> Outcome:
+        instance = dg.DagsterInstance.ephemeral()
+        instance.add_dynamic_partitions(TENANTS.name or "", [self.tenant_id])
+        result = dg.materialize(
+            [build_endpoint_asset(catalog_endpoint(endpoint_name))],
+            partition_key=self.tenant_id,
+            instance=instance,
+            resources=self.resources(),
+            raise_on_error=False,
+        )
+        error = ""
+        if not result.success:
+            failures = result.get_step_failure_events()
+            assert failures, "the run failed without a step failure"
+            info = failures[0].step_failure_data.error
+            error = str(info)
+        blobs = sorted(b.name for b in self.container.list_blobs())
+        return Outcome(result.success, error, blobs)
+
+
+def fresh_container(service: BlobServiceClient) -> ContainerClient:
+    return service.create_container(f"bad-{uuid.uuid4().hex[:16]}")

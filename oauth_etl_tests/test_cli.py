@@ -1,0 +1,178 @@
+"""`oauth-etl` as a user runs it: real processes against the sandbox, a file token store."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from oauth_etl import settings
+from oauth_etl.demo import local_environment, run_demo
+from oauth_etl.local_services import PROJECT_ROOT, Azurite
+from oauth_etl.oauth.stores import FileTokenStore
+from oauth_etl.oauth.tokens import TokenSet
+from oauth_etl_tests.conftest import SandboxFactory, SandboxHandle
+
+
+def cli(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "oauth_etl.cli", *args],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **env},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def store_of(env: dict[str, str]) -> FileTokenStore:
+    return FileTokenStore(env[settings.TOKEN_STORE].removeprefix("file:"))
+
+
+def secrets_in(env: dict[str, str]) -> list[str]:
+    tokens = store_of(env).load()
+    values = [env[settings.XERO_CLIENT_SECRET]]
+    if tokens is not None:
+        values += [t for t in (tokens.access_token, tokens.refresh_token) if t]
+    return values
+
+
+def grants(sandbox: SandboxHandle) -> tuple[int, int]:
+    stats = sandbox.stats()
+    return int(stats["grants"]["refresh_token"]), int(stats["invalid_grant"])  # type: ignore[index]
+
+
+@pytest.fixture
+def strict_sandbox(sandbox_factory: SandboxFactory) -> SandboxHandle:
+    return sandbox_factory("--strict", "--tenants", "2", "--records", "10", "--no-limits")
+
+
+@pytest.fixture
+def env(strict_sandbox: SandboxHandle, azurite: Azurite, tmp_path: Path) -> dict[str, str]:
+    return local_environment(strict_sandbox.sandbox, azurite, tmp_path)
+
+
+def test_authorize_then_look_after_the_token_set(
+    env: dict[str, str], strict_sandbox: SandboxHandle
+) -> None:
+    authorized = cli(env, "authorize", "--unattended")
+    assert authorized.returncode == 0, authorized.stderr
+    assert authorized.stdout.count("ORGANISATION") == 2  # the tenants it can reach
+
+    status = cli(env, "token", "status")
+    assert status.returncode == 0, status.stderr
+    assert "access token: valid" in status.stdout
+    assert "60 unused" in status.stdout
+
+    ensured = cli(env, "token", "ensure")
+    assert ensured.returncode == 0 and grants(strict_sandbox) == (0, 0)  # still valid
+
+    refreshed = cli(env, "token", "refresh")
+    assert refreshed.returncode == 0 and grants(strict_sandbox) == (1, 0)
+
+    outputs = authorized.stdout + status.stdout + ensured.stdout + refreshed.stdout
+    outputs += authorized.stderr + status.stderr + ensured.stderr + refreshed.stderr
+    for secret in secrets_in(env):
+        assert secret not in outputs
+
+    revoked = cli(env, "token", "revoke", "--yes")
+    assert revoked.returncode == 0, revoked.stderr
+    after = cli(env, "token", "ensure")
+    assert after.returncode == 1
+    assert "oauth-etl authorize" in after.stderr
+
+
+def test_eight_token_ensure_processes_on_an_expired_token_refresh_once(
+    env: dict[str, str], strict_sandbox: SandboxHandle
+) -> None:
+    assert cli(env, "authorize", "--unattended").returncode == 0
+    store = store_of(env)
+    tokens = store.load()
+    assert tokens is not None
+    store.save(replace(tokens, expires_at=time.time() - 60))
+
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "oauth_etl.cli", "token", "ensure"],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(8)
+    ]
+    results = [(p.wait(timeout=180), p.stderr.read() if p.stderr else "") for p in processes]
+    assert all(code == 0 for code, _ in results), results
+    assert grants(strict_sandbox) == (1, 0)  # one refresh, no invalid_grant, in strict mode
+    stored = store.load()
+    assert stored is not None and stored.access_valid(time.time())
+
+
+def test_token_import_reads_stdin_and_refuses_a_bad_token(
+    env: dict[str, str], strict_sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    # A token set obtained elsewhere: its refresh token is what a user would paste.
+    other = {**env, settings.TOKEN_STORE: f"file:{tmp_path / 'other.json'}"}
+    assert cli(other, "authorize", "--unattended").returncode == 0
+    moved = store_of(other).load()
+    assert moved is not None and moved.refresh_token
+
+    bad = cli(env, "token", "import", stdin="not-a-refresh-token\n")
+    assert bad.returncode == 1 and "oauth-etl authorize" in bad.stderr
+    assert store_of(env).load() is None  # nothing was written
+
+    imported = cli(env, "token", "import", stdin=moved.refresh_token + "\n")
+    assert imported.returncode == 0, imported.stderr
+    assert moved.refresh_token not in imported.stdout + imported.stderr
+    assert cli(env, "token", "ensure").returncode == 0
+
+
+def test_token_restore_puts_a_rescued_set_back(
+    env: dict[str, str], strict_sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    assert cli(env, "authorize", "--unattended").returncode == 0
+    current = store_of(env).load()
+    assert current is not None
+    rescue = tmp_path / "rescue.json"
+    rescue.write_bytes(replace(current, obtained_at=current.obtained_at + 1).to_json())
+    rescue.chmod(0o600)
+    restored = cli(env, "token", "restore", str(rescue))
+    assert restored.returncode == 0, restored.stderr
+    loaded = store_of(env).load()
+    assert loaded == TokenSet.from_json(rescue.read_bytes())
+
+
+def test_missing_client_id_is_a_clear_error(env: dict[str, str]) -> None:
+    result = cli({**env, settings.XERO_CLIENT_ID: ""}, "token", "ensure")
+    assert result.returncode == 1
+    assert "XERO_CLIENT_ID" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_sandbox_command_is_mounted() -> None:
+    result = cli({}, "sandbox", "--help")
+    assert result.returncode == 0 and "--time-scale" in result.stdout
+
+
+def test_demo_lands_the_whole_catalog_and_matches_the_sandbox(tmp_path: Path) -> None:
+    lines: list[str] = []
+    saved = dict(os.environ)
+    try:
+        code = run_demo(tenants=2, records=120, echo=lines.append, home=tmp_path)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert code == 0, "\n".join(lines)
+    assert lines[-1] == "every landed count equals the sandbox's"
+    rows = [line for line in lines if "/xero/" in line]
+    assert len(rows) == 2 * 27
+    invoices = [row.split() for row in rows if row.split()[1] == "invoices"]
+    assert [int(row[2]) for row in invoices] == [120, 120]
+    assert json.dumps(lines).count("demo-secret") == 0
