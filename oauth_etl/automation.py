@@ -7,6 +7,7 @@ weeks before the end and fails, naming the command to run, once a person is need
 
 import os
 import time
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
@@ -23,7 +24,7 @@ DAY = 86_400.0
 # Xero steps wait on the network and the `xero_api` pool runs them one at a time, so a
 # process per step only adds seconds of imports each. In process by default; pick
 # `multiprocess` in the launchpad when the pool limit is raised.
-IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
+IN_PROCESS: dict[str, Any] = {"execution": {"config": {"in_process": {}}}}
 
 xero_extract_job = dg.define_asset_job(
     "xero_extract",
