@@ -80,6 +80,17 @@ def last_resume_point(instance: dg.DagsterInstance, key: dg.AssetKey, tenant_id:
     return Resume()
 
 
+def progress_bar(progress: Progress, width: int = 20) -> str:
+    """`[#####...............]` of the pages the first page announced (full when done)."""
+    if progress.done:
+        filled = width
+    elif progress.pages_total:
+        filled = min(width, width * progress.pages // progress.pages_total)
+    else:
+        filled = 0  # page-only endpoints and Journals announce no total
+    return "[" + "#" * filled + "." * (width - filled) + "]"
+
+
 def _progress_logger(
     context: dg.AssetExecutionContext, endpoint: Endpoint
 ) -> Callable[[Progress], None]:
@@ -93,7 +104,7 @@ def _progress_logger(
         total = f" of {progress.records_total}" if progress.records_total is not None else ""
         pages = f" of {progress.pages_total}" if progress.pages_total is not None else ""
         context.log.info(
-            f"xero/{endpoint.name}: page {progress.pages}{pages}, "
+            f"xero/{endpoint.name}: {progress_bar(progress)} page {progress.pages}{pages}, "
             f"{progress.records}{total} records, {progress.api_calls} calls, "
             f"{progress.elapsed_seconds:.1f} s" + (" (done)" if progress.done else "")
         )

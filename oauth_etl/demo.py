@@ -8,6 +8,7 @@ then materializes every asset for every tenant and prints what landed, the UI ru
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shutil
@@ -41,8 +42,38 @@ from oauth_etl.xero.catalog import CATALOG
 
 Echo = Callable[[str], None]
 LOCAL_HOME = PROJECT_ROOT / ".oauth_etl"
-# The demo prints its own summary; Dagster's step logs only when something goes wrong.
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# The demo prints each endpoint's progress line and its own summary; Dagster's step
+# logs only when something goes wrong.
+QUIET = {
+    "loggers": {
+        "console": {"config": {"log_level": "WARNING"}},
+        "progress": {"config": {}},
+    }
+}
+
+
+class _ProgressHandler(logging.Handler):
+    """Prints the assets' progress lines (`xero/<endpoint>: [####...] page ...`)."""
+
+    def __init__(self, echo: Echo) -> None:
+        super().__init__(logging.INFO)
+        self.echo = echo
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = str(getattr(record, "dagster_meta", {}).get("orig_message", ""))
+        if message.startswith("xero/") and ": [" in message:
+            self.echo("  " + message)
+
+
+def progress_logger(echo: Echo) -> dg.LoggerDefinition:
+    def build(_: dg.InitLoggerContext) -> logging.Logger:
+        logger = logging.getLogger("oauth_etl.demo.progress")
+        logger.handlers = [_ProgressHandler(echo)]
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+        return logger
+
+    return dg.LoggerDefinition(build, description="progress lines of the demo")
 
 
 @dataclass(frozen=True)
@@ -106,18 +137,25 @@ def run_demo(*, tenants: int, records: int, echo: Echo, home: Path = LOCAL_HOME)
     sandbox_args = ["--tenants", str(tenants), "--records", str(records)]
     with local_stack(home / "demo", sandbox_args, echo) as stack:
         resources = build_resources(Settings.from_env())
+        job = dg.Definitions(
+            assets=[xero_tenants, *ENDPOINT_ASSETS],
+            asset_checks=BATCH_CHECKS,
+            resources=resources,
+            loggers={"console": dg.colored_console_logger, "progress": progress_logger(echo)},
+        ).resolve_implicit_global_asset_job_def()
         instance = dg.DagsterInstance.ephemeral()
-        dg.materialize([xero_tenants], instance=instance, resources=resources, run_config=QUIET)
+        job.execute_in_process(
+            instance=instance, asset_selection=[xero_tenants.key], run_config=QUIET
+        )
         tenant_ids = instance.get_dynamic_partitions(TENANTS.name or "")
         for tenant_id in tenant_ids:
             echo(f"extracting {len(ENDPOINT_ASSETS)} endpoints for tenant {tenant_id} ...")
-            result = dg.materialize(
-                [*ENDPOINT_ASSETS, *BATCH_CHECKS],
-                partition_key=tenant_id,
+            result = job.execute_in_process(
                 instance=instance,
-                resources=resources,
-                raise_on_error=False,
+                partition_key=tenant_id,
+                asset_selection=[asset.key for asset in ENDPOINT_ASSETS],
                 run_config=QUIET,
+                raise_on_error=False,
             )
             if not result.success:
                 echo(f"extraction failed for tenant {tenant_id}")

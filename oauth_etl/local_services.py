@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,21 +84,35 @@ class ServiceProcess:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def _spawn(name: str, argv: Sequence[str], log_path: Path) -> subprocess.Popen[bytes]:
+def spawn_service(
+    name: str,
+    argv: Sequence[str],
+    url: str,
+    log_path: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> ServiceProcess:
+    """Start a service with its output in `log_path`; stop it with `.stop()`."""
     log = log_path.open("wb")
     try:
         # Own process group: stop() takes down the service and any children it forks.
-        return subprocess.Popen(
+        process = subprocess.Popen(
             list(argv),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            env=None if env is None else dict(env),
+            cwd=cwd,
         )
     except FileNotFoundError as exc:
         raise LocalServiceError(f"cannot start {name}: {exc}") from exc
     finally:
         log.close()
+    service = ServiceProcess(name, process, url, log_path)
+    atexit.register(service.stop)
+    return service
 
 
 def azurite_executable() -> str:
@@ -153,12 +167,9 @@ def start_azurite(
         "--extentMemoryLimit",
         str(extent_memory_limit_mb),
     ]
-    log_path = workdir / "azurite.log"
-    process = _spawn("azurite", argv, log_path)
-    service = ServiceProcess("azurite", process, f"http://{LOOPBACK}:{port}", log_path)
-    atexit.register(service.stop)
+    service = spawn_service("azurite", argv, f"http://{LOOPBACK}:{port}", workdir / "azurite.log")
     try:
-        wait_for_port(port, timeout, process)
+        wait_for_port(port, timeout, service.process)
     except LocalServiceError as exc:
         service.stop()
         raise LocalServiceError(f"Azurite did not start: {exc}\n{service.log_tail()}") from exc
@@ -202,11 +213,9 @@ def start_sandbox(
         *extra_args,
     ]
     log_path = Path(tempfile.mkdtemp(prefix="oauth-etl-sandbox-")) / "sandbox.log"
-    process = _spawn("sandbox", argv, log_path)
-    service = ServiceProcess("sandbox", process, f"http://{LOOPBACK}:{port}", log_path)
-    atexit.register(service.stop)
+    service = spawn_service("sandbox", argv, f"http://{LOOPBACK}:{port}", log_path)
     try:
-        wait_for_port(port, timeout, process)
+        wait_for_port(port, timeout, service.process)
     except LocalServiceError as exc:
         service.stop()
         raise LocalServiceError(f"sandbox did not start: {exc}\n{service.log_tail()}") from exc

@@ -53,7 +53,10 @@ MiB = 1024 * 1024
 DEFAULT_PART_SIZE = 64 * MiB
 DEFAULT_BLOCK_SIZE = 4 * MiB
 DEFAULT_CHUNK_SIZE = 1 * MiB
-DEFAULT_COMPRESSION_LEVEL = 6
+# zlib on sandbox invoices: level 3 compresses at ~230 MiB/s to 17.5% of the JSON,
+# level 6 at ~115 MiB/s to 15.4%. Compression was the largest cost of landing, so
+# the default buys twice the speed for 14% more bytes; the IO manager can choose.
+DEFAULT_COMPRESSION_LEVEL = 3
 # Chunks handed to the background thread but not yet compressed: bounds memory.
 MAX_PENDING_CHUNKS = 3
 MAX_BLOCKS_PER_BLOB = 50_000  # Azure's limit per block blob

@@ -20,7 +20,6 @@ from oauth_etl.demo import Echo, local_stack
 from oauth_etl.local_services import PROJECT_ROOT
 from oauth_etl_tests.ui.webserver import (
     ASSET_NODES_QUERY,
-    IN_PROCESS,
     Repository,
     Webserver,
     WebserverError,
@@ -115,7 +114,7 @@ def materialize(server: Webserver, repo: Repository, echo: Echo) -> str:
         if n["groupName"] == "xero"
     ]
     echo(f"materializing {len(group)} xero assets for tenant {tenant} ...")
-    run_id = launch_assets(server, repo, group, partition=tenant, run_config=IN_PROCESS)
+    run_id = launch_assets(server, repo, group, partition=tenant)
     run_to_success(server, run_id, timeout=GROUP_RUN_TIMEOUT_SECONDS)
     echo(f"materialized in {time.monotonic() - started:.1f} s")
     return tenant

@@ -10,8 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -22,14 +20,17 @@ from typing import Any
 import httpx
 import yaml
 
-from oauth_etl.local_services import LOOPBACK, PROJECT_ROOT, free_port
+from oauth_etl.local_services import (
+    LOOPBACK,
+    PROJECT_ROOT,
+    ServiceProcess,
+    free_port,
+    spawn_service,
+)
 
 ASSET_JOB = "__ASSET_JOB"  # Dagster's implicit job over every asset of a repository
 PARTITION_TAG = "dagster/partition"
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
-# One process for every step: a fresh Python per step costs seconds each, and the
-# project's pool limit of 1 runs Xero steps one at a time anyway.
-IN_PROCESS: dict[str, Any] = {"execution": {"config": {"in_process": {}}}}
 
 
 class WebserverError(RuntimeError):
@@ -66,9 +67,7 @@ def write_dagster_home(home: Path) -> Path:
 class Webserver:
     """A running `dagster-webserver` and an httpx client for its GraphQL API."""
 
-    process: subprocess.Popen[bytes]
-    url: str
-    log_path: Path
+    service: ServiceProcess
     client: httpx.Client
     responses: list[str] = field(default_factory=list)  # every GraphQL response body
 
@@ -82,24 +81,16 @@ class Webserver:
             raise WebserverError(f"GraphQL errors: {body['errors']}")
         return dict(body["data"])
 
-    def log_tail(self, lines: int = 40) -> str:
-        if not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+    @property
+    def url(self) -> str:
+        return self.service.url
 
-    def stop(self, timeout: float = 15.0) -> None:
+    def log_tail(self, lines: int = 40) -> str:
+        return self.service.log_tail(lines)
+
+    def stop(self) -> None:
         self.client.close()
-        if self.process.poll() is not None:
-            return
-        # Own process group: the code server and run workers it forked go too.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout)
+        self.service.stop(timeout=15.0)
 
 
 WORKSPACE_QUERY = """
@@ -133,18 +124,9 @@ def running_webserver(
     argv = [executable] if executable else [sys.executable, "-m", "dagster_webserver"]
     argv += ["-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", LOOPBACK, "-p", str(port)]
     env = {**os.environ, **environment, "DAGSTER_HOME": str(dagster_home)}
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            argv,
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
     url = f"http://{LOOPBACK}:{port}"
-    server = Webserver(process, url, log_path, httpx.Client(base_url=url, timeout=30.0))
+    service = spawn_service("dagster-webserver", argv, url, log_path, env=env, cwd=PROJECT_ROOT)
+    server = Webserver(service, httpx.Client(base_url=url, timeout=30.0))
     try:
         _wait_until_loaded(server, timeout)
         yield server
@@ -156,9 +138,9 @@ def _wait_until_loaded(server: Webserver, timeout: float) -> None:
     """Bounded wait for `/server_info`, then for the code location to finish loading."""
     deadline = time.monotonic() + timeout
     while True:
-        if server.process.poll() is not None:
+        if server.service.process.poll() is not None:
             raise WebserverError(
-                f"dagster-webserver exited with code {server.process.returncode}:\n"
+                f"dagster-webserver exited with code {server.service.process.returncode}:\n"
                 + server.log_tail()
             )
         with contextlib.suppress(httpx.HTTPError):
