@@ -12,13 +12,14 @@ import time
 import traceback
 from collections.abc import Callable
 
-from bench import calls, memory, report, throughput, token, walltime
+from bench import calls, landing, memory, report, throughput, token, walltime
 from bench.common import BenchResult
 
 BENCHMARKS: dict[str, Callable[[bool], BenchResult]] = {
     "calls": calls.run,
     "walltime": walltime.run,
     "throughput": throughput.run,
+    "landing": landing.run,
     "memory": memory.run,
     "token": token.run,
 }

@@ -184,3 +184,32 @@ def test_api_error_while_streaming_fails_the_step_with_the_api_message(
     text = error.to_string()
     assert "corr-503" in text and "Invoices" in text
     assert not result.asset_materializations_for_node("xero__invoices")
+
+
+def test_a_day_limit_ends_the_asset_cleanly_and_the_next_run_resumes(
+    instance: dg.DagsterInstance,
+) -> None:
+    fake = fake_for("Invoices", 2500)
+    day_limit = always(
+        lambda r: r.url.params.get("page") == "2",
+        lambda: httpx.Response(
+            429,
+            headers={"Retry-After": "36000", "X-Rate-Limit-Problem": "day"},
+            json={"Title": "Too Many Requests"},
+        ),
+    )
+    fake.faults.append(day_limit)
+    io = InMemoryLandingIOManager()
+    result = materialize("invoices", fake, io, instance)
+    assert result.success  # stopped cleanly, not failed
+    assert io.landed[("invoices", TENANT)] == fake.data["Invoices"][:1000]
+    metadata = result.asset_materializations_for_node("xero__invoices")[0].metadata
+    assert "daily call limit" in str(metadata["stop_reason"].value)
+    cursor = metadata["cursor_to"].value
+    assert cursor.startswith("2024-01-01T16:39:00")  # the last record landed (#999)
+
+    fake.faults.remove(day_limit)
+    fake.calls.clear()
+    assert materialize("invoices", fake, io, instance).success
+    assert fake.calls[0].headers["If-Modified-Since"].startswith("2024-01-01T16:39:00")
+    assert io.landed[("invoices", TENANT)] == fake.data["Invoices"][1000:]

@@ -14,7 +14,9 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from azure.storage.blob import ContainerClient
 
+from oauth_etl.local_services import Azurite
 from oauth_etl.oauth.auth import BearerAuth
 from oauth_etl.oauth.authorize import DEFAULT_SCOPES, authorize
 from oauth_etl.oauth.endpoint import TokenEndpoint
@@ -237,8 +239,9 @@ def test_eight_processes_one_refresh_strict(
 
 
 def test_eight_processes_one_refresh_on_shared_key_vault(
-    sandbox_factory: SandboxFactory, tmp_path: Path
+    sandbox_factory: SandboxFactory, tmp_path: Path, azurite: Azurite, container: ContainerClient
 ) -> None:
+    """As in production: one Key Vault secret, locked by a blob lease on (real) Azurite."""
     sandbox = sandbox_factory("--strict")
     path = tmp_path / "token.json"
     authorized(sandbox, path)
@@ -246,11 +249,13 @@ def test_eight_processes_one_refresh_on_shared_key_vault(
     fake = FakeKeyVaultTransport(state_dir=vault_dir)
     store = KeyVaultTokenStore(VAULT_URL, "xero-token", client=fake_secret_client(fake))
     store.save(expire(path))
-    argv = worker(sandbox, tmp_path, "--keyvault-state", str(vault_dir))
+    lease = f"{azurite.connection_string}/{container.container_name}"
+    argv = worker(sandbox, tmp_path, "--keyvault-state", str(vault_dir), "--lease", lease)
     results = run_at_once([argv] * 8, tmp_path)
     assert [code for code, _ in results] == [0] * 8, results
     assert grants(sandbox) == {"refresh_token": 1, "invalid_grant": 0, "grace_reuses": 0}
     assert fake.versions("xero-token") == 2  # the seed and exactly one rotation
+    assert container.get_blob_client("_locks/xero-token.lock").exists()  # the lease was used
 
 
 def test_killed_between_answer_and_save(sandbox_factory: SandboxFactory, tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ import orjson
 
 from oauth_etl.oauth.endpoint import TokenEndpoint
 from oauth_etl.oauth.errors import OAuthError
-from oauth_etl.oauth.locks import FileLock
+from oauth_etl.oauth.locks import CrossProcessLock, FileLock
 from oauth_etl.oauth.manager import ManagerHooks, TokenManager
 from oauth_etl.oauth.stores import FileTokenStore, KeyVaultTokenStore, TokenStore
 from oauth_etl.oauth.tokens import fingerprint_of
@@ -45,6 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ready", default=None, help="touch this file when ready")
     parser.add_argument("--go", default=None, help="wait for this file before asking")
     parser.add_argument("--kill-after-refresh", action="store_true")
+    parser.add_argument(
+        "--lease",
+        default=None,
+        metavar="CONNECTION_STRING/CONTAINER",
+        help="lock the Key Vault store with a blob lease there (as in production)",
+    )
     args = parser.parse_args(argv)
 
     endpoint = TokenEndpoint(
@@ -55,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         timeout=10.0,
     )
     store: TokenStore
+    lock: CrossProcessLock
     if args.keyvault_state:
         from oauth_etl_tests.oauth.fake_keyvault import (
             VAULT_URL,
@@ -64,7 +71,17 @@ def main(argv: list[str] | None = None) -> int:
 
         fake = FakeKeyVaultTransport(state_dir=args.keyvault_state)
         store = KeyVaultTokenStore(VAULT_URL, "xero-token", client=fake_secret_client(fake))
-        lock = FileLock(Path(args.store) / "kv.lock", timeout=30)
+        if args.lease:
+            from oauth_etl.resources import LeaseLock
+            from oauth_etl.storage.resource import AzureBlobStorageResource
+
+            connection_string, _, container = args.lease.rpartition("/")
+            storage = AzureBlobStorageResource(
+                connection_string=connection_string, container=container
+            )
+            lock = LeaseLock(storage.lease_lock("xero-token", wait_timeout=60), 60)
+        else:
+            lock = FileLock(Path(args.store) / "kv.lock", timeout=30)
     else:
         file_store = FileTokenStore(args.store)
         store, lock = file_store, FileLock(file_store.lock_path, timeout=30)
