@@ -76,6 +76,7 @@ class XeroOAuthResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         default=None,
         description="Xero app client secret; empty for a PKCE public client.",
         json_schema_extra=SECRET,
+        repr=False,
     )
     credentials_vault_url: str | None = Field(
         default=None,

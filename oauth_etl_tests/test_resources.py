@@ -25,3 +25,18 @@ def test_a_busy_lease_times_out_as_a_lock_timeout_naming_the_blob(
         assert time.monotonic() - started < 10
     with waiter.hold():  # free again: taken at once
         pass
+
+
+def test_resources_never_show_a_secret_in_repr_or_str() -> None:
+    from oauth_etl.resources import XeroApiResource, XeroOAuthResource
+    from oauth_etl.storage.resource import AzureBlobStorageResource
+
+    storage = AzureBlobStorageResource(
+        connection_string="AccountName=a;AccountKey=canary-storage-key;", sas_token="sig=canary-sas"
+    )
+    oauth = XeroOAuthResource(
+        client_id="cid", client_secret="canary-client-secret", storage=storage
+    )
+    for resource in (storage, oauth, XeroApiResource(oauth=oauth)):
+        for text in (repr(resource), str(resource)):
+            assert "canary" not in text, text

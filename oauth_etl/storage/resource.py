@@ -147,6 +147,9 @@ class AzureBlobStorageResource(dg.ConfigurableResource):  # type: ignore[type-ar
     def describe(self) -> str:
         return f"container '{self.container}' in {describe_account(self.service_client())}"
 
+    def __str__(self) -> str:
+        return repr(self)  # pydantic's str would list every field, secrets included
+
     def __repr__(self) -> str:
         parts: list[Any] = [f"container={self.container!r}", f"prefix={self.prefix!r}"]
         if self.account_url:
