@@ -62,13 +62,14 @@ def run(quick: bool) -> BenchResult:
         )
         ours = time.perf_counter() - started
 
-        # The reference: serialize and compress in memory first (not timed), then one call.
+        # The reference: the same bytes built in memory, then one call.
+        started = time.perf_counter()
         body = gzip.compress(
             b"".join(orjson.dumps(r) + b"\n" for r in records(n)), DEFAULT_COMPRESSION_LEVEL
         )
-        started = time.perf_counter()
+        prepared = time.perf_counter() - started
         container.upload_blob("reference.jsonl.gz", body, overwrite=True)
-        upload = time.perf_counter() - started
+        upload = time.perf_counter() - started - prepared
     finally:
         azurite.stop()
     raw = manifest.total_uncompressed_bytes
@@ -84,12 +85,13 @@ def run(quick: bool) -> BenchResult:
         ),
         Figure(
             "landing",
-            "our landing time / one upload_blob of the same bytes prepared in memory",
-            round(ours / upload, 2),
+            "landing time, streaming / the same bytes built in memory + one upload_blob",
+            round(ours / (prepared + upload), 2),
             None,
             "x",
-            note=f"upload_blob alone: {upload:.2f} s; write_batch (serialize, gzip, "
-            f"sha256, blocks, manifest): {ours:.2f} s",
+            note=f"write_batch (serialize, gzip, sha256, blocks, manifest) {ours:.2f} s; "
+            f"in memory: build {prepared:.2f} s + upload_blob {upload:.2f} s "
+            f"({ours / upload:.0f}x the upload alone)",
         ),
     ]
     return result
