@@ -214,8 +214,11 @@ def run_ui(*, port: int, echo: Echo) -> int:
         ]  # fmt: skip
         echo(f"Dagster UI on http://127.0.0.1:{port}: materialize xero/tenants, then all")
         try:
+            # cwd: the project's own dagster.yaml is copied into DAGSTER_HOME, not read from here.
             return subprocess.call(
-                command, env={**os.environ, **stack.environment, "DAGSTER_HOME": str(home)}
+                command,
+                env={**os.environ, **stack.environment, "DAGSTER_HOME": str(home)},
+                cwd=home,
             )
         except KeyboardInterrupt:
             return 0
