@@ -5,18 +5,19 @@ rotates it weekly even when extraction is paused, and the health check warns two
 weeks before the end and fails, naming the command to run, once a person is needed.
 """
 
-import os
 import time
 from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
+from oauth_etl import settings as env
 from oauth_etl.assets import ENDPOINT_ASSETS, TENANTS
 from oauth_etl.oauth.errors import OAuthError
 from oauth_etl.resources import XeroOAuthResource
 from oauth_etl.tenants import xero_tenants
 
+TIMEZONE = env.schedule(env.TIMEZONE, env.DEFAULT_TIMEZONE)
 REFRESH_TOKEN_LIFETIME_DAYS = 60
 WARN_DAYS_LEFT = 14
 DAY = 86_400.0
@@ -39,8 +40,8 @@ xero_extract_job = dg.define_asset_job(
 @dg.schedule(
     name="xero_daily",
     job=xero_extract_job,
-    cron_schedule=os.getenv("OAUTH_ETL_DAILY_CRON", "30 2 * * *"),
-    execution_timezone=os.getenv("OAUTH_ETL_TIMEZONE", "UTC"),
+    cron_schedule=env.schedule(env.DAILY_CRON, env.DEFAULT_DAILY_CRON),
+    execution_timezone=TIMEZONE,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Daily incremental extraction of the whole catalog, one run per tenant.",
 )
@@ -106,8 +107,8 @@ def xero_token_keepalive_job() -> None:
 xero_token_keepalive_schedule = dg.ScheduleDefinition(
     name="xero_token_keepalive_weekly",
     job=xero_token_keepalive_job,
-    cron_schedule=os.getenv("OAUTH_ETL_KEEPALIVE_CRON", "15 4 * * 0"),
-    execution_timezone=os.getenv("OAUTH_ETL_TIMEZONE", "UTC"),
+    cron_schedule=env.schedule(env.KEEPALIVE_CRON, env.DEFAULT_KEEPALIVE_CRON),
+    execution_timezone=TIMEZONE,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Weekly refresh so the 60-day death of an unused refresh token never comes.",
 )
@@ -182,7 +183,7 @@ xero_token_health_job = dg.define_asset_job(
 xero_token_health_schedule = dg.ScheduleDefinition(
     name="xero_token_health_daily",
     job=xero_token_health_job,
-    cron_schedule=os.getenv("OAUTH_ETL_HEALTH_CRON", "0 6 * * *"),
-    execution_timezone=os.getenv("OAUTH_ETL_TIMEZONE", "UTC"),
+    cron_schedule=env.schedule(env.HEALTH_CRON, env.DEFAULT_HEALTH_CRON),
+    execution_timezone=TIMEZONE,
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )

@@ -22,11 +22,25 @@ STORAGE_SAS_TOKEN = "AZURE_STORAGE_SAS_TOKEN"  # noqa: S105 - the variable's nam
 CONTAINER = "OAUTH_ETL_CONTAINER"
 PREFIX = "OAUTH_ETL_PREFIX"
 
+DAILY_CRON = "OAUTH_ETL_DAILY_CRON"
+KEEPALIVE_CRON = "OAUTH_ETL_KEEPALIVE_CRON"
+HEALTH_CRON = "OAUTH_ETL_HEALTH_CRON"
+TIMEZONE = "OAUTH_ETL_TIMEZONE"
+
 DEFAULT_LOGIN_URL = "https://login.xero.com"
 DEFAULT_IDENTITY_URL = "https://identity.xero.com"
 DEFAULT_API_URL = "https://api.xero.com"
 DEFAULT_TOKEN_STORE = "file:.oauth_etl/xero-token.json"  # noqa: S105 - a path
 DEFAULT_CONTAINER = "xero-raw"
+DEFAULT_DAILY_CRON = "30 2 * * *"  # off-peak
+DEFAULT_KEEPALIVE_CRON = "15 4 * * 0"  # weekly: far inside Xero's 60 days
+DEFAULT_HEALTH_CRON = "0 6 * * *"
+DEFAULT_TIMEZONE = "UTC"
+
+
+def schedule(variable: str, default: str) -> str:
+    """A schedule setting (cron or timezone): read when the definitions load."""
+    return os.getenv(variable, "").strip() or default
 
 
 @dataclass(frozen=True)
