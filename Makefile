@@ -7,7 +7,8 @@ SHELL := /bin/bash
 
 PYTHON ?= python3
 export UV_PYTHON_DOWNLOADS := never
-export UV_PYTHON := $(shell command -v $(PYTHON))
+# The interpreter itself, not a shim: uv would otherwise rebuild .venv on every run.
+export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 export UV_PROJECT_ENVIRONMENT := .venv
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 RUN := $(UV) run --frozen
