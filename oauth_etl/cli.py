@@ -149,7 +149,7 @@ def token_restore(rescue_file: Path) -> None:
 
 @main.command("demo")
 @click.option("--tenants", type=int, default=2, show_default=True)
-@click.option("--records", type=int, default=2500, show_default=True)
+@click.option("--records", type=int, default=1000, show_default=True)
 def demo_command(tenants: int, records: int) -> None:
     """The whole job on local defaults: sandbox Xero, Azurite, a file token store."""
     from oauth_etl.demo import run_demo
