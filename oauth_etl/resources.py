@@ -26,6 +26,7 @@ from oauth_etl.oauth.locks import CrossProcessLock, FileLock
 from oauth_etl.oauth.manager import TokenManager
 from oauth_etl.oauth.stores import (
     FileTokenStore,
+    StoreLocation,
     TokenStore,
     open_store,
     parse_store_uri,
@@ -133,8 +134,7 @@ class XeroOAuthResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             )
         return client_id, client_secret or None
 
-    def _store_and_lock(self) -> tuple[TokenStore, CrossProcessLock]:
-        location = parse_store_uri(self.token_store)
+    def _store_and_lock(self, location: StoreLocation) -> tuple[TokenStore, CrossProcessLock]:
         store = open_store(location)
         if isinstance(store, FileTokenStore):
             return store, FileLock(store.lock_path, timeout=self.lock_wait_seconds)
@@ -153,7 +153,8 @@ class XeroOAuthResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         if self._manager is None:
             client_id, client_secret = self._credentials()
             identity = self.identity_url.rstrip("/")
-            store, lock = self._store_and_lock()
+            location = parse_store_uri(self.token_store)
+            store, lock = self._store_and_lock(location)
             self._manager = TokenManager(
                 store,
                 TokenEndpoint(
@@ -167,7 +168,8 @@ class XeroOAuthResource(dg.ConfigurableResource):  # type: ignore[type-arg]
                 skew_seconds=self.refresh_skew_seconds,
                 grant=self.grant_type,
                 scope=self.scopes,
-                rescue_dir=_rescue_dir(self.token_store),
+                # Beside a file store; for Key Vault, in the working directory (a pod's volume).
+                rescue_dir=location.path.parent if location.path else Path(".oauth_etl"),
             )
         return self._manager
 
@@ -194,12 +196,6 @@ class XeroOAuthResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     def auth(self) -> httpx.Auth:
         """An `httpx.Auth` that puts a fresh bearer token on every request."""
         return BearerAuth(self.token_manager())
-
-
-def _rescue_dir(token_store: str) -> Path:
-    # Beside a file store; for Key Vault, in the working directory (a pod's volume).
-    location = parse_store_uri(token_store)
-    return location.path.parent if location.path is not None else Path(".oauth_etl")
 
 
 class XeroApiResource(dg.ConfigurableResource):  # type: ignore[type-arg]

@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -623,22 +623,8 @@ class Extraction:
         return self.records()
 
     def records(self) -> Generator[Record, None, None]:
-        floor = self.modified_since
-        field_name = self.endpoint.cursor_field
-        if floor is None or field_name is None:
-            for page in self.pages():
-                yield from page.records
-            return
-        # If-Modified-Since has whole seconds, so Xero repeats the records of the
-        # cursor's own second. The cursor is the newest stamp already landed and
-        # anything changed after that read is stamped later, so drop what is not newer.
         for page in self.pages():
-            for record in page.records:
-                stamp = _stamp(record, field_name)
-                if stamp is not None and stamp <= floor:
-                    self.stats.already_landed += 1
-                else:
-                    yield record
+            yield from page.records
 
     def pages(self) -> Generator[Page, None, None]:
         if self._consumed:
@@ -791,21 +777,31 @@ class Extraction:
             self._server_time = page.server_time
         cursor_field = self.endpoint.cursor_field
         offset_field = self.endpoint.offset_field
+        # If-Modified-Since has whole seconds, so Xero repeats the records of the
+        # cursor's own second. The cursor is the newest stamp already landed and
+        # anything changed after that read is stamped later: drop what is not newer.
+        floor = self.modified_since if cursor_field is not None else None
+        kept: list[Record] = []
         for record in page.records:
-            if cursor_field is not None:
-                when = _stamp(record, cursor_field)
-                if when is not None and (self._max_cursor is None or when > self._max_cursor):
-                    self._max_cursor = when
             if offset_field is not None:
                 value = record.get(offset_field)
                 if isinstance(value, int) and not isinstance(value, bool):
                     self._max_offset = max(value, self._max_offset or 0)
+            if cursor_field is not None:
+                when = _stamp(record, cursor_field)
+                if when is not None and floor is not None and when <= floor:
+                    stats.already_landed += 1
+                    continue
+                if when is not None and (self._max_cursor is None or when > self._max_cursor):
+                    self._max_cursor = when
+            kept.append(record)
         stats.pages += 1
-        stats.records += len(page.records)
+        stats.records += len(kept)
         self._sync_counters()
         stats.offset_to = self._max_offset
         self._report(done=False)
-        return page
+        # Paging decisions use the page as fetched; consumers get the records to land.
+        return page if len(kept) == len(page.records) else replace(page, records=kept)
 
     def _sync_counters(self) -> None:
         self.stats.api_calls = self._counters.calls
