@@ -10,7 +10,9 @@ export UV_PYTHON_DOWNLOADS := never
 # The interpreter itself, not a shim: uv would otherwise rebuild .venv on every run.
 export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 export UV_PROJECT_ENVIRONMENT := .venv
-UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+# The tests that replay uv steps (deploy/) use this same uv, found or installed.
+export OAUTH_ETL_UV := $(UV)
 RUN := $(UV) run --frozen
 
 .PHONY: help deps demo test lint typecheck defs pytest ui bench screenshot faults-table clean
@@ -21,7 +23,7 @@ help:
 	@echo "make ui     - dagster dev against the local defaults"
 	@echo "make bench  - benchmarks: API calls, wall time, throughput, memory, token cost"
 
-.tools/bin/uv:
+$(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet "uv>=0.5,<1"
 

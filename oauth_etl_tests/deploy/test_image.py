@@ -77,6 +77,14 @@ def test_copied_files_exist_and_are_not_dockerignored() -> None:
         assert _ignored(path, patterns), f"{path} would be sent to the Docker daemon"
 
 
+def _uv() -> str:
+    """The uv the Makefile uses (installed into .tools/ when the machine has none)."""
+    uv = os.environ.get("OAUTH_ETL_UV") or shutil.which("uv")
+    if not uv or not Path(uv).is_file():
+        pytest.fail("uv not found: run the tests with `make test`, which installs it (make deps)")
+    return uv
+
+
 def _stage_and_sync(image_root: Path) -> tuple[dict[str, str], Path]:
     """Replay COPY/WORKDIR/ENV and the `uv sync` RUN steps with image_root as `/`."""
     workdir = "/"
@@ -115,8 +123,9 @@ def _stage_and_sync(image_root: Path) -> tuple[dict[str, str], Path]:
                 "PATH": os.environ["PATH"],
             }
             run_env.pop("VIRTUAL_ENV", None)
+            command = instruction.args.split()
             result = subprocess.run(
-                instruction.args.split(),
+                [_uv(), *command[1:]],
                 cwd=image_root / workdir.lstrip("/"),
                 env=run_env,
                 capture_output=True,
@@ -132,8 +141,6 @@ def _stage_and_sync(image_root: Path) -> tuple[dict[str, str], Path]:
 
 @pytest.mark.timeout(2 * UV_SYNC_TIMEOUT_SECONDS + 60)
 def test_uv_steps_install_the_locked_runtime_without_dev_deps(tmp_path: Path) -> None:
-    if shutil.which("uv") is None:
-        pytest.fail("uv is not on PATH: the Makefile installs it (make deps)")
     _, venv = _stage_and_sync(tmp_path / "image")
     python = venv / "bin" / "python"
     instance = tmp_path / "instance.yaml"
