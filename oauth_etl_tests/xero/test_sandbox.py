@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Generator
 from urllib.parse import parse_qs, urlsplit
 
@@ -184,12 +183,9 @@ def test_pacing_under_time_scale_gets_no_429(sandbox_factory: SandboxFactory) ->
 
     with XeroClient(handle.url, authorize(handle), page_size=100, budget_factory=factory) as client:
         tid = client.connections()[0].tenant_id
-        start = time.monotonic()
         extraction = client.extract(endpoint("invoices"), tid)
         assert sum(1 for _ in extraction) == 4000
-        elapsed = time.monotonic() - start
     stats = handle.stats()
     assert extraction.stats.api_calls == 40
     assert stats["rate_limited"] == {"minute": 0, "day": 0, "appminute": 0, "concurrent": 0}
-    lower_bound = 40 / 60 * (60.0 / scale)  # calls / (60 per scaled minute)
-    assert elapsed <= 1.15 * lower_bound + 0.25, (elapsed, lower_bound)
+    # Wall time against the rate-limit bound is a benchmark figure (bench/), not a test.
