@@ -12,12 +12,13 @@ import time
 import traceback
 from collections.abc import Callable
 
-from bench import calls, landing, memory, report, throughput, token, walltime
+from bench import calls, landing, memory, report, smallrun, throughput, token, walltime
 from bench.common import BenchResult
 
 BENCHMARKS: dict[str, Callable[[bool], BenchResult]] = {
     "calls": calls.run,
     "walltime": walltime.run,
+    "smallrun": smallrun.run,
     "throughput": throughput.run,
     "landing": landing.run,
     "memory": memory.run,

@@ -1,9 +1,9 @@
 """Stream a `LandingBatch` into blob storage: gzip JSON lines in parts, then a manifest.
 
 The calling thread only serializes (orjson, one record per line, collected in ~1 MiB
-chunks). A single background thread compresses (zlib, gzip wrapper), hashes (sha256 of
+chunks). A single background thread compresses (ISA-L deflate, gzip wrapper), hashes (sha256 of
 the stored bytes) and stages blocks in order, so serialization, compression and upload
-overlap; zlib, hashlib and sockets release the GIL. A bounded hand-off queue keeps memory
+overlap; ISA-L, hashlib and sockets release the GIL. A bounded hand-off queue keeps memory
 constant: at most a few chunks plus one block buffer, whatever the batch size.
 
 Visibility: blocks are invisible until a part's block list is committed, and a batch is
@@ -18,7 +18,6 @@ import contextlib
 import hashlib
 import re
 import threading
-import zlib
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,6 +33,7 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
 )
 from azure.storage.blob import BlobBlock, BlobClient, ContainerClient, ContentSettings
+from isal import isal_zlib
 
 from oauth_etl.storage.account import container_errors
 from oauth_etl.storage.batch import LandingBatch
@@ -53,10 +53,12 @@ MiB = 1024 * 1024
 DEFAULT_PART_SIZE = 64 * MiB
 DEFAULT_BLOCK_SIZE = 4 * MiB
 DEFAULT_CHUNK_SIZE = 1 * MiB
-# zlib on sandbox invoices: level 3 compresses at ~230 MiB/s to 17.5% of the JSON,
-# level 6 at ~115 MiB/s to 15.4%. Compression was the largest cost of landing, so
-# the default buys twice the speed for 14% more bytes; the IO manager can choose.
-DEFAULT_COMPRESSION_LEVEL = 3
+# ISA-L's deflate (levels 0-3) writes the same gzip any reader takes. On invoice JSON
+# lines, level 1 compresses at ~1,400 MiB/s to 6.8% of the bytes, where zlib level 3
+# managed ~210 MiB/s to 7.4% (bench/landing.py). Compression was the largest cost of
+# landing; level 3 is ISA-L's slowest, densest setting, for those who pay for bytes.
+DEFAULT_COMPRESSION_LEVEL = 1
+MAX_COMPRESSION_LEVEL = isal_zlib.ISAL_BEST_COMPRESSION
 # Chunks handed to the background thread but not yet compressed: bounds memory.
 MAX_PENDING_CHUNKS = 3
 MAX_BLOCKS_PER_BLOB = 50_000  # Azure's limit per block blob
@@ -91,7 +93,7 @@ class _Part:
 
     def __post_init__(self) -> None:
         # wbits=31: a gzip member (header + trailer with CRC-32), readable by any gunzip.
-        self.compressor = zlib.compressobj(self.level, zlib.DEFLATED, 31)
+        self.compressor = isal_zlib.compressobj(self.level, isal_zlib.DEFLATED, 31)
 
 
 class _Skipped(Exception):
@@ -232,8 +234,11 @@ def write_batch(
     """
     if part_size_bytes < 1 or block_size < 1 or chunk_size < 1:
         raise ValueError("part_size_bytes, block_size and chunk_size must be positive")
-    if not 0 <= compression_level <= 9:
-        raise ValueError(f"compression_level must be 0..9, got {compression_level}")
+    if not 0 <= compression_level <= MAX_COMPRESSION_LEVEL:
+        raise ValueError(
+            f"compression_level must be 0..{MAX_COMPRESSION_LEVEL} (ISA-L's levels), "
+            f"got {compression_level}"
+        )
     started = datetime.now(UTC)
     batch_id = batch_id or new_batch_id(run_id, started)
     base = batch_path(

@@ -52,7 +52,7 @@ from oauth_etl.xero.errors import (
     XeroApiError,
     XeroUnavailable,
 )
-from oauth_etl.xero.rate import RateBudget
+from oauth_etl.xero.rate import AppBudget, RateBudget
 
 ACCOUNTING_PREFIX = "/api.xro/2.0/"
 TENANT_HEADER = "xero-tenant-id"
@@ -255,6 +255,7 @@ class XeroClient:
         self._budget_factory = budget_factory or self._default_budget
         self._budgets: dict[str, RateBudget] = {}
         self._budgets_lock = threading.Lock()
+        self._app_budget = AppBudget()  # one per client: every tenant's calls count
         self._http = httpx.Client(
             auth=auth,
             transport=transport,
@@ -269,7 +270,12 @@ class XeroClient:
         )
 
     def _default_budget(self, tenant_id: str) -> RateBudget:
-        return RateBudget(tenant_id, max_in_flight=self.max_in_flight, max_wait=self.max_rate_wait)
+        return RateBudget(
+            tenant_id,
+            max_in_flight=self.max_in_flight,
+            max_wait=self.max_rate_wait,
+            app=self._app_budget,
+        )
 
     # -- lifecycle ------------------------------------------------------------------------
 

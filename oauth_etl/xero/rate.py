@@ -1,22 +1,34 @@
-"""Per-tenant call budget: 5 in flight, 60 a minute, the day's allowance.
+"""Call budgets: per tenant 5 in flight and 60 a minute, the day's allowance, and the app's
+10,000 a minute across tenants.
 
-Pacing is smooth: call starts are spaced `window / per_minute * (1 + margin)`
-apart (about 1.03 s), so a long extraction runs at ~58 calls a minute and never
-bursts 60 and then meets a 429. Each caller reserves the next free start time
-under a lock and sleeps outside it, so concurrent workers queue in order.
+Burst, then pace. Xero's minute windows are fixed per tenant and reset at times we cannot
+see (developer.xero.com/faq/limits: "at the start of a minute the whole budget may be
+spent"), so a short run may spend the whole minute at once, 5 in flight. What keeps us
+clear of a 429 is a rolling window of our own call starts: at most `per_minute -
+min_reserve` starts in any `window * (1 + margin)` seconds. A rolling window that long
+contains any fixed window Xero counts in, with `margin` (1.8 s a minute) covering the
+difference between a call's start here and its arrival there.
 
-Other processes spend the same tenant's budget, so every response's
-`X-MinLimit-Remaining` / `X-DayLimit-Remaining` is taken into account: the
-remaining count reported for a call, minus the calls we started after it, is
-what is left. When that runs out we assume the other callers' calls age out of
-the minute window at the same pace as ours (one per interval since the report)
-and wait accordingly; if the guess is wrong Xero answers a minute 429 and we wait
-its `Retry-After` (bounded). A day 429, or a reported day remainder of zero,
-raises `DayLimitReached`: the caller stops and resumes on the next run.
+Other processes spend the same budgets, and Xero tells us how much is left on every
+response (`X-MinLimit-Remaining`, `X-DayLimit-Remaining`, `X-AppMinLimit-Remaining`;
+XERO.md "Rate limits"). From a report at the start of call `s` we estimate what the others
+used: the calls the server counted, minus ours started in the window up to `s` (an
+underestimate only by our calls still travelling, at most `max_in_flight - 1`, which
+`min_reserve` absorbs). Until that window is surely gone (`s + window * (1 + margin)`) our
+cap shrinks by the others' share. A day 429, or a reported day remainder at the reserve,
+raises `DayLimitReached`: the caller stops and resumes on the next run. A minute 429 (our
+estimate was wrong) holds every caller for its `Retry-After`, bounded by `max_wait`.
+
+The app budget (`AppBudget`) works the same way over every tenant's calls in this process,
+with a larger reserve: other processes (one run per tenant) decide at the same time from
+reports one call old, so the reserve must cover their calls in flight (10 % of 10,000 is
+200 tenants at 5 in flight).
 """
 
 from __future__ import annotations
 
+import bisect
+import math
 import threading
 import time
 from collections import deque
@@ -29,6 +41,8 @@ from oauth_etl.xero.errors import DayLimitReached, RateLimited
 MIN_REMAINING = "X-MinLimit-Remaining"
 DAY_REMAINING = "X-DayLimit-Remaining"
 APP_MIN_REMAINING = "X-AppMinLimit-Remaining"
+# Xero's documented app-wide limit (XERO.md "Rate limits"); learned upwards from reports.
+APP_PER_MINUTE = 10_000
 
 
 def _header_int(headers: Mapping[str, str], name: str) -> int | None:
@@ -43,10 +57,108 @@ def _header_int(headers: Mapping[str, str], name: str) -> int | None:
 
 @dataclass
 class _Report:
-    """The remaining counts reported for the call that started at `started`."""
+    """The remaining count reported for the call that started at `started`."""
 
     started: float
     remaining: int
+
+
+class _Window:
+    """Our own call starts in a rolling window, and the latest server report about it."""
+
+    def __init__(self, limit: int, reserve: int, horizon: float) -> None:
+        self.limit = limit
+        self.reserve = reserve
+        self.horizon = horizon
+        self.starts: deque[float] = deque()  # ascending
+        self.report: _Report | None = None
+
+    def prune(self, now: float) -> None:
+        while self.starts and self.starts[0] <= now - self.horizon:
+            self.starts.popleft()
+        if self.report is not None and now - self.report.started >= self.horizon:
+            self.report = None  # the window it described is gone
+
+    def add(self, start: float) -> None:
+        # A start planned later may still be earlier than one planned before it (a fresh
+        # report can raise the cap): keep the window sorted.
+        bisect.insort(self.starts, start)
+
+    def observe(self, remaining: int, started: float) -> None:
+        # Responses finish out of order: keep the report of the latest-started call.
+        if self.report is None or started >= self.report.started:
+            self.report = _Report(started, remaining)
+
+    def others(self) -> int:
+        """Calls the latest report shows that are not ours (0 without a report)."""
+        report = self.report
+        if report is None:
+            return 0
+        # Ours before the reported call, and the call itself. Calls started at the very same
+        # instant count as others: a tie can only make us slower, never over the limit.
+        ours = sum(1 for t in self.starts if t < report.started) + 1
+        return max(0, (self.limit - report.remaining) - ours)
+
+    def earliest(self, now: float) -> float:
+        """The earliest start that keeps this window within its limit (caller holds a lock)."""
+        self.prune(now)
+        cap = self.limit - self.reserve - self.others()
+        if cap <= 0:
+            assert self.report is not None  # others() > 0 needs a report
+            return max(now, self.report.started + self.horizon)
+        if len(self.starts) >= cap:
+            return max(now, self.starts[-cap] + self.horizon)
+        return now
+
+    def left(self, now: float) -> int:
+        self.prune(now)
+        return max(0, self.limit - self.others() - len(self.starts))
+
+
+class AppBudget:
+    """The app's calls a minute across every tenant in this process. Share one per process."""
+
+    def __init__(
+        self,
+        *,
+        per_minute: int = APP_PER_MINUTE,
+        reserve_fraction: float = 0.10,
+        window_seconds: float = 60.0,
+        margin: float = 0.03,
+    ) -> None:
+        if per_minute < 1 or window_seconds <= 0 or not 0 <= reserve_fraction < 1:
+            raise ValueError("per_minute and window_seconds must be positive, reserve in [0, 1)")
+        self.reserve_fraction = reserve_fraction
+        self._lock = threading.Lock()
+        self._window = _Window(per_minute, self._reserve(per_minute), window_seconds * (1 + margin))
+
+    def _reserve(self, limit: int) -> int:
+        return max(1, math.ceil(limit * self.reserve_fraction))
+
+    def earliest(self, now: float) -> float:
+        with self._lock:
+            return self._window.earliest(now)
+
+    def record(self, start: float) -> None:
+        with self._lock:
+            self._window.add(start)
+
+    def forget(self, start: float) -> None:
+        with self._lock:
+            if start in self._window.starts:
+                self._window.starts.remove(start)
+
+    def observe(self, remaining: int, started: float) -> None:
+        with self._lock:
+            window = self._window
+            if remaining + 1 > window.limit:  # a larger app limit than we assumed
+                window.limit = remaining + 1
+                window.reserve = self._reserve(window.limit)
+            window.observe(remaining, started)
+
+    def left(self, now: float) -> int:
+        with self._lock:
+            return self._window.left(now)
 
 
 class RateBudget:
@@ -63,6 +175,7 @@ class RateBudget:
         min_reserve: int = 1,
         day_reserve: int = 0,
         max_wait: float = 120.0,
+        app: AppBudget | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -72,21 +185,19 @@ class RateBudget:
         self.per_minute = per_minute
         self.max_in_flight = max_in_flight
         self.window = window_seconds
-        self.interval = window_seconds / per_minute * (1.0 + margin)
-        self.min_reserve = min_reserve
+        self.horizon = window_seconds * (1.0 + margin)
         self.day_reserve = day_reserve
         self.max_wait = max_wait
+        self.app = app if app is not None else AppBudget(window_seconds=window_seconds)
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_in_flight)
-        self._starts: deque[float] = deque()  # reserved start times, ascending
-        self._last_start = float("-inf")
+        self._minute = _Window(per_minute, min_reserve, self.horizon)
         self._blocked_until = float("-inf")
         self._block_generation = 0
-        self._minute: _Report | None = None
         self._day: _Report | None = None
-        self._app_min_remaining: int | None = None
+        self._day_since = 0  # our starts reserved after the reported call
         self._day_exhausted_retry_after: float | None = None
         self._day_exhausted = False
         self.calls = 0
@@ -99,7 +210,7 @@ class RateBudget:
 
     @contextmanager
     def slot(self, endpoint: str = "") -> Iterator[float]:
-        """Hold one in-flight slot, started at a paced time; yields the start time."""
+        """Hold one in-flight slot, started within every budget; yields the start time."""
         started = self.acquire(endpoint)
         try:
             yield started
@@ -130,9 +241,11 @@ class RateBudget:
             with self._lock:
                 self._check_day(endpoint)
                 now = self._clock()
-                start = self._plan(now)
-                self._starts.append(start)
-                self._last_start = start
+                start = max(self._minute.earliest(now), self.app.earliest(now), self._blocked_until)
+                # Reserve the start now so that callers queue in order behind it.
+                self._minute.add(start)
+                self.app.record(start)
+                self._day_since += 1
                 generation = self._block_generation
             if start > now:
                 self._sleep(start - now)
@@ -141,28 +254,10 @@ class RateBudget:
             with self._lock:
                 if generation == self._block_generation:
                     return start
-                # A 429 arrived while we slept: give the slot back and queue behind the block.
-                self._starts.remove(start)
-
-    def _plan(self, now: float) -> float:
-        """The earliest start time that keeps every known limit (lock held)."""
-        while self._starts and self._starts[0] <= now - self.window:
-            self._starts.popleft()
-        start = max(now, self._last_start + self.interval, self._blocked_until)
-        if len(self._starts) >= self.per_minute:
-            # Our own sliding window is full: wait until its oldest call ages out.
-            start = max(start, self._starts[-self.per_minute] + self.window)
-        report = self._minute
-        if report is not None:
-            if now - report.started >= self.window:
-                self._minute = None  # stale: the window it described is gone
-            else:
-                since = sum(1 for t in self._starts if t > report.started)
-                shortfall = since - (report.remaining - self.min_reserve) + 1
-                if shortfall > 0:
-                    # Assume calls age out one per interval since the report (see module doc).
-                    start = max(start, report.started + shortfall * self.interval)
-        return start
+                # A 429 arrived while we slept: give the start back and queue behind the block.
+                self._minute.starts.remove(start)
+                self.app.forget(start)
+                self._day_since -= 1
 
     def _check_day(self, endpoint: str) -> None:
         if self._day_exhausted:
@@ -170,8 +265,7 @@ class RateBudget:
         report = self._day
         if report is None:
             return
-        since = sum(1 for t in self._starts if t > report.started)
-        if report.remaining - since <= self.day_reserve:
+        if report.remaining - self._day_since <= self.day_reserve:
             self._day_exhausted = True
             raise DayLimitReached(endpoint, retry_after=None)
 
@@ -183,13 +277,14 @@ class RateBudget:
         day = _header_int(headers, DAY_REMAINING)
         app = _header_int(headers, APP_MIN_REMAINING)
         with self._lock:
-            # Responses finish out of order: keep the report of the latest-started call.
-            if minute is not None and (self._minute is None or started >= self._minute.started):
-                self._minute = _Report(started, minute)
+            if minute is not None:
+                self._minute.observe(minute, started)
             if day is not None and (self._day is None or started >= self._day.started):
                 self._day = _Report(started, day)
-            if app is not None:
-                self._app_min_remaining = app
+                # Ties count as after the reported call: the estimate errs towards stopping.
+                self._day_since = max(0, sum(1 for t in self._minute.starts if t >= started) - 1)
+        if app is not None:
+            self.app.observe(app, started)
 
     def minute_limited(
         self, retry_after: float | None, endpoint: str, correlation_id: str | None = None
@@ -227,19 +322,11 @@ class RateBudget:
         """Headroom and counters, for run metadata."""
         with self._lock:
             now = self._clock()
-
-            def left(report: _Report | None) -> int | None:
-                if report is None:
-                    return None
-                return report.remaining - sum(1 for t in self._starts if t > report.started)
-
-            minute = (
-                self._minute if self._minute and now - self._minute.started < self.window else None
-            )
+            day_left = None if self._day is None else self._day.remaining - self._day_since
             return {
-                "minute_remaining": left(minute),
-                "day_remaining": left(self._day),
-                "app_minute_remaining": self._app_min_remaining,
+                "minute_remaining": self._minute.left(now),
+                "day_remaining": day_left,
+                "app_minute_remaining": self.app.left(now),
                 "day_exhausted": self._day_exhausted,
                 "calls": self.calls,
                 "in_flight": self.in_flight,

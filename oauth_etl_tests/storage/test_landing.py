@@ -309,7 +309,7 @@ def test_a_retried_commit_or_manifest_upload_is_recognised_as_our_own(
     from oauth_etl.storage.writer import _is_own_commit, _is_own_manifest, _Part, _Pipeline
 
     pipeline = _Pipeline(container, block_size=64)
-    part = _Part(0, container.get_blob_client("x/part-00000.jsonl.gz"), 6)
+    part = _Part(0, container.get_blob_client("x/part-00000.jsonl.gz"), 1)
     pipeline.write(part, b'{"a":1}\n' * 100, 100)
     pipeline.finish(part)
     assert _is_own_commit(part)
