@@ -305,6 +305,9 @@ class RateBudget:
                 )
             self._blocked_until = max(self._blocked_until, self._clock() + wait)
             self._block_generation += 1
+            # Retry-After says when the window resets: it supersedes the remainder of 0 that
+            # came with the 429, which would otherwise hold us for a whole window.
+            self._minute.report = None
 
     def day_limited(
         self, retry_after: float | None, endpoint: str, correlation_id: str | None = None

@@ -121,6 +121,16 @@ def test_minute_429_holds_everyone_for_retry_after() -> None:
     assert b.snapshot()["rate_limited"] == 1
 
 
+def test_retry_after_supersedes_the_429s_zero_remainder() -> None:
+    clock = FakeClock()
+    b = budget(clock)
+    (first,) = starts_of(b, 1)
+    b.observe({"X-MinLimit-Remaining": "0"}, first)  # the 429's own headers
+    b.minute_limited(2.0, "Invoices")
+    (second,) = starts_of(b, 1)
+    assert second == pytest.approx(first + 2.0)
+
+
 def test_minute_429_asking_too_long_raises_rate_limited() -> None:
     b = budget(FakeClock(), max_wait=30.0)
     with pytest.raises(RateLimited, match="more than this run may wait"):
