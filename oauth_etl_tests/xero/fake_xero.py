@@ -13,11 +13,12 @@ from typing import Any
 import httpx
 import orjson
 
-from oauth_etl.xero.catalog import Endpoint, Paging
+from oauth_etl.xero.catalog import CATALOG, Endpoint, Paging
 from oauth_etl.xero.dates import parse_xero_datetime
 
 TOKEN = "sk-test-ACCESS-TOKEN-do-not-leak-123"
 TENANT = "11111111-2222-3333-4444-555555555555"
+ENDPOINTS_BY_PATH = {e.path: e for e in CATALOG}
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
 
 
