@@ -44,8 +44,8 @@ def already_landed(stamp: datetime | None, cursor: datetime | None) -> bool:
     return stamp is not None and cursor is not None and stamp < cursor
 
 
-def deferred(stamp: datetime | None, limit: datetime | None) -> bool:
-    """Changed after the horizon: may be mid-move in a paged read, so the next run takes it."""
+def after_horizon(stamp: datetime | None, limit: datetime | None) -> bool:
+    """Saved after the run's horizon: it may have moved while we read (and may again)."""
     return stamp is not None and limit is not None and stamp > limit
 
 

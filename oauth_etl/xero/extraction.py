@@ -177,8 +177,12 @@ class Extraction:
         self.stats.first_page_seconds = round(time.monotonic() - self._clock_start, 3)
         self.limit = cursor.horizon(first.server_time, self.client.clock_margin)
 
-    def emit(self, page: Page, *, defer: bool = False) -> Page:
-        """The page with only the records to land; counts what it leaves out and why."""
+    def emit(self, page: Page, *, moving: bool = False) -> Page:
+        """The page with only the records to land; counts what it leaves out and why.
+
+        `moving`: a page read after page 1, where a record saved meanwhile (stamped after
+        the horizon) may already have been yielded from its old place in any page.
+        """
         stats = self.stats
         cursor_field = self.endpoint.cursor_field
         offset_field = self.endpoint.offset_field
@@ -190,12 +194,12 @@ class Extraction:
             if cursor.already_landed(when, self.floor):
                 stats.already_landed += 1
                 continue
-            if defer and cursor.deferred(when, self.limit):
-                stats.deferred += 1
-                continue
+            late = moving and cursor.after_horizon(when, self.limit)
+            if late:
+                stats.changed += 1
             if seen is not None and id_field is not None:
                 key = record.get(id_field)
-                if key is not None and not seen.add(str(key)):
+                if key is not None and not seen.add(str(key), anywhere=late):
                     stats.duplicates += 1
                     continue
             if offset_field is not None:

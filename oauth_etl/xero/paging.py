@@ -10,28 +10,30 @@ that statement true, in one of these ways:
 
 - one call (`single`), one page (`pageCount` 1): a page is one consistent answer.
 - `pages`: page 1, then pages 2..P-1 concurrently (the prefetch window), then page P
-  alone, after every other page. Any save during the read lands a record stamped after
-  the horizon at the end of the set, so page P shows it; a record leaving the set (or
-  joining it) changes `itemCount`. If page P shows neither, nothing moved while we read:
-  complete, at no extra call. Records stamped after the horizon are deferred (left to
-  the next run), so a moved record is never yielded twice.
-- `pages+gaps`: page P showed a change. A record r is lost only if it sat after page
-  k-1 when k-1 was read and before page k when k was read; as unchanged records keep
-  their stamps, r is stamped between the last record of page k-1 and the first of
-  page k (as read). Each such gap is re-read by keyset (below), usually in one call,
-  and only records not yet yielded are yielded.
-- `keyset`: `page=1` and If-Modified-Since at the last stamp read, repeated. Each
-  answer is the first records stamped at or after the bound at that moment, so every
-  unchanged record stamped before the answer's last one is in it, whatever moved
-  earlier. Sequential, and it repeats the boundary second's records (dropped as seen):
-  used where there is no `pagination` to prove a concurrent read (page-only Quotes),
-  and where a concurrent read could not finish within the day's remaining calls (a
-  stopped keyset read keeps its progress; a stopped concurrent read keeps page 1's).
-  Known limit: more than a page of records stamped within one second is read by offset
-  within that second, where a save inside that group during the read could shift one.
+  alone, after every other page. A save during the read puts a record stamped after
+  the horizon at the end of the set, so page P shows it; a record leaving (or joining)
+  the set changes `itemCount`. If page P shows neither, nothing moved while we read:
+  complete, at no extra call.
+- `pages+gaps`: something moved. A record r is lost only if it sat after page k-1 when
+  k-1 was read and before page k when k was read; unchanged records keep their stamps,
+  so r is stamped between the last record of page k-1 and the first of page k (as
+  read). Each such gap is re-read by keyset (below), usually in one small call, then the
+  tail past page P (records saved during the read). Records already yielded are
+  skipped, so a batch holds each id once.
+- `keyset`: `page=1` with If-Modified-Since at the last stamp read, repeated to the end.
+  Each answer is the first records stamped at or after the bound at that moment, so
+  every unchanged record stamped before the answer's last one is in it, whatever moved
+  meanwhile; a record saved meanwhile moves ahead of the reader and is read later.
+  Sequential; it repeats the boundary second's records (skipped as seen). Used where no
+  `pagination` proves a concurrent read (page-only Quotes, an incomplete object) and
+  where a concurrent read could not finish within the day's remaining calls (a stopped
+  keyset read keeps its progress; a stopped concurrent read keeps page 1's). Limits:
+  more than a page of records within one second is read by offset inside that second
+  (a save inside such a group during the read could shift one past us), and a read
+  that saves outpace stops `TAIL_PAGES` past the horizon, leaving the rest to the next run.
 - `offset` (Journals): by JournalNumber, exactly once; journals never change.
 - `unordered` (LinkedTransactions: no `order`, no If-Modified-Since): a full snapshot
-  each run, read until a short page; no cursor.
+  each run, read until a short page; no cursor, no guarantee beyond the snapshot.
 
 Any page longer than asked for, or repeating the previous page, means Xero ignored
 `page` (tap-xero, 2022, ManualJournals with `order`): `PagingIgnored`, before the
@@ -56,6 +58,9 @@ if TYPE_CHECKING:
     from oauth_etl.xero.extraction import Extraction
 
 GAP_PAGE = 100  # gap re-reads usually find nothing: ask for a small page
+# Keyset pages read past the horizon before leaving the rest to the next run: bounds a
+# read that saves outpace (then the next run lands those records, not this one).
+TAIL_PAGES = 10
 
 
 class Seen:
@@ -78,17 +83,21 @@ class Seen:
         if self.everything is None:
             self.everything = set(self.log)
 
-    def add(self, key: str) -> bool:
-        """True when `key` is new (and now remembered)."""
+    def add(self, key: str, *, anywhere: bool = False) -> bool:
+        """True when `key` is new (and now remembered).
+
+        `anywhere`: the record moved (saved during the run), so it may have been yielded
+        from any earlier page: look through the whole log (a C-speed scan, rare).
+        """
+        hashed = hash(key)
         if self.everything is not None:
-            hashed = hash(key)
             if hashed in self.everything:
                 return False
             self.everything.add(hashed)
-        elif any(key in ids for ids in self.recent):
+        elif any(key in ids for ids in self.recent) or (anywhere and hashed in self.log):
             return False
         self.recent[-1].add(key)
-        self.log.append(hash(key))
+        self.log.append(hashed)
         return True
 
     def next_page(self) -> None:
@@ -212,26 +221,27 @@ def _pages(x: Extraction, first: Page, size: int) -> Iterator[Page]:
     x.proven_below = bounds[0][1]
     yield x.emit(first)
     previous = first
-    changed = False
+    before = (x.stats.changed, x.stats.duplicates)
     for page in _prefetch(x, range(2, count)):
         _guard(x, page, size, previous)
         bounds.append(_first_and_last(x, page))
-        before = (x.stats.deferred, x.stats.duplicates)
-        yield x.emit(page, defer=True)
-        changed = changed or before != (x.stats.deferred, x.stats.duplicates)
+        yield x.emit(page, moving=True)
         previous = page
     last = x.fetch(count)  # alone, after every other page: it sees what moved
     _guard(x, last, size, previous)
     bounds.append(_first_and_last(x, last))
-    before = (x.stats.deferred, x.stats.duplicates)
-    yield x.emit(last, defer=True)
-    changed = changed or before != (x.stats.deferred, x.stats.duplicates)
+    yield x.emit(last, moving=True)
+    changed = before != (x.stats.changed, x.stats.duplicates)
     moved = last.pagination is None or last.pagination.item_count != items
     if not changed and not moved:
         x.exact_count = True
         return
     x.stats.read_mode = "pages+gaps"
     yield from _gaps(x, bounds)
+    # Records saved during the read went to the end, past page P if the set grew.
+    tail = next((b[1] for b in reversed(bounds) if b[1] is not None), None)
+    if tail is not None:
+        yield from _keyset_until(x, tail, None, size)
 
 
 def _gaps(x: Extraction, bounds: list[tuple[datetime | None, datetime | None]]) -> Iterator[Page]:
@@ -247,15 +257,10 @@ def _gaps(x: Extraction, bounds: list[tuple[datetime | None, datetime | None]]) 
     for k in range(1, len(bounds)):
         if bounds[k - 1][1] is not None:
             low = bounds[k - 1][1]
-        high = bounds[k][0]  # None: page k came back empty, read on to the horizon
-        if low is None:
+        high = bounds[k][0]  # None: page k came back empty; the tail read covers it
+        if low is None or high is None:
             continue
-        done = (
-            covered is not None
-            and high is not None
-            and covered[0] <= low
-            and cursor.covers(covered[1], high)
-        )
+        done = covered is not None and covered[0] <= low and cursor.covers(covered[1], high)
         if not done:
             newest = yield from _keyset_until(x, low, high, GAP_PAGE)
             covered = (low, newest) if newest is not None else None
@@ -266,27 +271,32 @@ def _gaps(x: Extraction, bounds: list[tuple[datetime | None, datetime | None]]) 
 
 
 def _keyset_until(
-    x: Extraction, start: datetime, target: datetime | None, size: int
+    x: Extraction, start: datetime, target: datetime | None, size: int, *, verify: bool = True
 ) -> Generator[Page, None, datetime | None]:
-    """Keyset pages from `start` until one passes `target` (None: the horizon) or runs short.
+    """Keyset pages from `start` until one passes `target`, or to the end (None).
 
-    Returns the newest stamp read.
+    Returns the newest stamp read. `verify`: counted as calls spent on proving.
     """
     bound = cursor.request_bound(start)
     number, previous = 1, None
     newest: datetime | None = None
+    past_horizon = 0
     while True:
         page = x.fetch(number, since=bound, page_size=size)
-        x.stats.verify_calls += 1
+        x.stats.verify_calls += int(verify)
         _guard(x, page, size, previous)
         _, newest = _first_and_last(x, page)
-        yield x.emit(page, defer=True)
+        yield x.emit(page, moving=True)
         if _short(page, size) or newest is None:
             return newest
-        if (target is not None and cursor.covers(newest, target)) or cursor.deferred(
-            newest, x.limit
-        ):
+        if target is not None and cursor.covers(newest, target):
             return newest
+        if cursor.after_horizon(newest, x.limit):
+            past_horizon += 1
+            if past_horizon > TAIL_PAGES:
+                return newest  # saves outpace the read: the next run takes the rest
+        else:
+            x.proven_below = max(newest, x.proven_below or newest)
         bound, number, previous = _advance(bound, newest, number, page)
 
 
@@ -303,29 +313,19 @@ def _advance(
 def _keyset(x: Extraction, first: Page, size: int) -> Iterator[Page]:
     x.stats.read_mode = "keyset"
     x.stats.expected_records = None
-    page, number = first, 1
-    bound = cursor.request_bound(x.modified_since) if x.modified_since is not None else None
-    while True:
-        _, newest = _first_and_last(x, page)
-        # Page 1 is one consistent answer; later ones may hold records saved meanwhile.
-        yield x.emit(page, defer=page is not first)
-        if _short(page, size):
-            return
-        if newest is None:
-            raise MalformedResponse(
-                x.endpoint.path,
-                page=page.number,
-                problem=f"a record without {x.endpoint.cursor_field}: cannot read on from it",
-            )
-        if cursor.deferred(newest, x.limit):
-            return  # everything up to the horizon is read; the rest is the next run's
+    yield x.emit(first)  # page 1 is one consistent answer
+    if _short(first, size):
+        return
+    _, newest = _first_and_last(x, first)
+    if newest is None:
+        raise MalformedResponse(
+            x.endpoint.path,
+            page=first.number,
+            problem=f"a record without {x.endpoint.cursor_field}: cannot read on from it",
+        )
+    if not cursor.after_horizon(newest, x.limit):
         x.proven_below = newest
-        if bound is None:
-            bound, number, previous = cursor.request_bound(newest), 1, None
-        else:
-            bound, number, previous = _advance(bound, newest, number, page)
-        page = x.fetch(number, since=bound)
-        _guard(x, page, size, previous)
+    yield from _keyset_until(x, newest, None, size, verify=False)
 
 
 # -- prefetch window ----------------------------------------------------------------------------

@@ -53,7 +53,7 @@ class ExtractionStats:
     # that set less `already_landed` (one page, or a paged read proven quiet).
     expected_records: int | None = None
     already_landed: int = 0  # older than the previous cursor (see xero/cursor.py); not yielded
-    deferred: int = 0  # changed during the run (after its horizon): the next run lands them
+    changed: int = 0  # sightings of records stamped after the horizon (saved while we read)
     duplicates: int = 0  # seen twice in this run (shifted by a change): yielded once
     verify_calls: int = 0  # calls that proved completeness after data changed mid-read
     read_mode: str | None = None  # single | pages | pages+gaps | keyset | offset | unordered
