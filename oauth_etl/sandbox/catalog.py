@@ -24,6 +24,8 @@ _BANK = ("accounting.banktransactions", "accounting.banktransactions.read")
 _MANUAL = ("accounting.manualjournals", "accounting.manualjournals.read")
 _CONTACTS = ("accounting.contacts", "accounting.contacts.read")
 _SETTINGS = ("accounting.settings", "accounting.settings.read")
+# XERO.md (facts of 2026-12-01): ExpenseClaims and Receipts belong to classicexpenses.
+_EXPENSES = ("accounting.classicexpenses", "accounting.classicexpenses.read")
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,7 @@ ENDPOINTS: dict[str, Endpoint] = {
 
 # Endpoint -> the scopes any one of which grants read access. Broad scopes follow the
 # spec's `security` blocks; granular ones follow Xero's 2026 split (invoices family,
-# payments family, bank transactions, manual journals).
+# payments family, bank transactions, manual journals, classic expenses).
 SCOPES_BY_ENDPOINT: dict[str, frozenset[str]] = {
     "Invoices": frozenset(_TX + _INVOICES),
     "CreditNotes": frozenset(_TX + _INVOICES),
@@ -143,8 +145,8 @@ SCOPES_BY_ENDPOINT: dict[str, frozenset[str]] = {
     "PurchaseOrders": frozenset(_TX + _INVOICES),
     "RepeatingInvoices": frozenset(_TX + _INVOICES),
     "LinkedTransactions": frozenset(_TX + _INVOICES),
-    "ExpenseClaims": frozenset(_TX + _INVOICES),
-    "Receipts": frozenset(_TX + _INVOICES),
+    "ExpenseClaims": frozenset(_TX + _EXPENSES),
+    "Receipts": frozenset(_TX + _EXPENSES),
     "Payments": frozenset(_TX + _PAYMENTS),
     "BatchPayments": frozenset(_TX + _PAYMENTS),
     "Overpayments": frozenset(_TX + _PAYMENTS),

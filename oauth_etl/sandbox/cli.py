@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
+from oauth_etl.sandbox import cli_changes
 from oauth_etl.sandbox.catalog import ALL_SCOPES, ENDPOINTS_BY_LOWER
 from oauth_etl.sandbox.config import DAY, SandboxConfig
 from oauth_etl.sandbox.server import SandboxStartError, serve_forever
@@ -105,6 +107,7 @@ from oauth_etl.sandbox.server import SandboxStartError, serve_forever
     default="",
     help="Start every issued token with this text (canary values for leak tests).",
 )
+@cli_changes.options
 def sandbox_command(
     *,
     host: str,
@@ -131,6 +134,7 @@ def sandbox_command(
     app_name: str,
     access_log: bool,
     token_prefix: str,
+    **changes: Any,
 ) -> None:
     """Serve a local Xero: login, identity, /Connections and the Accounting API."""
     denied = []
@@ -165,6 +169,7 @@ def sandbox_command(
             app_name=app_name,
             access_log=access_log,
             token_prefix=token_prefix,
+            **cli_changes.settings(changes),
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc

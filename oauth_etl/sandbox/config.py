@@ -36,6 +36,14 @@ class SandboxConfig:
     app_name: str = "oauth_etl sandbox"
     access_log: bool = False
     token_prefix: str = ""  # e.g. a canary that leak tests search every output for
+    # -- data that changes while it is read (sandbox/edits.py; issue #12) ----------------
+    edits_per_call: float = 0.0  # changes after each accounting call (0: data holds still)
+    edit_kinds: frozenset[str] = frozenset({"edit", "insert", "archive", "delete"})
+    edit_endpoints: frozenset[str] = frozenset()  # endpoint names; empty: every one read
+    edit_target: str = "any"  # any | served (records of the page just served)
+    shared_stamps: int = 1  # runs of N generated records share one UpdatedDateUTC
+    page_ignored: frozenset[str] = frozenset()  # endpoints that serve every record per page
+    page_ignored_pagination: bool = True  # ... with a `pagination` object (False: none)
 
     def __post_init__(self) -> None:
         if not self.client_id:
@@ -44,6 +52,10 @@ class SandboxConfig:
             raise ValueError("records must be >= 0 and tenants >= 1")
         if self.time_scale <= 0:
             raise ValueError("time_scale must be > 0")
+        if self.edits_per_call < 0 or self.shared_stamps < 1:
+            raise ValueError("edits_per_call must be >= 0 and shared_stamps >= 1")
+        if self.edit_target not in ("any", "served"):
+            raise ValueError("edit_target must be 'any' or 'served'")
         unknown = self.scopes - ALL_SCOPES
         if unknown:
             raise ValueError(f"unknown scopes: {sorted(unknown)}; known: {sorted(ALL_SCOPES)}")

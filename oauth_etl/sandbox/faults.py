@@ -16,6 +16,7 @@ FAULT_KINDS = frozenset(
         "day_limit",  # 429, X-Rate-Limit-Problem: day
         "minute_limit",  # 429, X-Rate-Limit-Problem: minute
         "authorization_unsuccessful",  # 401 AuthorizationUnsuccessful (e.g. Journals tier)
+        "page_ignored",  # every record on every page; "pagination": false drops the object
     }
 )
 
@@ -32,6 +33,7 @@ class Fault:
     status: int
     seconds: float | None
     remaining: int | None  # None: every matching call, until reset
+    pagination: bool = True  # page_ignored: keep the `pagination` object
 
     def matches(self, method: str, path: str) -> bool:
         if self.method is not None and self.method != method.upper():
@@ -48,6 +50,7 @@ class Fault:
             "status": self.status,
             "seconds": self.seconds,
             "remaining": self.remaining,
+            "pagination": self.pagination,
         }
 
 
@@ -74,6 +77,9 @@ def parse_fault(payload: Any) -> Fault:
     count = payload.get("count", 1)
     if not isinstance(count, int) or count < 1:
         raise FaultSpecError('"count" must be an integer >= 1 (or use "forever": true)')
+    pagination = payload.get("pagination", True)
+    if not isinstance(pagination, bool):
+        raise FaultSpecError('"pagination" must be true or false')
     method = match.get("method")
     if method is not None and not isinstance(method, str):
         raise FaultSpecError('"method" must be a string')
@@ -84,6 +90,7 @@ def parse_fault(payload: Any) -> Fault:
         status=status,
         seconds=float(seconds) if seconds is not None else None,
         remaining=None if forever else count,
+        pagination=pagination,
     )
 
 

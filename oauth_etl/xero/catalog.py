@@ -6,8 +6,13 @@ headers the GET accepts (`page`, `pageSize`, `offset`, `order`,
 `If-Modified-Since`), and the broad scope in its `security` block. Granular
 scopes (mandatory for apps created from 2 March 2026) are not in the spec; they
 follow Xero's published mapping (invoices / payments / banktransactions /
-manualjournals replace `accounting.transactions.read`; settings, contacts,
-journals and budgets scopes were never broad and stay as they are).
+manualjournals / classicexpenses replace `accounting.transactions.read`; settings,
+contacts, journals and budgets scopes were never broad and stay as they are).
+
+`opt_in` marks endpoints a connection often cannot read (XERO.md, facts of
+2026-12-01): Journals need Xero's paid Advanced tier and `accounting.journals.read`;
+ExpenseClaims and Receipts need `accounting.classicexpenses.read`, which several
+sources say new apps cannot get. They are read only when selected explicitly.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ _G_INVOICES = ("accounting.invoices.read",)
 _G_PAYMENTS = ("accounting.payments.read",)
 _G_BANK = ("accounting.banktransactions.read",)
 _G_MANUAL = ("accounting.manualjournals.read",)
+_G_EXPENSES = ("accounting.classicexpenses.read",)
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,7 @@ class Endpoint:
     offset_field: str | None = None  # Journals: JournalNumber
     order: str | None = None  # `order` query value, where the endpoint accepts one
     advanced_tier: bool = False  # needs Xero's paid Advanced tier (Journals since 2026)
+    opt_in: bool = False  # read only when selected explicitly (see the module doc)
     # Extra query parameters; excluded from hash so the dataclass stays hashable.
     params: Mapping[str, str] = field(default_factory=dict, hash=False)
 
@@ -123,6 +130,7 @@ def _single(
     incremental: bool,
     record_key: str | None = None,
     params: Mapping[str, str] | None = None,
+    opt_in: bool = False,
 ) -> Endpoint:
     return Endpoint(
         name=name,
@@ -130,6 +138,7 @@ def _single(
         record_key=record_key or path,
         id_field=id_field,
         paging=Paging.NONE,
+        opt_in=opt_in,
         cursor_field=cursor_field,
         incremental=incremental,
         broad_scopes=broad,
@@ -196,6 +205,7 @@ CATALOG: tuple[Endpoint, ...] = (
         broad_scopes=_JOURNALS,
         granular_scopes=_JOURNALS,
         advanced_tier=True,
+        opt_in=True,
         description="The general ledger: every posting, immutable, in JournalNumber order.",
     ),
     # One call, If-Modified-Since.
@@ -235,9 +245,12 @@ CATALOG: tuple[Endpoint, ...] = (
         "BankTransferID",
         _TRANSACTIONS,
         _G_BANK,
-        "Transfers between bank accounts (CreatedDateUTC only).",
+        "Transfers between bank accounts, deleted ones included (CreatedDateUTC only).",
         cursor_field=CREATED,
         incremental=True,
+        # Spec v16 getBankTransfers: includeDeleted ("status of DELETED will be included"),
+        # so a soft delete lands as a new version rather than vanishing.
+        params={"includeDeleted": "true"},
     ),
     _single(
         "batch_payments",
@@ -254,20 +267,22 @@ CATALOG: tuple[Endpoint, ...] = (
         "ExpenseClaims",
         "ExpenseClaimID",
         _TRANSACTIONS,
-        _G_INVOICES,  # not in Xero's published split; the invoices family, as the sandbox
+        _G_EXPENSES,  # XERO.md: ExpenseClaims and Receipts belong to classicexpenses
         "Expense claims (deprecated by Xero; older organisations only).",
         cursor_field=UPDATED,
         incremental=True,
+        opt_in=True,
     ),
     _single(
         "receipts",
         "Receipts",
         "ReceiptID",
         _TRANSACTIONS,
-        _G_INVOICES,  # not in Xero's published split; the invoices family, as the sandbox
+        _G_EXPENSES,
         "Draft expense claim receipts (deprecated by Xero; older organisations only).",
         cursor_field=UPDATED,
         incremental=True,
+        opt_in=True,
     ),
     # One call, no If-Modified-Since: a full snapshot every run.
     _single(

@@ -2,7 +2,7 @@
 
 `{Id, Status, ProviderName, DateTimeUTC, <Resource>: [...], pagination?, Warnings?}`
 Anything else (not JSON, truncated, not an object, the record key missing or not
-a list of objects, a pagination of the wrong shape) is a `MalformedResponse`
+a list of objects, a pagination with a field of the wrong type) is a `MalformedResponse`
 naming the endpoint, page and correlation id.
 """
 
@@ -18,6 +18,19 @@ from oauth_etl.xero.dates import parse_xero_datetime
 from oauth_etl.xero.errors import MalformedResponse
 
 Record = dict[str, Any]
+
+
+def stamp_of(record: Record, field_name: str | None) -> datetime | None:
+    """The record's cursor field as a datetime (None when absent or unreadable)."""
+    if field_name is None:
+        return None
+    raw = record.get(field_name)
+    if not isinstance(raw, str):
+        return None
+    try:
+        return parse_xero_datetime(raw)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -96,6 +109,9 @@ def _parse_pagination(raw: object, bad: Any) -> Pagination | None:
         return None
     if not isinstance(raw, dict):
         raise bad(f"pagination is {type(raw).__name__}, not an object")
+    if any(raw.get(key) is None for key, _ in _PAGINATION_FIELDS):
+        # Incomplete: read on as if there were none (short-page and keyset rules).
+        return None
     values: dict[str, int] = {}
     for key, attr in _PAGINATION_FIELDS:
         value = raw.get(key)

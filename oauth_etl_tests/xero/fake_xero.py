@@ -13,15 +13,21 @@ from typing import Any
 import httpx
 import orjson
 
-from oauth_etl.xero.catalog import Endpoint, Paging
+from oauth_etl.xero.catalog import CATALOG, Endpoint, Paging
+from oauth_etl.xero.dates import parse_xero_datetime
 
 TOKEN = "sk-test-ACCESS-TOKEN-do-not-leak-123"
 TENANT = "11111111-2222-3333-4444-555555555555"
+ENDPOINTS_BY_PATH = {e.path: e for e in CATALOG}
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def dotnet(dt: datetime) -> str:
     return f"/Date({int(dt.timestamp() * 1000)}+0000)/"
+
+
+def stamp(record: dict[str, Any], field_name: str) -> datetime:
+    return parse_xero_datetime(record[field_name])
 
 
 class BearerAuth(httpx.Auth):
@@ -103,6 +109,12 @@ class FakeXero:
         path = request.url.path.rsplit("/", 1)[-1]
         endpoint = self.endpoints[path]
         rows = self.data.get(path, [])
+        since = request.headers.get("If-Modified-Since")
+        if since and endpoint.cursor_field:
+            # Xero: "only records created or modified since this timestamp" (strictly
+            # later here, the stricter reading, as the sandbox does).
+            cutoff = datetime.fromisoformat(since).replace(tzinfo=UTC)
+            rows = [r for r in rows if stamp(r, endpoint.cursor_field) > cutoff]
         params = request.url.params
         body: dict[str, Any] = {"Id": "x", "Status": "OK", "ProviderName": "test"}
         if self.server_time is not None:

@@ -1,0 +1,213 @@
+"""The admin API under `/_sandbox/`: stats, clock, faults, data changes, reset.
+
+Documented in sandbox/README.md. Not part of Xero: tests and benchmarks drive the
+sandbox through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from oauth_etl.sandbox.catalog import ENDPOINTS, ENDPOINTS_BY_LOWER, Endpoint
+from oauth_etl.sandbox.edits import EditSpecError, parse_plan
+from oauth_etl.sandbox.faults import FaultSpecError, parse_fault
+from oauth_etl.sandbox.responses import JSON, http_date, json_response
+
+if TYPE_CHECKING:
+    from oauth_etl.sandbox.app import SandboxApp, SandboxState
+
+
+class AdminError(ValueError):
+    """A bad admin API request: a 400 with a message."""
+
+
+class AdminApi:
+    def __init__(self, app: SandboxApp) -> None:
+        self.app = app
+
+    @property
+    def state(self) -> SandboxState:
+        return self.app.state
+
+    async def dispatch(self, request: Request, lower: str) -> Response:
+        handlers: dict[tuple[str, str], Callable[[Request], Awaitable[Response]]] = {
+            ("GET", "/_sandbox/stats"): self.admin_stats,
+            ("GET", "/_sandbox/clock"): self.admin_clock,
+            ("POST", "/_sandbox/clock"): self.admin_clock,
+            ("GET", "/_sandbox/faults"): self.admin_faults,
+            ("POST", "/_sandbox/faults"): self.admin_faults,
+            ("DELETE", "/_sandbox/faults"): self.admin_faults,
+            ("POST", "/_sandbox/mutate"): self.admin_mutate,
+            ("POST", "/_sandbox/reset"): self.admin_reset,
+            ("GET", "/_sandbox/tenants"): self.admin_tenants,
+            ("GET", "/_sandbox/records"): self.admin_records,
+            ("GET", "/_sandbox/edits"): self.admin_edits,
+            ("POST", "/_sandbox/edits"): self.admin_edits,
+            ("DELETE", "/_sandbox/edits"): self.admin_edits,
+            ("POST", "/_sandbox/change"): self.admin_change,
+        }
+        handler = handlers.get((request.method, lower.rstrip("/")))
+        if handler is None:
+            return json_response(
+                {"error": f"no admin route {request.method} {request.url.path}"}, 404
+            )
+        try:
+            return await handler(request)
+        except AdminError as exc:
+            return json_response({"error": str(exc)}, 400)
+
+    async def _payload(self, request: Request) -> dict[str, Any]:
+        raw = await request.body()
+        if not raw.strip():
+            return {}
+        try:
+            payload = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise AdminError(f"body is not JSON: {exc}") from exc
+        if not isinstance(payload, dict):
+            raise AdminError("body must be a JSON object")
+        return payload
+
+    def statsjson_response(self) -> dict[str, Any]:
+        state = self.state
+        out = state.stats.as_json()
+        out["records"] = {
+            t.tenant_id: {name: state.store.by_id[t.tenant_id].count(name) for name in ENDPOINTS}
+            for t in state.tenants
+        }
+        out["chains"] = state.identity.chain_stats()
+        out["faults_pending"] = [f.as_json() for f in state.faults.faults]
+        out["clock"] = self._clockjson_response()
+        return out
+
+    async def admin_stats(self, request: Request) -> Response:
+        return json_response(self.statsjson_response())
+
+    def _clockjson_response(self) -> dict[str, Any]:
+        clock = self.state.clock
+        return {
+            "now": datetime.fromtimestamp(clock.now(), UTC).isoformat(),
+            "now_ms": clock.now_ms(),
+            "offset_seconds": clock.offset,
+            "time_scale": clock.time_scale,
+        }
+
+    async def admin_clock(self, request: Request) -> Response:
+        if request.method == "POST":
+            payload = await self._payload(request)
+            seconds = payload.get("advance_seconds")
+            if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+                raise AdminError('body must be {"advance_seconds": <number>}')
+            self.state.clock.advance(float(seconds))
+        return json_response(self._clockjson_response())
+
+    async def admin_faults(self, request: Request) -> Response:
+        faults = self.state.faults
+        if request.method == "POST":
+            try:
+                faults.add(parse_fault(await self._payload(request)))
+            except FaultSpecError as exc:
+                raise AdminError(str(exc)) from exc
+        elif request.method == "DELETE":
+            faults.clear()
+        return json_response({"pending": [f.as_json() for f in faults.faults]})
+
+    def _tenant(self, tenant_id: Any) -> str:
+        tenants = self.state.tenants
+        if tenant_id is None:
+            return tenants[0].tenant_id
+        if not isinstance(tenant_id, str) or self.state.store.tenant(tenant_id) is None:
+            raise AdminError(f"unknown tenant_id; tenants: {[t.tenant_id for t in tenants]}")
+        return tenant_id.lower()
+
+    def _endpoint(self, name: Any) -> Endpoint:
+        endpoint = ENDPOINTS_BY_LOWER.get(str(name).lower())
+        if endpoint is None:
+            raise AdminError(f"unknown endpoint {name!r}; one of {sorted(ENDPOINTS)}")
+        return endpoint
+
+    async def admin_mutate(self, request: Request) -> Response:
+        payload = await self._payload(request)
+        tenant_id = self._tenant(payload.get("tenant_id"))
+        endpoint = self._endpoint(payload.get("endpoint"))
+        modify, add = payload.get("modify", 0), payload.get("add", 0)
+        if not isinstance(modify, int) or not isinstance(add, int) or modify < 0 or add < 0:
+            raise AdminError('"modify" and "add" must be integers >= 0')
+        now_ms = self.state.clock.now_ms()
+        try:
+            modified, added = self.state.store.by_id[tenant_id].mutate(
+                endpoint.name, modify, add, now_ms
+            )
+        except ValueError as exc:
+            raise AdminError(str(exc)) from exc
+        return json_response(
+            {
+                "tenant_id": tenant_id,
+                "endpoint": endpoint.name,
+                "modified": modified,
+                "added": added,
+                "stamp": http_date(now_ms),
+                "stamp_ms": now_ms,
+            }
+        )
+
+    async def admin_reset(self, request: Request) -> Response:
+        payload = await self._payload(request)
+        self.state.reset(keep_tokens=bool(payload.get("keep_tokens", False)))
+        return json_response({"reset": True})
+
+    async def admin_tenants(self, request: Request) -> Response:
+        return json_response(
+            [{"tenantId": t.tenant_id, "tenantName": t.name} for t in self.state.tenants]
+        )
+
+    async def admin_records(self, request: Request) -> Response:
+        """All records of one tenant and endpoint in serving order (for tests)."""
+        tenant_id = self._tenant(request.query_params.get("tenant_id"))
+        endpoint = self._endpoint(request.query_params.get("endpoint"))
+        table = self.state.store.by_id[tenant_id].table(endpoint.name)
+        return Response(b"[" + b",".join(table.blobs) + b"]", 200, media_type=JSON)
+
+    async def admin_edits(self, request: Request) -> Response:
+        """The edit mode: changes made after each accounting call (sandbox/edits.py)."""
+        edits = self.state.edits
+        if request.method == "POST":
+            try:
+                edits.set(parse_plan(await self._payload(request)))
+            except EditSpecError as exc:
+                raise AdminError(str(exc)) from exc
+        elif request.method == "DELETE":
+            edits.set(None)
+        return json_response(edits.as_json())
+
+    async def admin_change(self, request: Request) -> Response:
+        """One change now: {"endpoint", "kind", "position"?, "id"?, "tenant_id"?}."""
+        payload = await self._payload(request)
+        tenant_id = self._tenant(payload.get("tenant_id"))
+        endpoint = self._endpoint(payload.get("endpoint"))
+        kind = payload.get("kind")
+        store = self.state.store.by_id[tenant_id]
+        table = store.table(endpoint.name)
+        position = payload.get("position")
+        record_id = payload.get("id")
+        if isinstance(record_id, str):
+            ids = [str(r.get(endpoint.id_field, "")).lower() for r in table.records]
+            if record_id.lower() not in ids:
+                raise AdminError(f"no {endpoint.name} record with id {record_id}")
+            position = ids.index(record_id.lower())
+        if kind != "insert" and (
+            not isinstance(position, int) or not 0 <= position < len(table.records)
+        ):
+            raise AdminError('"position" (serving order, from 0) or "id" is required')
+        now_ms = self.state.clock.now_ms()
+        try:
+            changed = store.change(endpoint.name, str(kind), position, now_ms)
+        except ValueError as exc:
+            raise AdminError(str(exc)) from exc
+        return json_response({"id": changed, "kind": kind, "stamp_ms": now_ms})

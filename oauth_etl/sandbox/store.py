@@ -1,0 +1,223 @@
+"""The sandbox's records: one table per tenant and endpoint, built on first use."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import orjson
+
+from oauth_etl.sandbox.catalog import ENDPOINTS, Endpoint
+from oauth_etl.sandbox.data import (
+    DAY_MS,
+    HISTORY_DAYS,
+    TRADES,
+    Record,
+    TenantContext,
+    net_date,
+    parse_net_date,
+    stable_uuid,
+)
+from oauth_etl.sandbox.gen_settings import GENERATORS
+
+CHANGE_KINDS = frozenset({"edit", "insert", "archive", "delete"})
+
+# Fields a mutation edits (the first one a record has), so a change is visible.
+_EDITABLE = ("Reference", "Narration", "Name", "Description", "Summary", "EmailAddress")
+
+
+@dataclass
+class Table:
+    """The records of one tenant and endpoint, in serving order, with their bytes."""
+
+    endpoint: Endpoint
+    records: list[Record] = field(default_factory=list)
+    blobs: list[bytes] = field(default_factory=list)
+    stamps: list[int] = field(default_factory=list)  # ms of endpoint.date_field, or 0
+    revisions: int = 0
+    # Filtered/sorted index lists by (revision, query): paging re-asks the same query
+    # once per page, and re-sorting a big table every time made the sandbox the bottleneck.
+    selections: dict[tuple[object, ...], list[int] | None] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def append(self, record: Record) -> None:
+        self.records.append(record)
+        self.blobs.append(orjson.dumps(record))
+        self.stamps.append(self._stamp(record))
+
+    def replace(self, pos: int, record: Record, changed_ms: int | None = None) -> None:
+        """`changed_ms`: when If-Modified-Since should see the change, if the record's
+        own date field does not move (BankTransfers carry only CreatedDateUTC)."""
+        self.records[pos] = record
+        self.blobs[pos] = orjson.dumps(record)
+        stamp = self._stamp(record)
+        self.stamps[pos] = max(stamp, changed_ms) if changed_ms is not None else stamp
+
+    def _stamp(self, record: Record) -> int:
+        field_name = self.endpoint.date_field
+        if field_name is None or field_name not in record:
+            return 0
+        return parse_net_date(record[field_name]) or 0
+
+
+class TenantStore:
+    """All tables of one tenant, each built on first use."""
+
+    def __init__(self, context: TenantContext) -> None:
+        self.context = context
+        self._tables: dict[str, Table] = {}
+
+    def table(self, name: str) -> Table:
+        table = self._tables.get(name)
+        if table is None:
+            table = self._build(ENDPOINTS[name])
+            self._tables[name] = table
+        return table
+
+    def built(self) -> Iterable[tuple[str, Table]]:
+        return self._tables.items()
+
+    def count(self, name: str) -> int:
+        endpoint = ENDPOINTS[name]
+        if name in self._tables:
+            return len(self._tables[name].records)
+        return self.context.records if endpoint.sized else endpoint.fixed_count
+
+    def _build(self, endpoint: Endpoint) -> Table:
+        c = self.context
+        n = c.records if endpoint.sized else endpoint.fixed_count
+        rng = random.Random(f"{c.seed}:{c.tenant_id}:{endpoint.name}")
+        gen = GENERATORS[endpoint.name]
+        table = Table(endpoint)
+        span = HISTORY_DAYS * DAY_MS
+        start = c.anchor_ms - span
+        stamp = start
+        for i in range(n):
+            # Increasing stamps: serving order is also UpdatedDateUTC order at first.
+            own = start + (span * (i + 1)) // (n + 1) - rng.randint(0, 999)
+            # --shared-stamps N: each run of N records carries its first one's stamp.
+            stamp = own if i % c.shared_stamps == 0 else stamp
+            table.append(gen(c, rng, i, stamp))
+        return table
+
+    def mutate(self, name: str, modify: int, add: int, now_ms: int) -> tuple[list[str], list[str]]:
+        """Edit `modify` records and add `add` new ones, all stamped `now_ms`."""
+        endpoint = ENDPOINTS[name]
+        table = self.table(name)
+        if modify and endpoint.name == "Journals":
+            raise ValueError("journals are immutable: use `add` for Journals")
+        rng = self._rng(name, table)
+        modified: list[str] = []
+        if modify:
+            size = len(table.records)
+            for pos in sorted(rng.sample(range(size), min(modify, size))):
+                modified.append(self.change(name, "edit", pos, now_ms, rng))
+        added = [self.change(name, "insert", None, now_ms, rng) for _ in range(add)]
+        return modified, added
+
+    def _rng(self, name: str, table: Table) -> random.Random:
+        return random.Random(
+            f"{self.context.seed}:{self.context.tenant_id}:{name}:{table.revisions}"
+        )
+
+    def change(
+        self, name: str, kind: str, pos: int | None, now_ms: int, rng: random.Random | None = None
+    ) -> str:
+        """One change as a user makes it in Xero, stamped `now_ms`; returns the record's id.
+
+        edit: a field changes. insert: a new record. archive: contacts ARCHIVED, documents
+        VOIDED. delete: a soft delete, Status DELETED (spec v16: BankTransfers too, which
+        keep only CreatedDateUTC: the change shows in If-Modified-Since, not in the record).
+        """
+        endpoint = ENDPOINTS[name]
+        table = self.table(name)
+        if kind not in CHANGE_KINDS:
+            raise ValueError(f"unknown change {kind!r}; one of {sorted(CHANGE_KINDS)}")
+        if endpoint.name == "Journals" and kind != "insert":
+            raise ValueError("journals are immutable: only inserts")
+        rng = rng or self._rng(name, table)
+        table.revisions += 1  # invalidates the cached selections of this table
+        if kind == "insert" or pos is None:
+            record = GENERATORS[name](self.context, rng, len(table.records), now_ms)
+            if endpoint.date_field and endpoint.date_field in record:
+                record[endpoint.date_field] = net_date(now_ms)
+            table.append(record)
+            return str(record[endpoint.id_field])
+        record = dict(table.records[pos])
+        if kind == "edit":
+            for key in _EDITABLE:
+                if isinstance(record.get(key), str):
+                    record[key] = f"{record[key]} (rev {table.revisions})"
+                    break
+        elif kind == "archive":
+            if "ContactStatus" in record:
+                record["ContactStatus"] = "ARCHIVED"
+            else:
+                record["Status"] = "VOIDED"
+        else:
+            record["Status"] = "DELETED"
+        if endpoint.date_field == "UpdatedDateUTC" and endpoint.date_field in record:
+            record[endpoint.date_field] = net_date(now_ms)
+        table.replace(pos, record, changed_ms=now_ms)
+        return str(record[endpoint.id_field])
+
+
+@dataclass(frozen=True)
+class Tenant:
+    index: int
+    tenant_id: str
+    connection_id: str
+    name: str
+
+
+def make_tenants(seed: int, count: int) -> list[Tenant]:
+    return [
+        Tenant(
+            index=t,
+            tenant_id=stable_uuid(seed, "tenant", t),
+            connection_id=stable_uuid(seed, "connection", t),
+            name=f"Sandbox Company {t + 1} ({TRADES[t % len(TRADES)]})",
+        )
+        for t in range(count)
+    ]
+
+
+class DataStore:
+    """Every tenant's records; `reset()` returns to the generated state."""
+
+    def __init__(
+        self,
+        seed: int,
+        tenants: list[Tenant],
+        records: int,
+        anchor_ms: int,
+        shared_stamps: int = 1,
+    ) -> None:
+        self.seed = seed
+        self.tenants = tenants
+        self.records = records
+        self.anchor_ms = anchor_ms
+        self.shared_stamps = max(1, shared_stamps)
+        self.by_id: dict[str, TenantStore] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        self.by_id = {
+            t.tenant_id: TenantStore(
+                TenantContext(
+                    self.seed,
+                    t.index,
+                    t.tenant_id,
+                    t.name,
+                    self.anchor_ms,
+                    self.records,
+                    self.shared_stamps,
+                )
+            )
+            for t in self.tenants
+        }
+
+    def tenant(self, tenant_id: str) -> TenantStore | None:
+        return self.by_id.get(tenant_id.lower())
