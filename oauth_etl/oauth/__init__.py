@@ -26,7 +26,7 @@ from oauth_etl.oauth.errors import (
     TokenSaveFailed,
     TokenStoreError,
 )
-from oauth_etl.oauth.locks import CrossProcessLock, FileLock, ThreadOnlyLock
+from oauth_etl.oauth.locks import CrossProcessLock, FileLock
 from oauth_etl.oauth.manager import ManagerHooks, TokenManager, TokenStatus
 from oauth_etl.oauth.stores import (
     DEFAULT_STORE_URI,
@@ -61,7 +61,6 @@ __all__ = [
     "ManagerHooks",
     "OAuthError",
     "StoreLocation",
-    "ThreadOnlyLock",
     "TokenEndpoint",
     "TokenEndpointError",
     "TokenEndpointUnreachable",
