@@ -6,6 +6,7 @@ import base64
 import hashlib
 import http.server
 import logging
+import re
 import secrets
 import threading
 import time
@@ -292,11 +293,28 @@ def _follow(
     if response.status_code >= 400:
         raise AuthorizationFailed(
             f"unattended authorization failed: HTTP {response.status_code} "
-            f"({sanitize(response.text)!r})"
+            f"({sanitize(re.sub(r'<[^>]*>', ' ', response.text), 200)!r})"
+            + _page_hint(response.text, redirect_uri)
         )
     raise AuthorizationFailed(
         f"unattended authorization failed: the authorize URL never redirected to {redirect_uri}"
     )
+
+
+def _page_hint(text: str, redirect_uri: str) -> str:
+    """What to do about Xero's authorize error screen (redirect URI or scope refused)."""
+    if "redirect_uri" in text:
+        return (
+            f": register {redirect_uri} exactly on the app (developer.xero.com, My Apps → "
+            "Configuration → Redirect URIs) or pass a registered one with --redirect-uri"
+        )
+    if "scope" in text:
+        return (
+            ": the app may not have one of the scopes asked for (apps created from March "
+            "2026 get no accounting.journals.read or accounting.classicexpenses.read); ask "
+            "without --with-journals, or enable the scope on the app"
+        )
+    return ""
 
 
 def complete_authorization(manager: TokenManager, result: AuthorizationResult) -> TokenSet:
