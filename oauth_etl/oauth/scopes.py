@@ -13,15 +13,18 @@ app may not have fails the whole consent with `invalid_scope` (/work/shared/XERO
 - `accounting.classicexpenses.read`: ExpenseClaims and Receipts (apideck.com/blog/xero-scopes,
   "deprecated endpoint"); several sources say new apps cannot get it.
 
-The endpoints and their scopes come from `oauth_etl.xero.catalog` (pure data).
+The endpoints and their scopes come from `oauth_etl.xero.catalog` (imported on first use:
+importing `oauth_etl.xero` loads the API client, which token commands do not need).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from oauth_etl.xero.catalog import CATALOG, Endpoint
+if TYPE_CHECKING:
+    from oauth_etl.xero.catalog import Endpoint
 
 # Needed for a refresh token (developer.xero.com/documentation/oauth2/scopes).
 OFFLINE_ACCESS = "offline_access"
@@ -90,8 +93,14 @@ def restriction(endpoint: Endpoint) -> str | None:
     return None
 
 
+def _catalog() -> tuple[Endpoint, ...]:
+    from oauth_etl.xero.catalog import CATALOG
+
+    return CATALOG
+
+
 def scopes_for(
-    endpoints: Iterable[Endpoint] = CATALOG,
+    endpoints: Iterable[Endpoint] | None = None,
     *,
     with_journals: bool = False,
     with_classic_expenses: bool = False,
@@ -108,7 +117,7 @@ def scopes_for(
         opted.add(CLASSIC_EXPENSES_SCOPE)
     wanted: set[str] = set()
     left_out: dict[str, str] = {}
-    for endpoint in endpoints:
+    for endpoint in _catalog() if endpoints is None else endpoints:
         scope = required_scope(endpoint)
         reason = restriction(endpoint)
         if reason is not None and scope not in opted:
@@ -118,11 +127,13 @@ def scopes_for(
     return ScopePlan((OFFLINE_ACCESS, *sorted(wanted)), left_out)
 
 
-def unreadable(granted: Iterable[str], endpoints: Iterable[Endpoint] = CATALOG) -> dict[str, str]:
+def unreadable(
+    granted: Iterable[str], endpoints: Iterable[Endpoint] | None = None
+) -> dict[str, str]:
     """Endpoints that a token with `granted` scopes cannot read, with the scope it lacks."""
     have = set(granted)
     missing: dict[str, str] = {}
-    for endpoint in endpoints:
+    for endpoint in _catalog() if endpoints is None else endpoints:
         if not have.intersection(endpoint.scopes):
             missing[endpoint.name] = required_scope(endpoint)
     return missing
