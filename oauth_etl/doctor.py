@@ -147,7 +147,11 @@ def check_token_store(store: TokenStore, lock: CrossProcessLock | None = None) -
     except Exception as exc:
         fix = _KV_FIX if isinstance(store, KeyVaultTokenStore) else "see the message above"
         if isinstance(store, FileTokenStore):
-            fix = f"make {store.path} readable by this user only (chmod 600) or fix its path"
+            fix = (
+                f"run `chmod 600 {store.path}`"
+                if "readable by other users" in str(exc)
+                else f"check OAUTH_ETL_TOKEN_STORE and this user's access to {store.path}"
+            )
         return CheckResult(name, "fail", f"cannot read {store.describe()}: {_safe(exc)}", fix)
     if isinstance(store, FileTokenStore):
         directory = store.path.parent
