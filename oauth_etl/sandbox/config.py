@@ -38,7 +38,9 @@ class SandboxConfig:
     limits: bool = True
     concurrent_limit: int = 5
     minute_limit: int = 60
-    day_limit: int = 5000
+    day_limit: int = (
+        5000  # Core tier and above (limits.TIER_DAY_LIMITS; developer.xero.com/faq/limits)
+    )
     app_minute_limit: int = 10_000
     scopes: frozenset[str] = field(default_factory=lambda: ALL_SCOPES)
     denied_endpoints: frozenset[str] = frozenset()  # answer 401 AuthorizationUnsuccessful

@@ -21,9 +21,9 @@ from oauth_etl.sandbox.stats import Stats
 MINUTE = 60.0
 DAY = 86_400.0
 
-# Calls a day per tenant by app tier: Starter 1,000; Core and above 5,000 (Xero's 2026
-# tiers, developer.xero.com/pricing and /work/shared/XERO.md "Facts added 2026-12-01";
-# the per-tier daily figures come from third-party summaries of that page).
+# Calls a day per tenant by app tier since 2 March 2026: Starter 1,000; Core and above
+# 5,000 (developer.xero.com/pricing, as recorded in /work/shared/XERO.md "Facts added
+# 2026-12-01"; developer.xero.com/faq/limits gives 5,000 for every app).
 TIER_DAY_LIMITS: dict[str, int] = {
     "starter": 1000,
     "core": 5000,
