@@ -59,29 +59,56 @@ def test_everything_passes_and_nothing_secret_is_shown(
     sandbox: SandboxHandle, container: ContainerClient, tmp_path: Path
 ) -> None:
     manager = authorized(sandbox, tmp_path / "token.json")
-    tokens = manager.current()
-    assert tokens is not None
     with XeroClient(sandbox.url, BearerAuth(manager), timeout=10) as xero:
-        results = doctor.run_checks(
-            [
-                Step("settings", lambda: doctor.check_settings(GOOD_ENV)),
-                Step("token store", lambda: doctor.check_token_store(manager.store, manager.lock)),
-                Step("lock", lambda: doctor.check_lock(manager.lock)),
-                Step("token set", lambda: doctor.check_token_set(manager), ("token store",)),
-                Step("scopes", lambda: doctor.check_scopes(tokens.scope, CATALOG)),
-                Step("tenants", lambda: doctor.check_tenants(xero.connections)),
-                Step("landing container", lambda: doctor.check_landing(container, "team")),
-                Step("rescue", lambda: doctor.check_rescue(manager.store, manager.rescue)),
-            ]
+        steps = doctor.standard_steps(
+            environ=GOOD_ENV,
+            manager=lambda: manager,
+            connections=xero.connections,
+            landing=lambda: container,
+            prefix="team",
+            endpoints=[e for e in CATALOG if e.name in ("invoices", "contacts", "accounts")],
         )
+        results = doctor.run_checks(steps)
     text = shown(results)
-    assert [r.status for r in results] == ["ok"] * 8, text
+    assert [r.name for r in results] == [
+        "settings",
+        "token store",
+        "lock",
+        "token set",
+        "scopes",
+        "tenants",
+        "landing container",
+        "credential secrets",
+        "rescue location",
+    ]
+    assert [r.status for r in results] == ["ok"] * 9, text
     assert doctor.exit_code(results) == 0
-    assert text.count("✔") == 8 and "✘" not in text
+    assert text.count("✔") == 9 and "✘" not in text
     assert results[5].detail.startswith("2: ")  # the sandbox's two organisations, named
     assert list(container.list_blobs()) == []  # the probe is gone
     payload = orjson.loads(doctor.render_json(results, now=0.0))
-    assert payload["ok"] is True and len(payload["checks"]) == 8
+    assert payload["ok"] is True and len(payload["checks"]) == 9
+
+
+def test_a_missing_token_set_stops_what_depends_on_it(
+    sandbox: SandboxHandle, container: ContainerClient, tmp_path: Path
+) -> None:
+    manager = manager_for(sandbox, tmp_path / "none.json")
+    results = doctor.run_checks(
+        doctor.standard_steps(
+            environ=GOOD_ENV,
+            manager=lambda: manager,
+            connections=lambda: [],
+            landing=lambda: container,
+        )
+    )
+    by_name = {r.name: r for r in results}
+    assert by_name["token set"].status == "fail"
+    assert "not run: token set failed" in by_name["scopes"].detail
+    assert "not run" in by_name["tenants"].detail
+    assert by_name["landing container"].status == "ok"  # independent links still checked
+    assert doctor.exit_code(results) == 1
+    shown(results)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Provider-neutral OAuth 2.0 token lifecycle (no Dagster, no Xero specifics)."""
+"""OAuth 2.0 token lifecycle (no Dagster); Xero specifics only in `scopes.py` and defaults."""
 
 from oauth_etl.oauth.auth import BearerAuth, is_expired_token_response
 from oauth_etl.oauth.authorize import (

@@ -1,4 +1,4 @@
-"""`oauth-etl doctor`: every link from the settings to a landed blob, one check each.
+"""The checks of `oauth-etl doctor`, one function per link of the chain.
 
 Each check takes already-built objects (or plain values), talks to the real service
 (or the sandbox and Azurite), and returns a `CheckResult` with the exact fix when it
@@ -13,15 +13,12 @@ import contextlib
 import os
 import re
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import urlsplit
-
-import orjson
 
 from oauth_etl import settings as env
 from oauth_etl.oauth.errors import AuthorizationRequired, LockTimeout, OAuthError
@@ -40,7 +37,6 @@ RESCUE_LOCATION_VAR = "OAUTH_ETL_RESCUE_LOCATION"
 TOKEN_LOCK_VAR = "OAUTH_ETL_TOKEN_LOCK"  # noqa: S105 - a variable name
 
 Status = Literal["ok", "warn", "fail"]
-MARKS: dict[str, str] = {"ok": "✔", "warn": "!", "fail": "✘"}
 WARN_DAYS_LEFT = 14.0  # the weekly keep-alive should keep a refresh token far younger
 _CONTAINER = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
 
@@ -53,7 +49,7 @@ class CheckResult:
     fix: str = ""
 
 
-def _safe(exc: BaseException) -> str:
+def safe_text(exc: BaseException) -> str:
     """An exception as text that cannot carry a secret."""
     if isinstance(exc, OAuthError | ValueError):
         return str(exc)  # our messages: fingerprints, names and URLs only
@@ -152,7 +148,7 @@ def check_token_store(store: TokenStore, lock: CrossProcessLock | None = None) -
                 if "readable by other users" in str(exc)
                 else f"check OAUTH_ETL_TOKEN_STORE and this user's access to {store.path}"
             )
-        return CheckResult(name, "fail", f"cannot read {store.describe()}: {_safe(exc)}", fix)
+        return CheckResult(name, "fail", f"cannot read {store.describe()}: {safe_text(exc)}", fix)
     if isinstance(store, FileTokenStore):
         directory = store.path.parent
         try:
@@ -199,7 +195,9 @@ def _check_vault_set(
     except LockTimeout as exc:
         return CheckResult(name, "warn", f"Get works; Set not tested: {exc}", "run doctor again")
     except Exception as exc:
-        return CheckResult(name, "fail", f"Set on {store.describe()} failed: {_safe(exc)}", _KV_FIX)
+        return CheckResult(
+            name, "fail", f"Set on {store.describe()} failed: {safe_text(exc)}", _KV_FIX
+        )
     return CheckResult(name, "ok", f"{store.describe()}: Get and Set allowed")
 
 
@@ -220,7 +218,7 @@ def check_lock(lock: CrossProcessLock) -> CheckResult:
         return CheckResult(
             "lock",
             "fail",
-            f"cannot take {lock.describe()}: {_safe(exc)}",
+            f"cannot take {lock.describe()}: {safe_text(exc)}",
             "for a blob lease lock grant the identity 'Storage Blob Data Contributor' on the "
             f"lock's container (or set {TOKEN_LOCK_VAR}=CONTAINER/BLOB to one it may write)",
         )
@@ -297,7 +295,7 @@ def check_tenants(list_connections: Callable[[], Sequence[ConnectionLike]]) -> C
         connections = list(list_connections())
     except Exception as exc:
         return CheckResult(
-            "tenants", "fail", f"GET /connections failed: {_safe(exc)}", "check XERO_API_URL"
+            "tenants", "fail", f"GET /connections failed: {safe_text(exc)}", "check XERO_API_URL"
         )
     if not connections:
         return CheckResult(
@@ -334,7 +332,7 @@ def check_landing(container: ProbeContainer, prefix: str = "") -> CheckResult:
             fix = f"grant the identity 'Storage Blob Data Contributor' on {where}"
         else:
             fix = "check the storage account URL or connection string and the network"
-        return CheckResult(name, "fail", f"cannot write a probe to {where}: {_safe(exc)}", fix)
+        return CheckResult(name, "fail", f"cannot write a probe to {where}: {safe_text(exc)}", fix)
     return CheckResult(name, "ok", f"probe blob written to and deleted from {where}")
 
 
@@ -350,7 +348,7 @@ def check_credential_secrets(
         try:
             read_secret(secret)
         except Exception as exc:
-            failed.append(_safe(exc))
+            failed.append(safe_text(exc))
     if failed:
         return CheckResult(name, "fail", "; ".join(failed), _KV_FIX.replace("and Set ", ""))
     return CheckResult(name, "ok", f"{len(names)} secret(s) readable: {', '.join(names)}")
@@ -384,53 +382,3 @@ def check_rescue(store: TokenStore, sink: RescueSink) -> CheckResult:
                 "account) or file:/mounted/volume",
             )
     return CheckResult(name, "ok", f"rescue copies go to {sink.describe()}")
-
-
-# -- running and rendering ------------------------------------------------------------------
-@dataclass(frozen=True)
-class Step:
-    name: str
-    run: Callable[[], CheckResult]
-    needs: tuple[str, ...] = ()
-
-
-def run_checks(steps: Sequence[Step]) -> list[CheckResult]:
-    """Run in order; a step whose prerequisite failed is reported as not run."""
-    results: list[CheckResult] = []
-    failed: set[str] = set()
-    for step in steps:
-        blocked = [n for n in step.needs if n in failed]
-        if blocked:
-            result = CheckResult(step.name, "fail", f"not run: {', '.join(blocked)} failed", "")
-        else:
-            try:
-                result = step.run()
-            except Exception as exc:
-                result = CheckResult(step.name, "fail", _safe(exc), "see the message")
-        if result.status == "fail":
-            failed.add(step.name)
-        results.append(result)
-    return results
-
-
-def render_text(results: Sequence[CheckResult]) -> str:
-    lines = []
-    for result in results:
-        lines.append(f"{MARKS[result.status]} {result.name}: {result.detail}")
-        if result.status != "ok" and result.fix:
-            lines.append(f"    fix: {result.fix}")
-    return "\n".join(lines)
-
-
-def render_json(results: Sequence[CheckResult], now: float | None = None) -> str:
-    payload = {
-        "ok": exit_code(results) == 0,
-        "checked_at": time.time() if now is None else now,
-        "checks": [asdict(r) for r in results],
-    }
-    return orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode()
-
-
-def exit_code(results: Sequence[CheckResult]) -> int:
-    """0 only when no check failed (warnings do not fail)."""
-    return 1 if any(r.status == "fail" for r in results) else 0
