@@ -326,7 +326,9 @@ def test_unattended_authorize_against_a_strict_new_app(
 
     with pytest.raises(AuthorizationFailed, match="--with-journals"):
         run(scopes=scopes_for(with_journals=True).scopes)
-    with pytest.raises(AuthorizationFailed, match=re.escape("register http://127.0.0.1:8765/callback")):
+    with pytest.raises(
+        AuthorizationFailed, match=re.escape("register http://127.0.0.1:8765/callback")
+    ):
         run(scopes=scopes_for().scopes, redirect_uri="http://127.0.0.1:8765/callback")
     assert manager.current() is None
     tokens = run(scopes=scopes_for().scopes)
