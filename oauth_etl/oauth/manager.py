@@ -42,10 +42,13 @@ class TokenStatus:
     has_refresh_token: bool = False
     refresh_token_age_seconds: float | None = None
     refresh_days_left: float | None = None
+    rescue: str = ""  # where a set that cannot be saved would be kept
 
     def lines(self) -> list[str]:
         """Human-readable lines for the CLI."""
         out = [f"store: {self.store}", f"lock: {self.lock}", f"grant: {self.grant}"]
+        if self.rescue:
+            out.append(f"rescue copies: {self.rescue}")
         if not self.present:
             return [*out, "token set: none stored (run `oauth-etl authorize`)"]
         out.append(f"token set: {self.fingerprint} scope={self.scope!r}")
@@ -74,9 +77,11 @@ class TokenManager(RefreshingTokens):
     def status(self, now: float | None = None) -> TokenStatus:
         now = self.clock() if now is None else now
         tokens = self.store.load()
-        store, lock = self.store.describe(), self.lock.describe()
+        store, lock, rescue = self.store.describe(), self.lock.describe(), self.rescue.describe()
         if tokens is None:
-            return TokenStatus(store=store, lock=lock, grant=self.grant, present=False)
+            return TokenStatus(
+                store=store, lock=lock, grant=self.grant, present=False, rescue=rescue
+            )
         age = tokens.refresh_token_age(now)
         return TokenStatus(
             store=store,
@@ -93,6 +98,7 @@ class TokenManager(RefreshingTokens):
             refresh_days_left=(
                 (REFRESH_TOKEN_LIFETIME_SECONDS - age) / 86400 if age is not None else None
             ),
+            rescue=rescue,
         )
 
     def keep_alive(self, min_age_seconds: float) -> bool:

@@ -110,6 +110,8 @@ def test_rescue_dir_keeps_working_for_older_callers(tmp_path: Path) -> None:
     env = Env(tmp_path)
     assert isinstance(env.manager.rescue, FileRescueSink)
     assert env.manager.rescue.directory == env.rescue_dir
+    # `token status` says where rescue copies would go.
+    assert f"rescue copies: directory {env.rescue_dir}" in env.manager.status().lines()
 
 
 @pytest.mark.parametrize(
