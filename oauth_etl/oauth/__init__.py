@@ -1,7 +1,8 @@
-"""Provider-neutral OAuth 2.0 token lifecycle (no Dagster, no Xero specifics)."""
+"""OAuth 2.0 token lifecycle (no Dagster); Xero specifics only in `scopes.py` and defaults."""
 
 from oauth_etl.oauth.auth import BearerAuth, is_expired_token_response
 from oauth_etl.oauth.authorize import (
+    DEFAULT_REDIRECT_URI,
     DEFAULT_SCOPES,
     AuthorizationResult,
     authorize,
@@ -26,8 +27,22 @@ from oauth_etl.oauth.errors import (
     TokenSaveFailed,
     TokenStoreError,
 )
-from oauth_etl.oauth.locks import CrossProcessLock, FileLock, ThreadOnlyLock
+from oauth_etl.oauth.locks import (
+    CrossProcessLock,
+    FileLock,
+    LockLocation,
+    keyvault_lock_location,
+    secret_identity,
+)
 from oauth_etl.oauth.manager import ManagerHooks, TokenManager, TokenStatus
+from oauth_etl.oauth.rescue import (
+    BlobRescueSink,
+    FileRescueSink,
+    RescueLocation,
+    RescueSink,
+    parse_rescue_location,
+)
+from oauth_etl.oauth.scopes import ScopePlan, scopes_for, unreadable
 from oauth_etl.oauth.stores import (
     DEFAULT_STORE_URI,
     FileTokenStore,
@@ -43,25 +58,31 @@ from oauth_etl.oauth.stores import (
 from oauth_etl.oauth.tokens import TokenSet, fingerprint_of
 
 __all__ = [
+    "DEFAULT_REDIRECT_URI",
     "DEFAULT_SCOPES",
     "DEFAULT_STORE_URI",
     "AuthorizationFailed",
     "AuthorizationRequired",
     "AuthorizationResult",
     "BearerAuth",
+    "BlobRescueSink",
     "CrossProcessLock",
     "FileLock",
+    "FileRescueSink",
     "FileTokenStore",
     "InvalidClient",
     "InvalidGrant",
     "InvalidScope",
     "KeyVaultAccessError",
     "KeyVaultTokenStore",
+    "LockLocation",
     "LockTimeout",
     "ManagerHooks",
     "OAuthError",
+    "RescueLocation",
+    "RescueSink",
+    "ScopePlan",
     "StoreLocation",
-    "ThreadOnlyLock",
     "TokenEndpoint",
     "TokenEndpointError",
     "TokenEndpointUnreachable",
@@ -79,9 +100,14 @@ __all__ = [
     "fingerprint_of",
     "generate_code_verifier",
     "is_expired_token_response",
+    "keyvault_lock_location",
     "make_secret_client",
     "open_store",
+    "parse_rescue_location",
     "parse_store_uri",
     "read_secret",
     "run_local_authorization",
+    "scopes_for",
+    "secret_identity",
+    "unreadable",
 ]

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import http.server
 import logging
+import re
 import secrets
 import threading
 import time
@@ -24,9 +25,16 @@ from oauth_etl.oauth.tokens import TokenSet
 logger = logging.getLogger(__name__)
 
 AUTHORIZE_PATH = "/identity/connect/authorize"
-CALLBACK_PATH = "/callback"
 LOOPBACK = "127.0.0.1"
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1"})
 
+# The one redirect URI users register on their Xero app. Xero compares redirect URIs
+# exactly, allows no wildcards (developer.xero.com/faq/oauth2) and plain http only for
+# localhost (/work/shared/XERO.md, PKCE row): so a fixed `localhost` URI, not a random
+# port. 8765 is the port paste mode always used; any free port works if registered.
+DEFAULT_REDIRECT_URI = "http://localhost:8765/callback"
+
+# What `authorize` asks for unless told otherwise (kept for callers that name it).
 DEFAULT_SCOPES: tuple[str, ...] = (
     "offline_access",
     "openid",
@@ -39,6 +47,7 @@ DEFAULT_SCOPES: tuple[str, ...] = (
     "accounting.contacts.read",
     "accounting.settings.read",
     "accounting.journals.read",
+    "accounting.classicexpenses.read",
     "accounting.budgets.read",
 )
 
@@ -154,18 +163,33 @@ class _CallbackHandler(http.server.BaseHTTPRequestHandler):
         pass  # the query holds the code: never log it
 
 
-def _listen_address(redirect_uri: str | None, port: int) -> tuple[str, int, str]:
-    if redirect_uri is None:
-        return LOOPBACK, port, CALLBACK_PATH
+def listen_address(redirect_uri: str) -> tuple[str, int, str]:
+    """Where the local callback listens for `redirect_uri`: (127.0.0.1, port, path).
+
+    Only loopback URIs can be served here; anything else is refused with the reason.
+    """
     parts = urlsplit(redirect_uri)
-    if parts.scheme != "http" or parts.hostname not in ("localhost", "127.0.0.1"):
+    if parts.scheme != "http" or (parts.hostname or "") not in LOOPBACK_NAMES:
         raise ValueError(
-            f"redirect URI {redirect_uri!r}: the local callback needs http://localhost:PORT/PATH "
-            "or http://127.0.0.1:PORT/PATH (registered in the app)"
+            f"redirect URI {redirect_uri!r}: the local callback listens only on this machine's "
+            "loopback interface, so the URI must be http://localhost:PORT/PATH (or "
+            "http://127.0.0.1:PORT/PATH), registered exactly so on the Xero app; for another "
+            "host use --no-browser and paste the address you land on"
         )
     if parts.port is None:
         raise ValueError(f"redirect URI {redirect_uri!r} needs an explicit port")
+    if parts.fragment:
+        raise ValueError(f"redirect URI {redirect_uri!r} must not have a fragment")
     return LOOPBACK, parts.port, parts.path or "/"
+
+
+def resolve_redirect_uri(redirect_uri: str | None, port: int | None = None) -> str:
+    """The redirect URI to send: the given one, else the default (on `port` if given)."""
+    if redirect_uri:
+        return redirect_uri
+    if port:
+        return f"http://localhost:{port}/callback"
+    return DEFAULT_REDIRECT_URI
 
 
 def run_local_authorization(
@@ -175,7 +199,7 @@ def run_local_authorization(
     scopes: Sequence[str] | str = DEFAULT_SCOPES,
     mode: Mode = "browser",
     redirect_uri: str | None = None,
-    port: int = 0,
+    port: int | None = None,
     timeout: float = 300.0,
     http_timeout: float = 30.0,
     use_pkce: bool = True,
@@ -184,33 +208,41 @@ def run_local_authorization(
     open_browser: Callable[[str], bool] = webbrowser.open,
     transport: httpx.BaseTransport | None = None,
 ) -> AuthorizationResult:
-    """Get an authorization code.
+    """Get an authorization code sent to `redirect_uri` (default `DEFAULT_REDIRECT_URI`).
 
-    browser: open the URL and wait for the local callback; print: print it and wait;
-    paste: print it, the user pastes the redirect URL back (no local server);
-    unattended: fetch the URL and follow the redirect (the sandbox approves at once).
+    browser: open the URL and wait for the callback on the URI's loopback port and path;
+    print: print it and wait likewise; paste: print it, the user pastes the address they
+    land on (no local server, any registered URI); unattended: fetch the URL and read the
+    code from the redirect (the sandbox approves at once; no local server either).
+    `port` (older callers): the default URI on that port.
     """
     verifier = generate_code_verifier()
     challenge = code_challenge_s256(verifier) if use_pkce else None
     state = generate_state()
-    host, listen_port, path = _listen_address(redirect_uri, port)
+    uri = resolve_redirect_uri(redirect_uri, port)
+    url = build_authorize_url(login_url, client_id, uri, scopes, state, challenge)
 
     if mode == "paste":
-        uri = redirect_uri or f"http://{host}:{listen_port or 8765}{path}"
-        url = build_authorize_url(login_url, client_id, uri, scopes, state, challenge)
         output(f"Open this URL in a browser, approve, then paste the address you land on:\n{url}")
         pasted = read_line("redirect URL: ")
         return AuthorizationResult(parse_callback(pasted, state), uri, verifier, state)
+    if mode == "unattended":
+        landed = _follow(url, uri, http_timeout, transport)
+        return AuthorizationResult(parse_callback(landed, state), uri, verifier, state)
 
-    server = _CallbackServer(host, listen_port, path)
-    uri = redirect_uri or f"http://{host}:{server.server_address[1]}{path}"
-    url = build_authorize_url(login_url, client_id, uri, scopes, state, challenge)
+    host, listen_port, path = listen_address(uri)
+    try:
+        server = _CallbackServer(host, listen_port, path)
+    except OSError as exc:
+        raise AuthorizationFailed(
+            f"cannot listen for the callback of {uri} on {host}:{listen_port} "
+            f"({exc.strerror}): free the port, or register another redirect URI and pass it "
+            "with --redirect-uri (or use --no-browser)"
+        ) from None
     thread = threading.Thread(target=server.serve_forever, name="oauth-callback", daemon=True)
     thread.start()
     try:
-        if mode == "unattended":
-            _follow(url, http_timeout, transport)
-        elif mode == "browser":
+        if mode == "browser":
             output(f"Opening the browser to authorize; if it does not open, visit:\n{url}")
             if not open_browser(url):
                 output("(could not open a browser: open the URL above yourself)")
@@ -230,10 +262,31 @@ def run_local_authorization(
     return AuthorizationResult(parse_callback(server.query, state), uri, verifier, state)
 
 
-def _follow(url: str, timeout: float, transport: httpx.BaseTransport | None) -> None:
+def _same_endpoint(location: str, redirect_uri: str) -> bool:
+    """Does a redirect go to `redirect_uri` (scheme, host, port, path; query ignored)?"""
+    a, b = urlsplit(location), urlsplit(redirect_uri)
+    return (a.scheme, (a.hostname or "").lower(), a.port, a.path or "/") == (
+        b.scheme,
+        (b.hostname or "").lower(),
+        b.port,
+        b.path or "/",
+    )
+
+
+def _follow(
+    url: str, redirect_uri: str, timeout: float, transport: httpx.BaseTransport | None
+) -> str:
+    """Follow the authorize URL's redirects (bounded) until one goes to `redirect_uri`."""
     try:
-        with httpx.Client(timeout=timeout, transport=transport, follow_redirects=True) as client:
-            response = client.get(url)
+        with httpx.Client(timeout=timeout, transport=transport, follow_redirects=False) as client:
+            for _hop in range(10):
+                response = client.get(url)
+                location = response.headers.get("location")
+                if not response.is_redirect or location is None:
+                    break
+                url = str(response.url.join(location))
+                if _same_endpoint(url, redirect_uri):
+                    return url
     except httpx.HTTPError as exc:
         raise AuthorizationFailed(
             f"unattended authorization failed: {type(exc).__name__} fetching the authorize URL"
@@ -241,8 +294,28 @@ def _follow(url: str, timeout: float, transport: httpx.BaseTransport | None) -> 
     if response.status_code >= 400:
         raise AuthorizationFailed(
             f"unattended authorization failed: HTTP {response.status_code} "
-            f"({sanitize(response.text)!r})"
+            f"({sanitize(re.sub(r'<[^>]*>', ' ', response.text), 200)!r})"
+            + _page_hint(response.text, redirect_uri)
         )
+    raise AuthorizationFailed(
+        f"unattended authorization failed: the authorize URL never redirected to {redirect_uri}"
+    )
+
+
+def _page_hint(text: str, redirect_uri: str) -> str:
+    """What to do about Xero's authorize error screen (redirect URI or scope refused)."""
+    if "redirect_uri" in text:
+        return (
+            f": register {redirect_uri} exactly on the app (developer.xero.com, My Apps → "
+            "Configuration → Redirect URIs) or pass a registered one with --redirect-uri"
+        )
+    if "scope" in text:
+        return (
+            ": the app may not have one of the scopes asked for (apps created from March "
+            "2026 get no accounting.journals.read or accounting.classicexpenses.read); ask "
+            "without --with-journals, or enable the scope on the app"
+        )
+    return ""
 
 
 def complete_authorization(manager: TokenManager, result: AuthorizationResult) -> TokenSet:

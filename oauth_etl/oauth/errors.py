@@ -143,17 +143,18 @@ class TokenStoreError(OAuthError):
 
 
 class TokenSaveFailed(TokenStoreError):
-    """A rotated token set could not be saved; it was kept in a rescue file."""
+    """A rotated token set could not be saved; it was kept as a rescue copy."""
 
-    def __init__(self, store: str, cause: str, rescue_path: Path | None) -> None:
+    def __init__(self, store: str, cause: str, rescue_path: Path | str | None) -> None:
         if rescue_path is not None:
             where = (
-                f"the new token set was kept in the rescue file {rescue_path} (mode 0600); "
-                f"restore it once the store works: `oauth-etl token restore {rescue_path}`"
+                f"the new token set was kept in the rescue copy {rescue_path} (readable only "
+                f"by this identity); restore it once the store works: "
+                f"`oauth-etl token restore {rescue_path}`"
             )
         else:
             where = (
-                "writing a rescue file failed too, so the rotated refresh token is lost; "
+                "writing a rescue copy failed too, so the rotated refresh token is lost; "
                 f"{AUTHORIZE_HINT}"
             )
         super().__init__(f"could not save the refreshed token set to {store}: {cause}; {where}")

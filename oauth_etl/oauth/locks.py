@@ -7,11 +7,15 @@ with the same shape serves Key Vault deployments across machines.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 import filelock
 
@@ -57,12 +61,56 @@ class FileLock:
             lock.release()
 
 
-class ThreadOnlyLock:
-    """No cross-process exclusion: for a single process (tests, one-off scripts)."""
+# -- the Key Vault store's lock: where it lives ------------------------------------------
+# Key Vault has no lock, so a blob lease serves. Every process that may rotate one secret
+# must lease the same blob, whatever its landing container, prefix or URL spelling: the
+# blob's name comes from the secret's identity only. Key Vault object identifiers are
+# case-insensitive URLs (learn.microsoft.com/azure/key-vault/about-keys-secrets-and-certificates).
+LOCK_CONTAINER = "oauth-etl-locks"
+_BLOB_PATH = re.compile(r"^[A-Za-z0-9._\-/]{1,900}$")
+
+
+@dataclass(frozen=True)
+class LockLocation:
+    """A lease blob: `container` in the landing storage account, blob path `blob`."""
+
+    container: str
+    blob: str
 
     def describe(self) -> str:
-        return "no cross-process lock (single process)"
+        return f"blob {self.blob!r} in container {self.container!r}"
 
-    @contextlib.contextmanager
-    def hold(self) -> Iterator[None]:
-        yield
+
+def secret_identity(vault_url: str, secret_name: str) -> str:
+    """`host/secret`, lower-cased, default port dropped: one spelling per secret."""
+    parts = urlsplit(vault_url.strip())
+    host = (parts.hostname or "").lower().rstrip(".")
+    if not host:
+        raise ValueError(f"vault URL {vault_url!r} has no host")
+    port = parts.port
+    netloc = host if port in (None, 443) else f"{host}:{port}"
+    return f"{netloc}/{secret_name.strip().lower()}"
+
+
+def keyvault_lock_location(
+    vault_url: str, secret_name: str, override: str | None = None
+) -> LockLocation:
+    """The lease blob guarding one Key Vault secret.
+
+    Default: `oauth-etl-locks/xero-token-<sha256(identity)[:16]>.lock`. `override`
+    (`CONTAINER/BLOB-PATH`) names it explicitly, e.g. when two deployments with
+    different storage accounts share a secret and must agree on one account's blob.
+    """
+    if override:
+        container, _, blob = override.strip().strip("/").partition("/")
+        if not _CONTAINER.match(container) or not blob or not _BLOB_PATH.match(blob):
+            raise ValueError(
+                f"lock location {override!r}: expected CONTAINER/BLOB-PATH (container 3-63 "
+                "lowercase letters, digits or dashes; blob letters, digits, . _ - /)"
+            )
+        return LockLocation(container, blob)
+    digest = hashlib.sha256(secret_identity(vault_url, secret_name).encode()).hexdigest()[:16]
+    return LockLocation(LOCK_CONTAINER, f"xero-token-{digest}.lock")
+
+
+_CONTAINER = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")

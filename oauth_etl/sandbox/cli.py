@@ -6,10 +6,13 @@ import sys
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from oauth_etl.sandbox import cli_changes
 from oauth_etl.sandbox.catalog import ALL_SCOPES, ENDPOINTS_BY_LOWER
-from oauth_etl.sandbox.config import DAY, SandboxConfig
+from oauth_etl.sandbox.config import DAY, REGISTERED_REDIRECT_URIS, SandboxConfig
+from oauth_etl.sandbox.identity import SCOPE_PRESETS
+from oauth_etl.sandbox.limits import TIER_DAY_LIMITS, tier_day_limit
 from oauth_etl.sandbox.server import SandboxStartError, serve_forever
 
 
@@ -91,7 +94,9 @@ from oauth_etl.sandbox.server import SandboxStartError, serve_forever
 @click.option("--day-limit", default=5000, show_default=True, type=click.IntRange(1))
 @click.option("--app-minute-limit", default=10_000, show_default=True, type=click.IntRange(1))
 @click.option(
-    "--scopes", default=None, help="Space-separated scopes the app may request [default: all]."
+    "--scopes",
+    default=None,
+    help="Space-separated scopes the app may request, or a preset: new-app, all [default: all].",
 )
 @click.option(
     "--deny-endpoint",
@@ -108,6 +113,20 @@ from oauth_etl.sandbox.server import SandboxStartError, serve_forever
     help="Start every issued token with this text (canary values for leak tests).",
 )
 @cli_changes.options
+@click.option(
+    "--redirect-uri",
+    "redirect_uris",
+    multiple=True,
+    help="A redirect URI registered on the app (repeat, up to 50; exact match) "
+    "[default: http://localhost:8765/callback and http://127.0.0.1:8765/callback].",
+)
+@click.option(
+    "--tier",
+    type=click.Choice(sorted(TIER_DAY_LIMITS), case_sensitive=False),
+    default=None,
+    help="The app's Xero tier: sets the day limit (starter 1,000; core and above 5,000) "
+    "unless --day-limit is given. --scopes new-app models an app created since March 2026.",
+)
 def sandbox_command(
     *,
     host: str,
@@ -134,6 +153,8 @@ def sandbox_command(
     app_name: str,
     access_log: bool,
     token_prefix: str,
+    redirect_uris: tuple[str, ...],
+    tier: str | None,
     **changes: Any,
 ) -> None:
     """Serve a local Xero: login, identity, /Connections and the Accounting API."""
@@ -143,6 +164,12 @@ def sandbox_command(
         if endpoint is None:
             raise click.BadParameter(f"unknown endpoint {name!r}", param_hint="--deny-endpoint")
         denied.append(endpoint.name)
+    # The app's registration: redirect URIs, scope presets (new-app, all), tier day limit.
+    if scopes is not None and scopes.strip() in SCOPE_PRESETS:
+        scopes = " ".join(sorted(SCOPE_PRESETS[scopes.strip()]))
+    day_limit_source = click.get_current_context().get_parameter_source("day_limit")
+    if tier is not None and day_limit_source is ParameterSource.DEFAULT:
+        day_limit = tier_day_limit(tier)
     try:
         config = SandboxConfig(
             client_id=client_id,
@@ -170,6 +197,7 @@ def sandbox_command(
             access_log=access_log,
             token_prefix=token_prefix,
             **cli_changes.settings(changes),
+            redirect_uris=redirect_uris or REGISTERED_REDIRECT_URIS,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from oauth_etl.sandbox.catalog import ALL_SCOPES
 
 DAY = 86_400
+
+# The redirect URI the README tells users to register (the client's DEFAULT_REDIRECT_URI),
+# and its 127.0.0.1 spelling, which older set-ups and the test clients use.
+REGISTERED_REDIRECT_URIS: tuple[str, ...] = (
+    "http://localhost:8765/callback",
+    "http://127.0.0.1:8765/callback",
+)
+MAX_REDIRECT_URIS = 50  # developer.xero.com/faq/oauth2
 
 
 @dataclass(frozen=True)
@@ -29,7 +38,9 @@ class SandboxConfig:
     limits: bool = True
     concurrent_limit: int = 5
     minute_limit: int = 60
-    day_limit: int = 5000
+    day_limit: int = (
+        5000  # Core tier and above (limits.TIER_DAY_LIMITS; developer.xero.com/faq/limits)
+    )
     app_minute_limit: int = 10_000
     scopes: frozenset[str] = field(default_factory=lambda: ALL_SCOPES)
     denied_endpoints: frozenset[str] = frozenset()  # answer 401 AuthorizationUnsuccessful
@@ -44,6 +55,10 @@ class SandboxConfig:
     shared_stamps: int = 1  # runs of N generated records share one UpdatedDateUTC
     page_ignored: frozenset[str] = frozenset()  # endpoints that serve every record per page
     page_ignored_pagination: bool = True  # ... with a `pagination` object (False: none)
+    # -- the app's registration (redirect URIs; see also `scopes`) --------------------
+    # Exact-match list, up to 50, no wildcards (developer.xero.com/faq/oauth2). None: any
+    # https or loopback http URI (no registration modelled).
+    redirect_uris: tuple[str, ...] | None = REGISTERED_REDIRECT_URIS
 
     def __post_init__(self) -> None:
         if not self.client_id:
@@ -59,9 +74,31 @@ class SandboxConfig:
         unknown = self.scopes - ALL_SCOPES
         if unknown:
             raise ValueError(f"unknown scopes: {sorted(unknown)}; known: {sorted(ALL_SCOPES)}")
+        check_redirect_uris(self.redirect_uris)
 
     @property
     def record_cost_ms(self) -> float:
         if self.per_record_ms is not None:
             return self.per_record_ms
         return self.latency_ms / 500.0
+
+
+def check_redirect_uris(uris: tuple[str, ...] | None) -> None:
+    """Refuse what Xero's app form refuses: wildcards, relative URIs, more than 50."""
+    if uris is None:
+        return
+    if not uris or len(uris) > MAX_REDIRECT_URIS:
+        raise ValueError(f"register 1 to {MAX_REDIRECT_URIS} redirect URIs, got {len(uris)}")
+    for uri in uris:
+        parts = urlsplit(uri)
+        if (
+            "*" in uri
+            or parts.fragment
+            or parts.scheme not in ("http", "https")
+            or not parts.netloc
+        ):
+            raise ValueError(
+                f"redirect URI {uri!r}: an absolute http(s) URI without wildcards or fragment"
+            )
+        if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1"):
+            raise ValueError(f"redirect URI {uri!r}: plain http only for localhost")

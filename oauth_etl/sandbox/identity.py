@@ -20,12 +20,42 @@ from urllib.parse import unquote, urlencode, urlsplit
 
 import orjson
 
+from oauth_etl.sandbox.catalog import ALL_SCOPES
 from oauth_etl.sandbox.clock import SandboxClock
 from oauth_etl.sandbox.config import SandboxConfig
 from oauth_etl.sandbox.stats import Stats
 
 VERIFIER_RE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+# The scopes an app created from 2 March 2026 may request: granular ones only (no
+# accounting.transactions, no accounting.reports.read), no accounting.journals.read (Advanced
+# tier) and no accounting.classicexpenses (developer.xero.com/faq/granular-scopes;
+# apideck.com/blog/xero-scopes; /work/shared/XERO.md "Facts added 2026-12-01").
+NEW_APP_SCOPES: frozenset[str] = frozenset(
+    {
+        "offline_access",
+        "openid",
+        "profile",
+        "email",
+        "accounting.budgets.read",
+        *(
+            f"accounting.{family}{suffix}"
+            for family in (
+                "invoices",
+                "payments",
+                "banktransactions",
+                "manualjournals",
+                "contacts",
+                "settings",
+                "attachments",
+            )
+            for suffix in ("", ".read")
+        ),
+    }
+)
+# `--scopes` presets: a new app (above) or every scope the sandbox knows (an older app).
+SCOPE_PRESETS: dict[str, frozenset[str]] = {"new-app": NEW_APP_SCOPES, "all": ALL_SCOPES}
 
 
 class TokenError(Exception):
@@ -129,13 +159,14 @@ class IdentityService:
     # -- authorize -------------------------------------------------------------------
     def authorize(self, params: dict[str, str]) -> str:
         """Approve at once; return the redirect URL (with `code` or an OAuth error)."""
+        # Xero answers a bad client, redirect URI or scope with an error screen at the login
+        # host, never a redirect (developer.xero.com/documentation/oauth2/troubleshooting).
         if params.get("client_id") != self.config.client_id:
-            raise AuthorizePageError("unknown client_id")
-        redirect_uri = params.get("redirect_uri", "")
-        if not redirect_uri_allowed(redirect_uri):
             raise AuthorizePageError(
-                "invalid redirect_uri: use https, or http only for 127.0.0.1/localhost"
+                "Error: unauthorized_client - Unknown client or client not enabled"
             )
+        redirect_uri = params.get("redirect_uri", "")
+        self._check_redirect_uri(redirect_uri)
         state = params.get("state")
 
         def back(**query: str) -> str:
@@ -147,13 +178,7 @@ class IdentityService:
         if params.get("response_type") != "code":
             return back(error="unsupported_response_type")
         scopes = frozenset(params.get("scope", "").split())
-        if not scopes:
-            return back(error="invalid_scope", error_description="scope is required")
-        bad = scopes - self.config.scopes
-        if bad:
-            return back(
-                error="invalid_scope", error_description=f"not allowed: {' '.join(sorted(bad))}"
-            )
+        self._check_scopes(scopes)
         challenge = params.get("code_challenge")
         method = params.get("code_challenge_method")
         if challenge is not None or method is not None:
@@ -177,6 +202,42 @@ class IdentityService:
             expires_at=self.clock.now() + self.config.code_ttl,
         )
         return back(code=code)
+
+    def _check_redirect_uri(self, redirect_uri: str) -> None:
+        registered = self.config.redirect_uris
+        if registered is None:  # no registration modelled: any https or loopback URI
+            if not redirect_uri_allowed(redirect_uri):
+                raise AuthorizePageError(
+                    "Error: unauthorized_client - Invalid redirect_uri "
+                    "(use https, or http only for 127.0.0.1/localhost)"
+                )
+            return
+        # Exact string match with one registered URI: no wildcards, no prefix, no port
+        # or case folding (developer.xero.com/faq/oauth2).
+        if redirect_uri not in registered:
+            raise AuthorizePageError(
+                "Error: unauthorized_client - Invalid redirect_uri: it must equal one of the "
+                f"app's {len(registered)} registered redirect URIs exactly"
+            )
+
+    def _check_scopes(self, scopes: frozenset[str]) -> None:
+        """One scope the app may not have fails the whole consent (no partial grant).
+
+        Unknown scope: `invalid_scope`; known but not enabled for the app: Xero's
+        "Invalid scope for client" (help.apideck.com/en/articles/8647746, third party;
+        Xero's troubleshooting page only says the authorize step shows an error screen).
+        """
+        if not scopes:
+            raise AuthorizePageError("Error: invalid_scope - scope is required")
+        unknown = scopes - ALL_SCOPES
+        if unknown:
+            raise AuthorizePageError(f"Error: invalid_scope - unknown: {' '.join(sorted(unknown))}")
+        refused = scopes - self.config.scopes
+        if refused:
+            raise AuthorizePageError(
+                "Error: unauthorized_client - Invalid scope for client (invalid_scope: "
+                f"{' '.join(sorted(refused))})"
+            )
 
     # -- token -----------------------------------------------------------------------
     def token(self, form: dict[str, str], authorization: str | None) -> dict[str, Any]:

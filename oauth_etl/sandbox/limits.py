@@ -1,7 +1,9 @@
 """Xero's rate limits, per tenant and per app.
 
-Xero limits each tenant to 5 calls in flight, 60 a minute and 5,000 a day, and an
-app to 10,000 a minute across tenants. The sandbox uses rolling windows (each call
+Xero limits each tenant to 5 calls in flight, 60 a minute and a day budget that
+depends on the app's tier since 2 March 2026 (`TIER_DAY_LIMITS`), and an app to
+10,000 a minute across tenants (developer.xero.com/faq/limits, which still says 5,000
+a day for every app: the figure of Core and above). The sandbox uses rolling windows (each call
 counts for 60 s, resp. 24 h, after it started), on the scaled limit clock, so
 `--time-scale` shortens minutes and days alike. Rejected calls do not count.
 """
@@ -18,6 +20,26 @@ from oauth_etl.sandbox.stats import Stats
 
 MINUTE = 60.0
 DAY = 86_400.0
+
+# Calls a day per tenant by app tier since 2 March 2026: Starter 1,000; Core and above
+# 5,000 (developer.xero.com/pricing, as recorded in /work/shared/XERO.md "Facts added
+# 2026-12-01"; developer.xero.com/faq/limits gives 5,000 for every app).
+TIER_DAY_LIMITS: dict[str, int] = {
+    "starter": 1000,
+    "core": 5000,
+    "plus": 5000,
+    "advanced": 5000,
+    "enterprise": 5000,
+}
+
+
+def tier_day_limit(tier: str) -> int:
+    """The day limit of a tier name (case-insensitive)."""
+    try:
+        return TIER_DAY_LIMITS[tier.strip().lower()]
+    except KeyError:
+        known = ", ".join(TIER_DAY_LIMITS)
+        raise ValueError(f"unknown tier {tier!r}; known: {known}") from None
 
 
 @dataclass

@@ -9,13 +9,17 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
+from oauth_etl.local_services import free_port
 from oauth_etl.oauth.authorize import (
+    DEFAULT_REDIRECT_URI,
     DEFAULT_SCOPES,
     authorize,
     build_authorize_url,
     code_challenge_s256,
     generate_code_verifier,
+    listen_address,
     parse_callback,
+    resolve_redirect_uri,
     run_local_authorization,
 )
 from oauth_etl.oauth.errors import AuthorizationFailed
@@ -87,7 +91,7 @@ class FakeLogin(httpx.BaseTransport):
         return httpx.Response(302, headers={"Location": target})
 
 
-def test_unattended_mode_uses_the_local_callback(tmp_path: Path) -> None:
+def test_unattended_mode_reads_the_code_from_the_redirect(tmp_path: Path) -> None:
     env = Env(tmp_path)
     login = FakeLogin()
     tokens = authorize(
@@ -100,7 +104,7 @@ def test_unattended_mode_uses_the_local_callback(tmp_path: Path) -> None:
     )
     assert env.store.load() == tokens and tokens.refresh_token
     sent = login.queries[0]
-    assert urlsplit(sent["redirect_uri"]).hostname == "127.0.0.1"
+    assert sent["redirect_uri"] == DEFAULT_REDIRECT_URI == "http://localhost:8765/callback"
     form = env.server.requests[-1]
     assert form["grant_type"] == "authorization_code" and form["code"] == "good-code"
     assert form["redirect_uri"] == sent["redirect_uri"]
@@ -109,8 +113,6 @@ def test_unattended_mode_uses_the_local_callback(tmp_path: Path) -> None:
 
 
 def test_browser_mode_with_a_given_redirect_uri() -> None:
-    from oauth_etl.local_services import free_port
-
     redirect = f"http://localhost:{free_port()}/cb"
     printed: list[str] = []
 
@@ -146,6 +148,7 @@ def test_forged_state_on_the_callback_is_refused() -> None:
         run_local_authorization(
             login_url=LOGIN,
             client_id="c",
+            redirect_uri=f"http://127.0.0.1:{free_port()}/callback",
             open_browser=attacker,
             output=lambda _s: None,
             timeout=10,
@@ -162,16 +165,90 @@ def test_paste_mode() -> None:
     result = run_local_authorization(
         login_url=LOGIN, client_id="c", mode="paste", output=printed.append, read_line=paste
     )
-    assert result.code == "pasted"
+    assert result.code == "pasted" and result.redirect_uri == DEFAULT_REDIRECT_URI
 
 
 def test_no_callback_times_out_with_advice() -> None:
     with pytest.raises(AuthorizationFailed, match="no-browser"):
         run_local_authorization(
-            login_url=LOGIN, client_id="c", mode="print", output=lambda _s: None, timeout=0.2
+            login_url=LOGIN,
+            client_id="c",
+            mode="print",
+            redirect_uri=f"http://localhost:{free_port()}/callback",
+            output=lambda _s: None,
+            timeout=0.2,
         )
 
 
 def test_redirect_uri_must_be_loopback_http() -> None:
-    with pytest.raises(ValueError, match="localhost"):
+    with pytest.raises(ValueError, match="loopback"):
         run_local_authorization(login_url=LOGIN, client_id="c", redirect_uri="https://evil.test/cb")
+    for bad in (
+        "http://example.com:8765/cb",
+        "http://192.168.1.2:8765/cb",
+        "https://localhost:1/x",
+    ):
+        with pytest.raises(ValueError, match="loopback"):
+            listen_address(bad)
+    with pytest.raises(ValueError, match="explicit port"):
+        listen_address("http://localhost/callback")
+
+
+def test_listen_address_follows_the_uri() -> None:
+    assert listen_address(DEFAULT_REDIRECT_URI) == ("127.0.0.1", 8765, "/callback")
+    assert listen_address("http://127.0.0.1:9001/oauth/cb") == ("127.0.0.1", 9001, "/oauth/cb")
+    assert resolve_redirect_uri(None) == DEFAULT_REDIRECT_URI
+    assert resolve_redirect_uri(None, 9002) == "http://localhost:9002/callback"
+    assert resolve_redirect_uri("https://app.example/cb", 9002) == "https://app.example/cb"
+
+
+def test_paste_mode_accepts_a_non_loopback_registered_uri() -> None:
+    printed: list[str] = []
+
+    def paste(_prompt: str) -> str:
+        query = parse_qs(urlsplit(printed[0].split("\n")[1]).query)
+        assert query["redirect_uri"] == ["https://app.example/cb"]
+        return f"https://app.example/cb?code=p2&state={query['state'][0]}"
+
+    result = run_local_authorization(
+        login_url=LOGIN,
+        client_id="c",
+        mode="paste",
+        redirect_uri="https://app.example/cb",
+        output=printed.append,
+        read_line=paste,
+    )
+    assert result.code == "p2" and result.redirect_uri == "https://app.example/cb"
+
+
+def test_a_busy_callback_port_says_what_to_do() -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        with pytest.raises(AuthorizationFailed, match="--redirect-uri"):
+            run_local_authorization(
+                login_url=LOGIN,
+                client_id="c",
+                mode="print",
+                redirect_uri=f"http://localhost:{port}/callback",
+                output=lambda _s: None,
+                timeout=0.2,
+            )
+
+
+def test_unattended_without_a_redirect_to_the_uri_fails() -> None:
+    def elsewhere(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/identity/connect/authorize":
+            return httpx.Response(302, headers={"Location": "https://login.test/other"})
+        return httpx.Response(200, text="a login page")
+
+    with pytest.raises(AuthorizationFailed, match="never redirected"):
+        run_local_authorization(
+            login_url=LOGIN,
+            client_id="c",
+            mode="unattended",
+            transport=httpx.MockTransport(elsewhere),
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from azure.storage.blob import ContainerClient
 
 from oauth_etl.local_services import Azurite
 from oauth_etl.oauth.auth import BearerAuth
-from oauth_etl.oauth.authorize import DEFAULT_SCOPES, authorize
+from oauth_etl.oauth.authorize import DEFAULT_REDIRECT_URI, DEFAULT_SCOPES, authorize
 from oauth_etl.oauth.endpoint import TokenEndpoint
 from oauth_etl.oauth.errors import AuthorizationRequired, InvalidClient
 from oauth_etl.oauth.locks import FileLock
@@ -300,3 +301,36 @@ def test_killed_between_answer_and_save(sandbox_factory: SandboxFactory, tmp_pat
     assert path.read_bytes() == before  # the store is unchanged
     assert grants(sandbox)["invalid_grant"] == 1
     assert os.stat(path).st_mode & 0o077 == 0
+
+
+def test_unattended_authorize_against_a_strict_new_app(
+    sandbox_factory: Any, tmp_path: Path
+) -> None:
+    """A new app (granular scopes, the documented redirect URI) accepts the defaults and
+    refuses journals and an unregistered redirect URI with advice, storing nothing."""
+    from oauth_etl.oauth.errors import AuthorizationFailed
+    from oauth_etl.oauth.scopes import scopes_for
+
+    sandbox = sandbox_factory("--scopes", "new-app", "--redirect-uri", DEFAULT_REDIRECT_URI)
+    manager = manager_for(sandbox, tmp_path / "token.json")
+
+    def run(**kwargs: Any) -> Any:
+        return authorize(
+            manager,
+            login_url=sandbox.url,
+            client_id=sandbox.client_id,
+            mode="unattended",
+            output=lambda _s: None,
+            **kwargs,
+        )
+
+    with pytest.raises(AuthorizationFailed, match="--with-journals"):
+        run(scopes=scopes_for(with_journals=True).scopes)
+    with pytest.raises(
+        AuthorizationFailed, match=re.escape("register http://127.0.0.1:8765/callback")
+    ):
+        run(scopes=scopes_for().scopes, redirect_uri="http://127.0.0.1:8765/callback")
+    assert manager.current() is None
+    tokens = run(scopes=scopes_for().scopes)
+    assert set(tokens.scope.split()) == set(scopes_for().scopes)
+    assert manager.current() == tokens

@@ -6,6 +6,11 @@ import base64
 
 import pytest
 
+from oauth_etl.oauth.authorize import DEFAULT_REDIRECT_URI
+from oauth_etl.oauth.scopes import scopes_for
+from oauth_etl.sandbox import SandboxConfig
+from oauth_etl.sandbox.config import REGISTERED_REDIRECT_URIS
+from oauth_etl.sandbox.identity import NEW_APP_SCOPES
 from oauth_etl_tests.sandbox.conftest import READ_ALL, REDIRECT, Xero, XeroFactory, pkce_pair
 
 
@@ -235,21 +240,79 @@ def test_client_credentials_needs_a_secret(xero_factory: XeroFactory) -> None:
 
 
 def test_authorize_bad_client_or_redirect_is_a_page(xero: Xero) -> None:
-    for extra in ({"client_id": "someone-else"}, {"redirect_uri": "http://example.com/cb"}):
+    for extra in (
+        {"client_id": "someone-else"},
+        {"redirect_uri": "http://example.com/cb"},
+        {"redirect_uri": "https://example.com/cb"},  # https, but not registered
+    ):
         response = xero.authorize(**extra)
         assert response.status_code == 400 and "location" not in response.headers
         assert "text/html" in response.headers["content-type"]
-    https = xero.authorize(redirect_uri="https://example.com/cb")
-    assert https.status_code == 302 and https.headers["location"].startswith(
-        "https://example.com/cb?code="
-    )
+        assert "unauthorized_client" in response.text
 
 
-def test_authorize_scope_errors_redirect(xero_factory: XeroFactory) -> None:
-    xero = xero_factory(scopes=frozenset({"offline_access", "accounting.transactions.read"}))
-    response = xero.authorize(scope="offline_access accounting.settings.read")
-    assert response.status_code == 302
-    assert "error=invalid_scope" in response.headers["location"]
-    assert "state=st-1" in response.headers["location"]
+def test_redirect_uri_must_equal_a_registered_one(xero_factory: XeroFactory) -> None:
+    xero = xero_factory()  # registered: the documented URI and its 127.0.0.1 spelling
+    for uri in ("http://localhost:8765/callback", REDIRECT):
+        assert xero.authorize(redirect_uri=uri).status_code == 302
+    for near_miss in (
+        "http://localhost:8765/callback/",  # trailing slash
+        "http://localhost:8766/callback",  # another port
+        "http://localhost:8765/Callback",  # case of the path
+        "https://localhost:8765/callback",  # scheme
+        "http://localhost:8765/callback?x=1",  # extra query
+    ):
+        page = xero.authorize(redirect_uri=near_miss)
+        assert page.status_code == 400 and "Invalid redirect_uri" in page.text, near_miss
+    custom = xero_factory(redirect_uris=("https://etl.example.com/xero/callback",))
+    assert custom.authorize(redirect_uri="https://etl.example.com/xero/callback").status_code == 302
+    assert custom.authorize(redirect_uri=REDIRECT).status_code == 400
+    assert xero.stats()["grants"]["authorization_code"] == 0
+
+
+@pytest.mark.parametrize(
+    "uris",
+    [
+        ("https://*.example.com/cb",),  # wildcards: not supported by Xero
+        ("/callback",),  # not absolute
+        ("http://example.com/cb",),  # plain http beyond localhost
+        tuple(f"https://e.example/cb{i}" for i in range(51)),  # more than 50
+        (),
+    ],
+)
+def test_registration_refuses_what_xero_refuses(uris: tuple[str, ...]) -> None:
+    with pytest.raises(ValueError, match="redirect URI"):
+        SandboxConfig(client_id="c", redirect_uris=uris)
+
+
+def test_a_scope_the_app_may_not_have_fails_the_whole_consent(
+    xero_factory: XeroFactory,
+) -> None:
+    xero = xero_factory(scopes=NEW_APP_SCOPES)
+    for asked in (
+        "offline_access accounting.invoices.read accounting.journals.read",
+        "offline_access accounting.transactions.read",  # broad: not for 2026 apps
+    ):
+        page = xero.authorize(scope=asked)
+        assert page.status_code == 400 and "location" not in page.headers
+        assert "Invalid scope for client" in page.text and "invalid_scope" in page.text
+    unknown = xero.authorize(scope="offline_access accounting.everything.read")
+    assert unknown.status_code == 400 and "invalid_scope" in unknown.text
+    empty = xero.authorize(scope="")
+    assert empty.status_code == 400 and "scope is required" in empty.text
+    # What `oauth-etl authorize` asks for by default is granted to a new app.
+    tokens = xero.login(scopes_for().text())
+    assert set(tokens["scope"].split()) == set(scopes_for().scopes)
+    assert xero.stats()["grants"]["authorization_code"] == 1
+
+
+def test_the_sandbox_and_the_client_agree_on_the_documented_uri() -> None:
+    assert DEFAULT_REDIRECT_URI in REGISTERED_REDIRECT_URIS
+    assert set(scopes_for().scopes) <= NEW_APP_SCOPES
+    assert "accounting.journals.read" not in NEW_APP_SCOPES
+
+
+def test_authorize_response_type_error_redirects(xero: Xero) -> None:
     wrong_type = xero.authorize(response_type="token")
     assert "error=unsupported_response_type" in wrong_type.headers["location"]
+    assert "state=st-1" in wrong_type.headers["location"]

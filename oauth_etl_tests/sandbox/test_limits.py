@@ -6,7 +6,14 @@ import asyncio
 import time
 
 import httpx
+import pytest
+from click.testing import CliRunner
 
+from oauth_etl.sandbox import SandboxConfig
+from oauth_etl.sandbox import cli as sandbox_cli
+from oauth_etl.sandbox.config import REGISTERED_REDIRECT_URIS
+from oauth_etl.sandbox.identity import NEW_APP_SCOPES
+from oauth_etl.sandbox.limits import tier_day_limit
 from oauth_etl_tests.sandbox.conftest import Xero, XeroFactory
 
 
@@ -109,3 +116,50 @@ def test_latency_grows_with_page_size(xero_factory: XeroFactory) -> None:
 
     small, large = timed(100), timed(1000)
     assert small >= 0.03 and large >= 0.12 and large > small
+
+
+def test_tier_sets_the_day_limit() -> None:
+    assert tier_day_limit("starter") == 1000
+    assert tier_day_limit("Core") == tier_day_limit("advanced") == 5000
+    with pytest.raises(ValueError, match="unknown tier"):
+        tier_day_limit("gold")
+
+
+def _config_of(monkeypatch: pytest.MonkeyPatch, *args: str) -> SandboxConfig:
+    seen: list[SandboxConfig] = []
+    monkeypatch.setattr(sandbox_cli, "serve_forever", lambda config, _announce: seen.append(config))
+    result = CliRunner().invoke(sandbox_cli.sandbox_command, ["--client-id", "x", *args])
+    assert result.exit_code == 0, result.output
+    return seen[0]
+
+
+def test_cli_tier_and_registration_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _config_of(monkeypatch, "--tier", "starter").day_limit == 1000
+    assert _config_of(monkeypatch, "--tier", "core").day_limit == 5000
+    assert _config_of(monkeypatch, "--tier", "starter", "--day-limit", "7").day_limit == 7
+    default = _config_of(monkeypatch)
+    assert default.day_limit == 5000 and default.redirect_uris == REGISTERED_REDIRECT_URIS
+    custom = _config_of(
+        monkeypatch,
+        "--redirect-uri",
+        "https://a.example/cb",
+        "--redirect-uri",
+        "http://localhost:9/cb",
+    )
+    assert custom.redirect_uris == ("https://a.example/cb", "http://localhost:9/cb")
+    assert _config_of(monkeypatch, "--scopes", "new-app").scopes == NEW_APP_SCOPES
+    refused = CliRunner().invoke(
+        sandbox_cli.sandbox_command, ["--client-id", "x", "--redirect-uri", "https://*.example/cb"]
+    )
+    assert refused.exit_code == 2 and "wildcards" in refused.output
+
+
+def test_starter_tier_answers_429_day_after_1000_calls(xero_factory: XeroFactory) -> None:
+    xero = xero_factory(limits=True, day_limit=tier_day_limit("starter"), minute_limit=100_000)
+    token, tenants = _login(xero)
+    first = xero.api("Accounts", token, tenants[0])
+    assert first.headers["X-DayLimit-Remaining"] == "999"
+    for _ in range(999):
+        assert xero.api("Currencies", token, tenants[0]).status_code == 200
+    limited = xero.api("Accounts", token, tenants[0])
+    assert limited.status_code == 429 and limited.headers["X-Rate-Limit-Problem"] == "day"

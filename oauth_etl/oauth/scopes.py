@@ -1,0 +1,139 @@
+"""Which Xero scopes to request, and which endpoints a granted scope set can read.
+
+Apps created from 2 March 2026 must use granular scopes (developer.xero.com/faq/granular-scopes);
+`accounting.transactions(.read)` and `accounting.reports.read` are not offered to them
+(apideck.com/blog/xero-scopes). Two scopes are opt-in, because asking for a scope the
+app may not have fails the whole consent with `invalid_scope` (/work/shared/XERO.md,
+"Facts added 2026-12-01": reported by third parties, not in Xero's docs):
+
+- `accounting.journals.read`: Journals is a feature of Xero's paid Advanced tier since
+  March 2026 (developer.xero.com/pricing); custom connections created from 29 April
+  2026 get granular scopes "which don't include journal access"
+  (developer.xero.com/faq/custom-integration).
+- `accounting.classicexpenses.read`: ExpenseClaims and Receipts (apideck.com/blog/xero-scopes,
+  "deprecated endpoint"); several sources say new apps cannot get it.
+
+The endpoints and their scopes come from `oauth_etl.xero.catalog` (imported on first use:
+importing `oauth_etl.xero` loads the API client, which token commands do not need).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from oauth_etl.xero.catalog import Endpoint
+
+# Needed for a refresh token (developer.xero.com/documentation/oauth2/scopes).
+OFFLINE_ACCESS = "offline_access"
+JOURNALS_SCOPE = "accounting.journals.read"
+CLASSIC_EXPENSES_SCOPE = "accounting.classicexpenses.read"
+
+# Scope -> why it is opt-in (shown when an endpoint is left out or fails).
+RESTRICTED_SCOPES: Mapping[str, str] = {
+    JOURNALS_SCOPE: (
+        "Journals needs Xero's paid Advanced tier since March 2026 and apps created from "
+        "then on do not get accounting.journals.read; opt in with --with-journals once the "
+        "app has it"
+    ),
+    CLASSIC_EXPENSES_SCOPE: (
+        "ExpenseClaims and Receipts need the granular scope accounting.classicexpenses.read, "
+        "which apps created from March 2026 cannot get; opt in with --with-classic-expenses "
+        "only if the app has it"
+    ),
+}
+
+# The read scopes any app created from 2 March 2026 may request (granular scopes page,
+# developer.xero.com/documentation/oauth2/scopes, and apideck.com/blog/xero-scopes for the
+# split). Budgets and attachments were never broad. Write scopes are left out: we only read.
+NEW_APP_SCOPES: frozenset[str] = frozenset(
+    {
+        OFFLINE_ACCESS,
+        "openid",
+        "profile",
+        "email",
+        "accounting.settings.read",
+        "accounting.contacts.read",
+        "accounting.invoices.read",
+        "accounting.payments.read",
+        "accounting.banktransactions.read",
+        "accounting.manualjournals.read",
+        "accounting.budgets.read",
+        "accounting.attachments.read",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ScopePlan:
+    """The scopes to request and the selected endpoints left out (name -> why)."""
+
+    scopes: tuple[str, ...]
+    left_out: Mapping[str, str] = field(default_factory=dict)
+
+    def text(self) -> str:
+        return " ".join(self.scopes)
+
+
+def required_scope(endpoint: Endpoint) -> str:
+    """The granular scope a 2026 app needs for `endpoint` (the first granular one)."""
+    return endpoint.granular_scopes[0]
+
+
+def restriction(endpoint: Endpoint) -> str | None:
+    """Why `endpoint` is opt-in, or None when any new app may read it."""
+    for scope in endpoint.granular_scopes:
+        if scope in RESTRICTED_SCOPES:
+            return RESTRICTED_SCOPES[scope]
+    # The catalog's own opt-in flag (where it has one) counts too.
+    if getattr(endpoint, "opt_in", False):
+        return f"{endpoint.path} is opt-in in the catalog"
+    return None
+
+
+def _catalog() -> tuple[Endpoint, ...]:
+    from oauth_etl.xero.catalog import CATALOG
+
+    return CATALOG
+
+
+def scopes_for(
+    endpoints: Iterable[Endpoint] | None = None,
+    *,
+    with_journals: bool = False,
+    with_classic_expenses: bool = False,
+) -> ScopePlan:
+    """`offline_access` plus the granular read scope of every selected endpoint.
+
+    Restricted endpoints (Journals; ExpenseClaims and Receipts) count only when opted in;
+    otherwise they are listed in `left_out` with the reason.
+    """
+    opted = set()
+    if with_journals:
+        opted.add(JOURNALS_SCOPE)
+    if with_classic_expenses:
+        opted.add(CLASSIC_EXPENSES_SCOPE)
+    wanted: set[str] = set()
+    left_out: dict[str, str] = {}
+    for endpoint in _catalog() if endpoints is None else endpoints:
+        scope = required_scope(endpoint)
+        reason = restriction(endpoint)
+        if reason is not None and scope not in opted:
+            left_out[endpoint.name] = reason
+            continue
+        wanted.add(scope)
+    return ScopePlan((OFFLINE_ACCESS, *sorted(wanted)), left_out)
+
+
+def unreadable(
+    granted: Iterable[str], endpoints: Iterable[Endpoint] | None = None
+) -> dict[str, str]:
+    """Endpoints that a token with `granted` scopes cannot read, with the scope it lacks."""
+    have = set(granted)
+    missing: dict[str, str] = {}
+    for endpoint in _catalog() if endpoints is None else endpoints:
+        if not have.intersection(endpoint.scopes):
+            missing[endpoint.name] = required_scope(endpoint)
+    return missing
