@@ -16,6 +16,8 @@ from oauth_etl.assets import TENANTS, build_endpoint_asset
 from oauth_etl.storage.batch import LandingBatch
 from oauth_etl.xero.catalog import CATALOG, endpoint
 from oauth_etl.xero.client import XeroClient
+from oauth_etl.xero.cursor import request_bound
+from oauth_etl.xero.dates import from_cursor, if_modified_since_header
 from oauth_etl.xero.rate import RateBudget
 from oauth_etl_tests.xero.fake_xero import TENANT, BearerAuth, FakeXero, always, make_records
 
@@ -100,6 +102,10 @@ def test_lands_every_record_in_page_order(instance: dg.DagsterInstance) -> None:
     assert metadata["api_calls"].value == 3
 
 
+def since(cursor: str) -> str:
+    return if_modified_since_header(request_bound(from_cursor(cursor)))
+
+
 def test_second_run_reads_changes_since_the_committed_cursor(
     instance: dg.DagsterInstance,
 ) -> None:
@@ -116,7 +122,8 @@ def test_second_run_reads_changes_since_the_committed_cursor(
 
     fake.calls.clear()
     assert materialize("contacts", fake, io, instance).success
-    assert fake.calls[0].headers["If-Modified-Since"].startswith("2024-01-01T02:29:00")
+    # Strictly before the cursor (xero/cursor.py request_bound): records stamped at it return.
+    assert fake.calls[0].headers["If-Modified-Since"] == since(cursor)
 
     fake.calls.clear()
     full = {"ops": {"xero__contacts": {"config": {"full_refresh": True}}}}
@@ -211,5 +218,6 @@ def test_a_day_limit_ends_the_asset_cleanly_and_the_next_run_resumes(
     fake.faults.remove(day_limit)
     fake.calls.clear()
     assert materialize("invoices", fake, io, instance).success
-    assert fake.calls[0].headers["If-Modified-Since"].startswith("2024-01-01T16:39:00")
-    assert io.landed[("invoices", TENANT)] == fake.data["Invoices"][1000:]
+    assert fake.calls[0].headers["If-Modified-Since"] == since(cursor)
+    # Record #999, stamped at the cursor, lands again (at-least-once); nothing is skipped.
+    assert io.landed[("invoices", TENANT)] == fake.data["Invoices"][999:]
