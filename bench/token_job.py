@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import dagster as dg
 
+from oauth_etl.defs.resources import XeroOAuthResource
+from oauth_etl.defs.storage import LandingStorageResource
 from oauth_etl.oauth.tokens import fingerprint_of
-from oauth_etl.resources import XeroOAuthResource
-from oauth_etl.storage.resource import AzureBlobStorageResource
 
 STEPS = 8
 
@@ -41,7 +41,7 @@ def _step(index: int) -> dg.OpDefinition:
             identity_url=dg.EnvVar("XERO_IDENTITY_URL"),
             api_url=dg.EnvVar("XERO_API_URL"),
             token_store=dg.EnvVar("OAUTH_ETL_TOKEN_STORE"),
-            storage=AzureBlobStorageResource(
+            storage=LandingStorageResource(
                 connection_string=dg.EnvVar("AZURE_STORAGE_CONNECTION_STRING")
             ),
         )

@@ -13,10 +13,10 @@ from typing import NoReturn
 
 import click
 
+from oauth_etl.defs.resources import XeroApiResource, XeroOAuthResource, build_resources
 from oauth_etl.oauth.authorize import DEFAULT_SCOPES, Mode
 from oauth_etl.oauth.errors import OAuthError
 from oauth_etl.oauth.manager import TokenManager
-from oauth_etl.resources import XeroApiResource, XeroOAuthResource, build_resources
 from oauth_etl.sandbox.cli import sandbox_command
 from oauth_etl.settings import Settings
 from oauth_etl.xero.errors import XeroError

@@ -23,8 +23,12 @@ import dagster as dg
 import httpx
 
 from oauth_etl import settings as env
-from oauth_etl.assets import ENDPOINT_ASSETS, TENANTS
-from oauth_etl.checks import BATCH_CHECKS
+from oauth_etl.defs.resources import XeroOAuthResource, build_resources
+from oauth_etl.defs.storage import LandingStorageResource
+from oauth_etl.defs.xero.assets import ENDPOINT_ASSETS
+from oauth_etl.defs.xero.checks import BATCH_CHECKS
+from oauth_etl.defs.xero.partitions import TENANTS
+from oauth_etl.defs.xero.tenants import xero_tenants
 from oauth_etl.local_services import (
     PROJECT_ROOT,
     Azurite,
@@ -33,11 +37,8 @@ from oauth_etl.local_services import (
     start_azurite,
     start_sandbox,
 )
-from oauth_etl.resources import XeroOAuthResource, build_resources
 from oauth_etl.settings import Settings
 from oauth_etl.storage.reader import latest_batch
-from oauth_etl.storage.resource import AzureBlobStorageResource
-from oauth_etl.tenants import xero_tenants
 from oauth_etl.xero.catalog import CATALOG
 
 Echo = Callable[[str], None]
@@ -161,12 +162,12 @@ def run_demo(*, tenants: int, records: int, echo: Echo, home: Path = LOCAL_HOME)
                 echo(f"extraction failed for tenant {tenant_id}")
                 return 1
         storage = resources["storage"]
-        assert isinstance(storage, AzureBlobStorageResource)
+        assert isinstance(storage, LandingStorageResource)
         return print_summary(storage, tenant_ids, sandbox_record_counts(stack.sandbox.url), echo)
 
 
 def print_summary(
-    storage: AzureBlobStorageResource,
+    storage: LandingStorageResource,
     tenant_ids: Sequence[str],
     expected: dict[tuple[str, str], int],
     echo: Echo,

@@ -12,7 +12,8 @@ import httpx
 import orjson
 import pytest
 
-from oauth_etl.assets import TENANTS, build_endpoint_asset
+from oauth_etl.defs.xero.assets import build_endpoint_asset
+from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.storage.batch import LandingBatch
 from oauth_etl.xero.catalog import CATALOG, endpoint
 from oauth_etl.xero.client import XeroClient

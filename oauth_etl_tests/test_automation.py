@@ -12,18 +12,15 @@ from collections.abc import Iterator
 import dagster as dg
 import pytest
 
-from oauth_etl.assets import TENANTS
-from oauth_etl.automation import (
-    xero_daily,
-    xero_token_health,
-    xero_token_keepalive_job,
-    xero_token_keepalive_schedule,
-)
+from oauth_etl.defs.resources import XeroApiResource, XeroOAuthResource, build_resources
+from oauth_etl.defs.xero.checks import xero_token_health
+from oauth_etl.defs.xero.jobs import xero_token_keepalive_job
+from oauth_etl.defs.xero.partitions import TENANTS
+from oauth_etl.defs.xero.schedules import xero_daily, xero_token_keepalive_schedule
+from oauth_etl.defs.xero.sensors import xero_tenants_sensor
 from oauth_etl.oauth.errors import AuthorizationRequired
 from oauth_etl.oauth.manager import TokenManager
-from oauth_etl.resources import XeroApiResource, XeroOAuthResource, build_resources
 from oauth_etl.settings import Settings
-from oauth_etl.tenants import xero_tenants_sensor
 from oauth_etl_tests.conftest import SandboxHandle
 
 DAY = 86_400.0

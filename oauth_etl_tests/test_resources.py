@@ -5,8 +5,8 @@ import time
 import pytest
 from azure.storage.blob import ContainerClient
 
+from oauth_etl.defs.resources import LeaseLock
 from oauth_etl.oauth.errors import LockTimeout
-from oauth_etl.resources import LeaseLock
 from oauth_etl.storage.lease import BlobLeaseLock
 
 
@@ -28,10 +28,10 @@ def test_a_busy_lease_times_out_as_a_lock_timeout_naming_the_blob(
 
 
 def test_resources_never_show_a_secret_in_repr_or_str() -> None:
-    from oauth_etl.resources import XeroApiResource, XeroOAuthResource
-    from oauth_etl.storage.resource import AzureBlobStorageResource
+    from oauth_etl.defs.resources import XeroApiResource, XeroOAuthResource
+    from oauth_etl.defs.storage import LandingStorageResource
 
-    storage = AzureBlobStorageResource(
+    storage = LandingStorageResource(
         connection_string="AccountName=a;AccountKey=canary-storage-key;", sas_token="sig=canary-sas"
     )
     oauth = XeroOAuthResource(

@@ -1,7 +1,7 @@
-"""Azure Blob landing: streaming writer, manifests, verified reader, IO manager, lease lock.
+"""Azure Blob landing in plain Python: streaming writer, manifests, verified reader, lease lock.
 
-Dagster types live in `resource` and `io_manager`; the rest is plain Python. Import the
-Dagster parts from their modules (`oauth_etl.storage.resource`, `.io_manager`).
+Nothing here imports Dagster: the landing resource and IO manager built on this package
+live in `oauth_etl.defs.storage` and `oauth_etl.defs.io_manager`.
 """
 
 from oauth_etl.storage.account import (

@@ -13,7 +13,7 @@ import yaml
 from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
-from oauth_etl.assets import XERO_POOL
+from oauth_etl.defs.xero.assets import XERO_POOL
 
 from ._config import PROD_INSTANCE, load_yaml, without_k8s_launcher
 from .postgres import PostgresServer, PostgresUnavailable, running_postgres

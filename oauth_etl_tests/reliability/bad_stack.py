@@ -18,10 +18,11 @@ import dagster as dg
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from oauth_etl import settings as env
-from oauth_etl.assets import TENANTS, build_endpoint_asset
-from oauth_etl.resources import XeroApiResource, XeroOAuthResource, build_resources
+from oauth_etl.defs.io_manager import BlobLandingIOManager
+from oauth_etl.defs.resources import XeroApiResource, XeroOAuthResource, build_resources
+from oauth_etl.defs.xero.assets import build_endpoint_asset
+from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.settings import Settings
-from oauth_etl.storage.io_manager import BlobLandingIOManager
 from oauth_etl.xero.catalog import endpoint as catalog_endpoint
 from oauth_etl_tests.conftest import SandboxHandle
 

@@ -9,6 +9,7 @@ import uuid
 import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
+from oauth_etl.defs.storage import LandingStorageResource
 from oauth_etl.local_services import AZURITE_KEY, Azurite, azurite_connection_string, free_port
 from oauth_etl.storage import (
     AZURITE_DEV_CONNECTION_STRING,
@@ -22,7 +23,6 @@ from oauth_etl.storage import (
     write_batch,
 )
 from oauth_etl.storage.account import redact, safe_url
-from oauth_etl.storage.resource import AzureBlobStorageResource
 from oauth_etl_tests.storage._support import account_sas, container_sas, records
 
 WRONG_KEY = base64.b64encode(b"not the key" * 6).decode()
@@ -41,14 +41,14 @@ def test_default_account_is_azurite_dev_storage() -> None:
     assert (
         described == "storage account 'devstoreaccount1' at http://127.0.0.1:10000/devstoreaccount1"
     )
-    resource = AzureBlobStorageResource()
+    resource = LandingStorageResource()
     assert resource.describe() == f"container 'xero-raw' in {described}"
     assert AZURITE_KEY not in repr(resource)
 
 
 def test_wrong_key_is_an_auth_error_without_the_key(azurite: Azurite) -> None:
     connection = azurite_connection_string(azurite.port).replace(AZURITE_KEY, WRONG_KEY)
-    resource = AzureBlobStorageResource(connection_string=connection, container="landing")
+    resource = LandingStorageResource(connection_string=connection, container="landing")
     with pytest.raises(StorageAuthError) as caught:
         resource.container_client()
     text = str(caught.value)
@@ -72,7 +72,7 @@ def test_nothing_listening_is_unreachable_quickly() -> None:
 
 def test_missing_container_with_create_disabled(azurite: Azurite) -> None:
     name = f"missing-{uuid.uuid4().hex[:12]}"
-    resource = AzureBlobStorageResource(
+    resource = LandingStorageResource(
         connection_string=azurite.connection_string, container=name, create_container=False
     )
     with pytest.raises(ContainerMissing, match=f"container '{name}' does not exist"):
@@ -85,7 +85,7 @@ def test_missing_container_with_create_disabled(azurite: Azurite) -> None:
 
 def test_create_container_when_allowed(azurite: Azurite, blob_service: BlobServiceClient) -> None:
     name = f"created-{uuid.uuid4().hex[:12]}"
-    resource = AzureBlobStorageResource(connection_string=azurite.connection_string, container=name)
+    resource = LandingStorageResource(connection_string=azurite.connection_string, container=name)
     try:
         container = resource.container_client()
         assert container.exists()
@@ -93,7 +93,7 @@ def test_create_container_when_allowed(azurite: Azurite, blob_service: BlobServi
     finally:
         blob_service.delete_container(name)
     with pytest.raises(ValueError, match="not a valid name"):
-        AzureBlobStorageResource(container="Bad_Name").container_client()
+        LandingStorageResource(container="Bad_Name").container_client()
 
 
 def test_sas_without_write_rights_is_an_auth_error(
@@ -101,7 +101,7 @@ def test_sas_without_write_rights_is_an_auth_error(
 ) -> None:
     sas = container_sas(blob_service, container.container_name, read=True, list=True)
     account_url = f"http://127.0.0.1:{azurite.port}/devstoreaccount1"
-    resource = AzureBlobStorageResource(
+    resource = LandingStorageResource(
         account_url=account_url, sas_token=sas, container=container.container_name
     )
     with pytest.raises(StorageAuthError) as caught:
@@ -143,7 +143,7 @@ def test_bad_configuration_is_rejected_clearly() -> None:
 
 
 def test_from_env_reads_the_documented_variables() -> None:
-    resource = AzureBlobStorageResource.from_env(
+    resource = LandingStorageResource.from_env(
         {
             "AZURE_STORAGE_ACCOUNT_URL": "https://acct.blob.core.windows.net",
             "OAUTH_ETL_CONTAINER": "raw",
@@ -154,4 +154,4 @@ def test_from_env_reads_the_documented_variables() -> None:
         "raw",
         None,
     )
-    assert AzureBlobStorageResource.from_env({}).container == "xero-raw"
+    assert LandingStorageResource.from_env({}).container == "xero-raw"

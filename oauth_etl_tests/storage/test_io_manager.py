@@ -9,10 +9,10 @@ import dagster as dg
 import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
+from oauth_etl.defs.io_manager import BlobLandingIOManager
+from oauth_etl.defs.storage import LandingStorageResource
 from oauth_etl.local_services import AZURITE_KEY, Azurite
 from oauth_etl.storage import BatchStats, LandingBatch, list_batches
-from oauth_etl.storage.io_manager import BlobLandingIOManager
-from oauth_etl.storage.resource import AzureBlobStorageResource
 from oauth_etl_tests.storage._support import account_sas, record, records
 
 TENANTS = dg.StaticPartitionsDefinition(["tenant-a", "tenant-b"])
@@ -23,7 +23,7 @@ def make_resources(
     azurite: Azurite, blob_service: BlobServiceClient, container: ContainerClient, **io: Any
 ) -> tuple[dict[str, Any], str]:
     sas = account_sas(blob_service, read=True, write=True, list=True, create=True, delete=True)
-    storage = AzureBlobStorageResource(
+    storage = LandingStorageResource(
         account_url=f"http://127.0.0.1:{azurite.port}/devstoreaccount1",
         sas_token=sas,
         container=container.container_name,
@@ -185,7 +185,7 @@ def test_producer_error_fails_the_step_with_its_message(
 
 @pytest.mark.parametrize("field", ["connection_string", "sas_token"])
 def test_secret_fields_are_marked_secret(field: str) -> None:
-    schema = AzureBlobStorageResource.model_json_schema()
+    schema = LandingStorageResource.model_json_schema()
     assert schema["properties"][field].get("dagster__is_secret") is True
 
 

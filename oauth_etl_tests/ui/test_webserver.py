@@ -16,9 +16,9 @@ import orjson
 import pytest
 
 from oauth_etl import settings
+from oauth_etl.defs.resources import XeroOAuthResource, build_resources
 from oauth_etl.demo import local_environment
 from oauth_etl.local_services import AZURITE_KEY, Azurite
-from oauth_etl.resources import XeroOAuthResource, build_resources
 from oauth_etl.settings import Settings
 from oauth_etl.xero.catalog import CATALOG
 from oauth_etl_tests.conftest import SandboxFactory
@@ -43,7 +43,12 @@ pytestmark = pytest.mark.timeout(180)
 
 TENANTS_KEY = ("xero", "tenants")
 CONTACTS_KEY = ("xero", "contacts")
-SCHEDULES = {"xero_daily", "xero_token_keepalive_weekly", "xero_token_health_daily"}
+SCHEDULES = {
+    "xero_daily",
+    "xero_token_keepalive_weekly",
+    "xero_token_health_daily",
+    "landing_sweep_weekly",
+}
 SENSORS = {"xero_tenants_sensor"}
 
 

@@ -20,11 +20,11 @@ from typing import Any, Literal
 import dagster as dg
 from azure.storage.blob import ContainerClient
 
+from oauth_etl.defs.storage import LandingStorageResource
 from oauth_etl.storage.batch import LandingBatch
 from oauth_etl.storage.errors import ManifestError
 from oauth_etl.storage.manifest import MANIFEST_NAME, Manifest, batch_path, parse_utc
 from oauth_etl.storage.reader import iter_records, latest_batch, list_batches, read_manifest
-from oauth_etl.storage.resource import AzureBlobStorageResource
 from oauth_etl.storage.writer import DEFAULT_COMPRESSION_LEVEL, DEFAULT_PART_SIZE, write_batch
 
 # Output metadata keys this IO manager owns; `stats.extra` may not overwrite them.
@@ -63,7 +63,7 @@ class _Target:
 class BlobLandingIOManager(dg.ConfigurableIOManager):
     """Lands `LandingBatch` outputs as gzip JSON lines + manifest; loads records back."""
 
-    storage: dg.ResourceDependency[AzureBlobStorageResource]
+    storage: dg.ResourceDependency[LandingStorageResource]
     part_size_bytes: int = DEFAULT_PART_SIZE
     compression_level: int = DEFAULT_COMPRESSION_LEVEL
     load: Literal["latest", "all"] = "latest"

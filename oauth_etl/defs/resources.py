@@ -18,6 +18,8 @@ import httpx
 from pydantic import Field, JsonValue, PrivateAttr
 
 from oauth_etl import settings as env
+from oauth_etl.defs.io_manager import BlobLandingIOManager
+from oauth_etl.defs.storage import LandingStorageResource
 from oauth_etl.oauth.auth import BearerAuth
 from oauth_etl.oauth.authorize import DEFAULT_SCOPES, Mode, authorize
 from oauth_etl.oauth.endpoint import TokenEndpoint
@@ -35,9 +37,7 @@ from oauth_etl.oauth.stores import (
 from oauth_etl.oauth.tokens import TokenSet
 from oauth_etl.settings import Settings
 from oauth_etl.storage.errors import LeaseLost, LeaseTimeout
-from oauth_etl.storage.io_manager import BlobLandingIOManager
 from oauth_etl.storage.lease import BlobLeaseLock
-from oauth_etl.storage.resource import AzureBlobStorageResource
 from oauth_etl.xero.client import Connection, XeroClient
 
 SECRET: dict[str, JsonValue] = {"dagster__is_secret": True}
@@ -114,7 +114,7 @@ class XeroOAuthResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         default=30, description="Blob lease length for the Key Vault store's lock (15-60)."
     )
     timeout_seconds: float = Field(default=30.0, description="Token endpoint timeout.")
-    storage: dg.ResourceDependency[AzureBlobStorageResource]
+    storage: dg.ResourceDependency[LandingStorageResource]
 
     _manager: TokenManager | None = PrivateAttr(default=None)
 
@@ -228,7 +228,7 @@ def build_resources(
     `secret(variable, value)` lets `definitions.py` pass secrets as `dg.EnvVar`
     (shown by name in the UI), while the command line passes the values.
     """
-    storage = AzureBlobStorageResource(
+    storage = LandingStorageResource(
         connection_string=secret(env.STORAGE_CONNECTION_STRING, config.storage_connection_string),
         account_url=config.storage_account_url,
         sas_token=secret(env.STORAGE_SAS_TOKEN, config.storage_sas_token),
@@ -250,3 +250,14 @@ def build_resources(
         "xero": XeroApiResource(oauth=oauth),
         "landing_io_manager": BlobLandingIOManager(storage=storage),
     }
+
+
+def _env_var_secret(name: str, value: str | None) -> str | None:
+    """An `EnvVar` when the variable is set: resolved at run time, shown by name only."""
+    return dg.EnvVar(name) if value else None
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    """The code location's resources, bound to the environment contract."""
+    return dg.Definitions(resources=build_resources(Settings.from_env(), secret=_env_var_secret))

@@ -14,15 +14,15 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from oauth_etl.defs.resources import XeroApiResource
+from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.oauth.errors import AuthorizationRequired, InvalidClient, InvalidScope
-from oauth_etl.resources import XeroApiResource
 from oauth_etl.storage.batch import BatchStats, LandingBatch
 from oauth_etl.xero.catalog import CATALOG, Endpoint, Paging
 from oauth_etl.xero.client import Extraction, Progress, XeroClient
 from oauth_etl.xero.dates import from_cursor
 from oauth_etl.xero.errors import NotEntitled, TenantDisconnected
 
-TENANTS = dg.DynamicPartitionsDefinition(name="xero_tenants")
 XERO_POOL = "xero_api"
 PROGRESS_EVERY_SECONDS = 10.0
 # Metadata keys of a materialization that the next run resumes from.
@@ -213,6 +213,5 @@ def build_endpoint_asset(endpoint: Endpoint) -> dg.AssetsDefinition:
     return _extract
 
 
-ENDPOINT_ASSETS: tuple[dg.AssetsDefinition, ...] = tuple(
-    build_endpoint_asset(endpoint) for endpoint in CATALOG
-)
+# A module-level list: the defs autoloader collects lists of assets, not tuples.
+ENDPOINT_ASSETS: list[dg.AssetsDefinition] = [build_endpoint_asset(e) for e in CATALOG]

@@ -27,7 +27,7 @@ _CONTAINER_NAME = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _LOCK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
-class AzureBlobStorageResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+class LandingStorageResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """Where raw data lands. Nothing set = the Azurite development account (127.0.0.1:10000).
 
     Authentication, first match wins: `connection_string`; `account_url` + `sas_token`;
@@ -58,7 +58,7 @@ class AzureBlobStorageResource(dg.ConfigurableResource):  # type: ignore[type-ar
     _container_ready: bool = PrivateAttr(default=False)
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> AzureBlobStorageResource:
+    def from_env(cls, environ: dict[str, str] | None = None) -> LandingStorageResource:
         """Configuration from AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_ACCOUNT_URL,
         AZURE_STORAGE_SAS_TOKEN, OAUTH_ETL_CONTAINER and OAUTH_ETL_PREFIX (for the CLI)."""
         env = os.environ if environ is None else environ
@@ -154,4 +154,4 @@ class AzureBlobStorageResource(dg.ConfigurableResource):  # type: ignore[type-ar
         parts: list[Any] = [f"container={self.container!r}", f"prefix={self.prefix!r}"]
         if self.account_url:
             parts.insert(0, f"account_url={safe_url(self.account_url)!r}")
-        return f"AzureBlobStorageResource({', '.join(parts)})"
+        return f"LandingStorageResource({', '.join(parts)})"

@@ -12,10 +12,18 @@ from array import array
 
 import dagster as dg
 
-from oauth_etl.assets import TENANTS, asset_key
+from oauth_etl.defs.resources import XeroOAuthResource
+from oauth_etl.defs.storage import LandingStorageResource
+from oauth_etl.defs.xero.assets import asset_key
+from oauth_etl.defs.xero.partitions import TENANTS
+from oauth_etl.defs.xero.tenants import xero_tenants
+from oauth_etl.oauth.errors import OAuthError
 from oauth_etl.storage.reader import iter_records, latest_batch
-from oauth_etl.storage.resource import AzureBlobStorageResource
 from oauth_etl.xero.catalog import CATALOG, Endpoint
+
+REFRESH_TOKEN_LIFETIME_DAYS = 60
+WARN_DAYS_LEFT = 14
+DAY = 86_400.0
 
 
 def _id_hash(value: object) -> int:
@@ -48,7 +56,7 @@ def _batch_check(endpoint: Endpoint, key: dg.AssetKey) -> dg.AssetChecksDefiniti
         ),
     )
     def _check(
-        context: dg.AssetCheckExecutionContext, storage: AzureBlobStorageResource
+        context: dg.AssetCheckExecutionContext, storage: LandingStorageResource
     ) -> dg.AssetCheckResult:
         tenant_id = context.partition_key
         container = storage.container_client()
@@ -95,6 +103,65 @@ def _batch_check(endpoint: Endpoint, key: dg.AssetKey) -> dg.AssetChecksDefiniti
     return _check
 
 
-BATCH_CHECKS: tuple[dg.AssetChecksDefinition, ...] = tuple(
-    build_batch_check(endpoint) for endpoint in CATALOG
+# A module-level list: the defs autoloader collects lists of checks, not tuples.
+BATCH_CHECKS: list[dg.AssetChecksDefinition] = [build_batch_check(e) for e in CATALOG]
+
+
+@dg.asset_check(
+    asset=xero_tenants,
+    name="xero_token_health",
+    description=(
+        "Age of the refresh token and days left before Xero's 60-day expiry; warns at "
+        f"{WARN_DAYS_LEFT} days, fails when a person must authorize again. Read-only."
+    ),
 )
+def xero_token_health(oauth: XeroOAuthResource) -> dg.AssetCheckResult:
+    # Read-only: a health check that refreshed would hide the ageing it reports on.
+    try:
+        status = oauth.token_manager().status()
+    except OAuthError as exc:
+        return dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=str(exc),
+            metadata={"remedy": "oauth-etl authorize"},
+        )
+    if not status.present or not status.has_refresh_token:
+        return dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=f"no refresh token in {status.store}: run `oauth-etl authorize`",
+            metadata={"store": status.store, "remedy": "oauth-etl authorize"},
+        )
+    age_days = (status.refresh_token_age_seconds or 0.0) / DAY
+    days_left = (
+        status.refresh_days_left
+        if status.refresh_days_left is not None
+        else REFRESH_TOKEN_LIFETIME_DAYS - age_days
+    )
+    metadata: dict[str, float | str] = {
+        "refresh_token_age_days": round(age_days, 2),
+        "days_left": round(days_left, 2),
+        "store": status.store,
+    }
+    if days_left <= 0:
+        return dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=(
+                f"The Xero refresh token went unused for {age_days:.0f} days and has expired: "
+                "run `oauth-etl authorize`."
+            ),
+            metadata={**metadata, "remedy": "oauth-etl authorize"},
+        )
+    if days_left <= WARN_DAYS_LEFT:
+        return dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=(
+                f"The Xero refresh token dies in {days_left:.1f} days: run "
+                "`oauth-etl token refresh` (or turn on xero_token_keepalive_weekly)."
+            ),
+            metadata=metadata,
+        )
+    return dg.AssetCheckResult(passed=True, metadata=metadata)
