@@ -18,7 +18,7 @@ import httpx
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from oauth_etl.defs.resources import XeroOAuthResource
-from oauth_etl.defs.storage import LandingStorageResource
+from oauth_etl.defs.storage import ConnectionString, LandingStorageResource
 from oauth_etl.local_services import Azurite, Sandbox, start_azurite, start_sandbox
 from oauth_etl.storage.account import make_blob_service_client
 
@@ -105,7 +105,9 @@ def stack(sandbox_args: Sequence[str], *, label: str = "bench") -> Iterator[Stac
     try:
         sandbox = start_sandbox(client_id=CLIENT_ID, client_secret=secret, extra_args=sandbox_args)
         admin = httpx.Client(base_url=sandbox.url, timeout=120.0)
-        storage = LandingStorageResource(connection_string=azurite.connection_string)
+        storage = LandingStorageResource(
+            credential=ConnectionString(connection_string=azurite.connection_string)
+        )
         oauth = XeroOAuthResource(
             client_id=CLIENT_ID,
             client_secret=secret,

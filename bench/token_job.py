@@ -10,7 +10,7 @@ from __future__ import annotations
 import dagster as dg
 
 from oauth_etl.defs.resources import XeroOAuthResource
-from oauth_etl.defs.storage import LandingStorageResource
+from oauth_etl.defs.storage import ConnectionString, LandingStorageResource
 from oauth_etl.oauth.tokens import fingerprint_of
 
 STEPS = 8
@@ -42,7 +42,9 @@ def _step(index: int) -> dg.OpDefinition:
             api_url=dg.EnvVar("XERO_API_URL"),
             token_store=dg.EnvVar("OAUTH_ETL_TOKEN_STORE"),
             storage=LandingStorageResource(
-                connection_string=dg.EnvVar("AZURE_STORAGE_CONNECTION_STRING")
+                credential=ConnectionString(
+                    connection_string=dg.EnvVar("AZURE_STORAGE_CONNECTION_STRING")
+                )
             ),
         )
     },

@@ -4,7 +4,7 @@ import dagster as dg
 from azure.storage.blob import ContainerClient
 
 from oauth_etl.defs.maintenance import landing_sweep_job
-from oauth_etl.defs.storage import LandingStorageResource
+from oauth_etl.defs.storage import ConnectionString, LandingStorageResource
 from oauth_etl.local_services import Azurite
 from oauth_etl.storage import LandingBatch, write_batch
 from oauth_etl_tests.storage._support import records
@@ -19,7 +19,7 @@ def test_sweep_job_deletes_parts_without_a_manifest(
     orphan = "m/xero/t1/invoices/20260101T000000Z-dead/part-00000.jsonl.gz"
     container.upload_blob(orphan, b"partial")
     storage = LandingStorageResource(
-        connection_string=azurite.connection_string,
+        credential=ConnectionString(connection_string=azurite.connection_string),
         container=container.container_name,
         prefix="m/",
     )

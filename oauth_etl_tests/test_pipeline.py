@@ -17,7 +17,6 @@ from oauth_etl.defs.xero.assets import ENDPOINT_ASSETS
 from oauth_etl.defs.xero.checks import BATCH_CHECKS
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.defs.xero.tenants import xero_tenants
-from oauth_etl.settings import Settings
 from oauth_etl.storage.manifest import Manifest
 from oauth_etl.storage.reader import iter_records, latest_batch
 from oauth_etl.xero.catalog import CATALOG, Endpoint
@@ -66,7 +65,7 @@ def identity(endpoint: Endpoint, record: dict[str, Any]) -> str:
 def test_whole_catalog_for_two_tenants_equals_the_sandbox_then_only_changes(
     sandbox: SandboxHandle, local_env: dict[str, str], instance: dg.DagsterInstance
 ) -> None:
-    resources = build_resources(Settings.from_env())
+    resources = build_resources(env_vars=False)
     assert dg.materialize([xero_tenants], instance=instance, resources=resources).success
     tenants = instance.get_dynamic_partitions(TENANTS.name or "")
     assert len(tenants) == 2

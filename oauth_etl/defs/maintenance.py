@@ -9,6 +9,8 @@ from datetime import timedelta
 import dagster as dg
 from pydantic import Field
 
+from oauth_etl import contract
+from oauth_etl.contract import ScheduleSettings
 from oauth_etl.defs.storage import LandingStorageResource
 from oauth_etl.storage.writer import sweep_incomplete_batches
 
@@ -47,11 +49,15 @@ def landing_sweep_job() -> None:
     sweep_incomplete_landing_batches()
 
 
-landing_sweep_schedule = dg.ScheduleDefinition(
-    name="landing_sweep_weekly",
-    job=landing_sweep_job,
-    cron_schedule="45 3 * * 6",  # Saturday, between the daily runs
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Weekly: deletes parts of batches that never committed.",
-)
+@dg.definitions
+def maintenance() -> dg.Definitions:
+    settings = contract.settings(ScheduleSettings)
+    weekly = dg.ScheduleDefinition(
+        name="landing_sweep_weekly",
+        job=landing_sweep_job,
+        cron_schedule=settings.sweep_cron,
+        execution_timezone=settings.timezone,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Weekly: deletes parts of batches that never committed.",
+    )
+    return dg.Definitions(jobs=[landing_sweep_job], schedules=[weekly])

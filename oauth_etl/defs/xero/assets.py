@@ -16,12 +16,12 @@ from pydantic import Field
 
 from oauth_etl.defs.resources import XeroApiResource
 from oauth_etl.defs.xero.partitions import TENANTS
-from oauth_etl.oauth.errors import AuthorizationRequired, InvalidClient, InvalidScope
+from oauth_etl.oauth.errors import AuthorizationRequired, InvalidClient, InvalidScope, OAuthError
 from oauth_etl.storage.batch import BatchStats, LandingBatch
 from oauth_etl.xero.catalog import CATALOG, Endpoint, Paging
-from oauth_etl.xero.client import Extraction, Progress, XeroClient
+from oauth_etl.xero.client import Extraction, Progress
 from oauth_etl.xero.dates import from_cursor
-from oauth_etl.xero.errors import NotEntitled, TenantDisconnected
+from oauth_etl.xero.errors import NotEntitled, TenantDisconnected, XeroError
 
 XERO_POOL = "xero_api"
 PROGRESS_EVERY_SECONDS = 10.0
@@ -112,20 +112,22 @@ def _progress_logger(
     return report
 
 
-def _stream(
-    client: XeroClient, extraction: Extraction, stats: BatchStats
-) -> Iterator[dict[str, Any]]:
+def _stream(extraction: Extraction, stats: BatchStats) -> Iterator[dict[str, Any]]:
     """Yield the extraction's records, then copy its figures into the batch stats.
 
-    The client stays open until the IO manager has consumed the last page. Errors
-    that a retry cannot fix become a `dg.Failure` that forbids run retries.
+    The landing IO manager consumes this while it writes, so an API error surfaces
+    there: as a `dg.Failure` carrying the Xero error's message and remedy, never as a
+    storage error. Errors a retry cannot fix forbid retries. The client belongs to the
+    run (XeroApiResource) and is closed at its teardown, whatever happens here.
     """
     try:
         yield from extraction.records()
-    except NEEDS_A_PERSON as exc:
-        raise dg.Failure(description=str(exc), allow_retries=False) from exc
-    finally:
-        client.close()
+    except (XeroError, OAuthError) as exc:
+        raise dg.Failure(
+            description=str(exc),
+            metadata={"error": type(exc).__name__},
+            allow_retries=not isinstance(exc, NEEDS_A_PERSON),
+        ) from exc
     figures = extraction.stats
     stats.api_calls = figures.api_calls
     stats.pages = figures.pages
@@ -190,8 +192,7 @@ def build_endpoint_asset(endpoint: Endpoint) -> dg.AssetsDefinition:
             + (f"changes since {resume.cursor}" if resume.cursor else "full read")
             + (f", after journal {resume.offset}" if resume.offset else "")
         )
-        client = xero.client()
-        extraction = client.extract(
+        extraction = xero.client().extract(
             endpoint,
             tenant_id,
             modified_since=from_cursor(resume.cursor) if resume.cursor else None,
@@ -205,7 +206,7 @@ def build_endpoint_asset(endpoint: Endpoint) -> dg.AssetsDefinition:
             source="xero",
             endpoint=endpoint.name,
             tenant_id=tenant_id,
-            records=_stream(client, extraction, stats),
+            records=_stream(extraction, stats),
             cursor_from=resume.cursor,
             stats=stats,
         )

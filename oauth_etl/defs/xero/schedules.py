@@ -1,11 +1,16 @@
-"""Running unattended: the daily extraction, the weekly token keep-alive, the daily health check."""
+"""Running unattended: the daily extraction, the weekly token keep-alive, the daily health check.
+
+A cron is part of a schedule's definition, so the schedule settings of the contract
+(`OAUTH_ETL_*_CRON`, `OAUTH_ETL_TIMEZONE`) are read when the definitions load, never at
+import.
+"""
 
 import time
 
 import dagster as dg
 
-from oauth_etl import settings as env
-from oauth_etl.defs.xero.assets import ENDPOINT_ASSETS
+from oauth_etl import contract
+from oauth_etl.contract import ScheduleSettings
 from oauth_etl.defs.xero.jobs import (
     xero_extract_job,
     xero_token_health_job,
@@ -13,18 +18,14 @@ from oauth_etl.defs.xero.jobs import (
 )
 from oauth_etl.defs.xero.partitions import TENANTS
 
-TIMEZONE = env.schedule(env.TIMEZONE, env.DEFAULT_TIMEZONE)
+# Runs of one tenant carry this tag: dagster.yaml allows one such run per tenant at once.
+TENANT_TAG = "xero/tenant"
 
 
-@dg.schedule(
-    name="xero_daily",
-    job=xero_extract_job,
-    cron_schedule=env.schedule(env.DAILY_CRON, env.DEFAULT_DAILY_CRON),
-    execution_timezone=TIMEZONE,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Daily incremental extraction of the whole catalog, one run per tenant.",
-)
-def xero_daily(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest] | dg.SkipReason:
+def daily_run_requests(
+    context: dg.ScheduleEvaluationContext,
+) -> list[dg.RunRequest] | dg.SkipReason:
+    """One extraction run per registered tenant, keyed by day so a tick never runs twice."""
     tenants = context.instance.get_dynamic_partitions(TENANTS.name or "")
     if not tenants:
         return dg.SkipReason(
@@ -36,31 +37,42 @@ def xero_daily(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest] | d
         if context.scheduled_execution_time
         else time.strftime("%Y-%m-%d")
     )
-    endpoints = ",".join(a.key.path[-1] for a in ENDPOINT_ASSETS)
     return [
-        dg.RunRequest(
-            run_key=f"{day}/{tenant}",
-            partition_key=tenant,
-            tags={"xero/tenant": tenant, "xero/endpoints": endpoints},
-        )
+        dg.RunRequest(run_key=f"{day}/{tenant}", partition_key=tenant, tags={TENANT_TAG: tenant})
         for tenant in tenants
     ]
 
 
-xero_token_keepalive_schedule = dg.ScheduleDefinition(
-    name="xero_token_keepalive_weekly",
-    job=xero_token_keepalive_job,
-    cron_schedule=env.schedule(env.KEEPALIVE_CRON, env.DEFAULT_KEEPALIVE_CRON),
-    execution_timezone=TIMEZONE,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Weekly refresh so the 60-day death of an unused refresh token never comes.",
-)
+def build_schedules(settings: ScheduleSettings) -> list[dg.ScheduleDefinition]:
+    return [
+        dg.ScheduleDefinition(
+            name="xero_daily",
+            job=xero_extract_job,
+            cron_schedule=settings.daily_cron,
+            execution_fn=daily_run_requests,
+            execution_timezone=settings.timezone,
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            description="Daily incremental extraction of the whole catalog, one run per tenant.",
+        ),
+        dg.ScheduleDefinition(
+            name="xero_token_keepalive_weekly",
+            job=xero_token_keepalive_job,
+            cron_schedule=settings.keepalive_cron,
+            execution_timezone=settings.timezone,
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            description="Weekly refresh: an unused refresh token dies after 60 days.",
+        ),
+        dg.ScheduleDefinition(
+            name="xero_token_health_daily",
+            job=xero_token_health_job,
+            cron_schedule=settings.health_cron,
+            execution_timezone=settings.timezone,
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            description="Runs the xero_token_health check daily.",
+        ),
+    ]
 
 
-xero_token_health_schedule = dg.ScheduleDefinition(
-    name="xero_token_health_daily",
-    job=xero_token_health_job,
-    cron_schedule=env.schedule(env.HEALTH_CRON, env.DEFAULT_HEALTH_CRON),
-    execution_timezone=TIMEZONE,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-)
+@dg.definitions
+def schedules() -> dg.Definitions:
+    return dg.Definitions(schedules=build_schedules(contract.settings(ScheduleSettings)))
