@@ -4,6 +4,7 @@ import dagster as dg
 import pytest
 
 from oauth_etl.definitions import defs
+from oauth_etl.defs.xero.assets import XERO_RETRY_POLICY
 
 ENDPOINT_ASSETS = [
     "xero/accounts",
@@ -81,12 +82,13 @@ def test_every_endpoint_asset_is_shaped_alike(repo: dg.RepositoryDefinition) -> 
     for key in ENDPOINT_ASSETS:
         node = graph.get(dg.AssetKey.from_user_string(key))
         assert node.group_name == "xero"
-        assert node.pools == {"xero_api"}
+        assert not node.pools  # tenants run side by side: no step pool
+        assert repo.assets_defs_by_key[node.key].op.retry_policy == XERO_RETRY_POLICY
         assert node.partitions_def == dg.DynamicPartitionsDefinition(name="xero_tenants")
         assert {"dagster/kind/xero", "dagster/kind/azure"} <= set(node.tags)
         assert node.description and "GET /api.xro/2.0/" in node.description
     tenants = graph.get(dg.AssetKey(["xero", "tenants"]))
-    assert tenants.partitions_def is None and tenants.pools == {"xero_api"}
+    assert tenants.partitions_def is None and not tenants.pools
 
 
 def test_resources_show_no_secret_values(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -107,6 +107,8 @@ def test_production_instance_shape(prod: dict[str, Any], local: dict[str, Any]) 
     assert prod["concurrency"] == local["concurrency"]
     assert prod["run_retries"] == local["run_retries"]
     assert prod["run_retries"]["max_retries"] == 2
+    # Crashed runs only: step failures are the assets' RetryPolicy's business.
+    assert prod["run_retries"]["retry_on_asset_or_op_failure"] is False
     assert prod["run_monitoring"]["enabled"] is True
 
     launcher = prod["run_launcher"]
@@ -118,8 +120,10 @@ def test_production_instance_shape(prod: dict[str, Any], local: dict[str, Any]) 
 
 
 def test_local_concurrency_is_what_the_design_needs(local: dict[str, Any]) -> None:
-    pools, runs = local["concurrency"]["pools"], local["concurrency"]["runs"]
-    assert pools["default_limit"] == 1
+    # No step pool: tenants run side by side, one run per tenant.
+    assert "pools" not in local["concurrency"]
+    runs = local["concurrency"]["runs"]
+    assert runs["max_concurrent_runs"] >= 2
     assert {"key": "xero/tenant", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in runs[
         "tag_concurrency_limits"
     ]
@@ -141,6 +145,7 @@ def test_helm_values_mirror_the_instance(helm: dict[str, Any], prod: dict[str, A
     retries = daemon["runRetries"]
     assert retries["enabled"] is True
     assert retries["maxRetries"] == prod["run_retries"]["max_retries"]
+    assert retries["retryOnAssetOrOpFailure"] is False
     monitoring = daemon["runMonitoring"]
     assert monitoring["enabled"] is True
     for key in (

@@ -23,7 +23,12 @@ from oauth_etl.xero.client import Extraction, Progress
 from oauth_etl.xero.dates import from_cursor
 from oauth_etl.xero.errors import NotEntitled, TenantDisconnected, XeroError
 
-XERO_POOL = "xero_api"
+# A failed Xero step is retried in the same run, after 30 s, 60 s (each ±jitter): enough
+# for a 503 or a network drop to pass. `Failure(allow_retries=False)` (a person must act)
+# is never retried; a run crash is the run retries' business (dagster.yaml).
+XERO_RETRY_POLICY = dg.RetryPolicy(
+    max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
 PROGRESS_EVERY_SECONDS = 10.0
 # Metadata keys of a materialization that the next run resumes from.
 CURSOR_KEY = "cursor_to"
@@ -155,7 +160,9 @@ def _stream(extraction: Extraction, stats: BatchStats) -> Iterator[dict[str, Any
         stats.extra["resumes"] = "on the next run, from cursor_to"
 
 
-def build_endpoint_asset(endpoint: Endpoint) -> dg.AssetsDefinition:
+def build_endpoint_asset(
+    endpoint: Endpoint, retry_policy: dg.RetryPolicy = XERO_RETRY_POLICY
+) -> dg.AssetsDefinition:
     """One asset for one catalog endpoint: data, not twenty-seven copies of a function."""
     key = asset_key(endpoint)
     mode = "incremental (If-Modified-Since)" if endpoint.incremental else "full snapshot"
@@ -171,7 +178,7 @@ def build_endpoint_asset(endpoint: Endpoint) -> dg.AssetsDefinition:
         partitions_def=TENANTS,
         io_manager_key="landing_io_manager",
         kinds={"xero", "azure"},
-        pool=XERO_POOL,
+        retry_policy=retry_policy,
         description=description,
         metadata={
             "xero/path": endpoint.path,

@@ -16,9 +16,9 @@ from oauth_etl.defs.xero.partitions import TENANTS
 
 DAY = 86_400.0
 
-# Xero steps wait on the network and the `xero_api` pool runs them one at a time, so a
-# process per step only adds seconds of imports each. In process by default; pick
-# `multiprocess` in the launchpad when the pool limit is raised.
+# Xero steps wait on the network, and a tenant's calls share one rate budget that only
+# one process can keep: a process per step would add seconds of imports each and split
+# the budget. In process by default (`multiprocess` stays available in the launchpad).
 IN_PROCESS: dict[str, Any] = {"execution": {"config": {"in_process": {}}}}
 
 xero_extract_job = dg.define_asset_job(

@@ -8,7 +8,7 @@ what `/connections` returns.
 import dagster as dg
 
 from oauth_etl.defs.resources import XeroApiResource
-from oauth_etl.defs.xero.assets import XERO_POOL
+from oauth_etl.defs.xero.assets import XERO_RETRY_POLICY
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.xero.client import Connection
 
@@ -44,7 +44,7 @@ def organisation_ids(connections: list[Connection]) -> list[str]:
     key=["xero", "tenants"],
     group_name="xero_connection",
     kinds={"xero"},
-    pool=XERO_POOL,
+    retry_policy=XERO_RETRY_POLICY,
     description=(
         "The Xero organisations this connection reaches (`GET /connections`). "
         "Materializing it registers each one as a partition of the Xero assets."
