@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     )
     from oauth_etl.storage.lease import BlobLeaseLock
     from oauth_etl.storage.manifest import Manifest, ManifestPart
-    from oauth_etl.storage.reader import iter_records, latest_batch, list_batches
+    from oauth_etl.storage.reader import iter_records, latest_batch, list_batches, read_batch
     from oauth_etl.storage.writer import sweep_incomplete_batches, write_batch
 
 _MODULE_OF = {
@@ -54,6 +54,7 @@ _MODULE_OF = {
     "ManifestPart": "manifest",
     "iter_records": "reader",
     "latest_batch": "reader",
+    "read_batch": "reader",
     "list_batches": "reader",
     "sweep_incomplete_batches": "writer",
     "write_batch": "writer",
@@ -78,6 +79,7 @@ __all__ = [
     "latest_batch",
     "list_batches",
     "make_blob_service_client",
+    "read_batch",
     "storage_errors",
     "sweep_incomplete_batches",
     "write_batch",

@@ -11,14 +11,18 @@ import warnings
 from array import array
 
 import dagster as dg
+from azure.storage.blob import ContainerClient
 
+from oauth_etl.defs.io_manager import recorded_metadata
 from oauth_etl.defs.resources import XeroOAuthResource
 from oauth_etl.defs.storage import LandingStorageResource
 from oauth_etl.defs.xero.assets import asset_key
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.defs.xero.tenants import xero_tenants
 from oauth_etl.oauth.errors import OAuthError
-from oauth_etl.storage.reader import iter_records, latest_batch
+from oauth_etl.storage.errors import ChecksumMismatch, ManifestError
+from oauth_etl.storage.manifest import Manifest
+from oauth_etl.storage.reader import iter_records, read_batch
 from oauth_etl.xero.catalog import CATALOG, Endpoint
 
 REFRESH_TOKEN_LIFETIME_DAYS = 60
@@ -44,61 +48,94 @@ def build_batch_check(endpoint: Endpoint) -> dg.AssetChecksDefinition:
         return _batch_check(endpoint, key)
 
 
+def validate_batch(
+    container: ContainerClient, manifest: Manifest, id_field: str | None
+) -> dg.AssetCheckResult:
+    """Read one landed batch back (verifying every part) and judge it."""
+    hashes: array[int] = array("Q")
+    landed = missing_ids = 0
+    for record in iter_records(container, manifest, verify=True):
+        landed += 1
+        if id_field is None:
+            continue  # e.g. TaxRates: no single id to be unique
+        record_id = record.get(id_field)
+        if record_id is None:
+            missing_ids += 1
+        else:
+            hashes.append(_id_hash(record_id))
+    duplicates = count_duplicates(hashes)
+    expected = manifest.expected_records
+    problems = [
+        f"{duplicates} duplicate {id_field}" if duplicates else "",
+        f"{missing_ids} records without {id_field}" if missing_ids else "",
+        f"{landed} records, Xero announced {expected}"
+        if expected is not None and manifest.complete and landed != expected
+        else "",
+        f"{landed} records, the manifest says {manifest.record_count}"
+        if landed != manifest.record_count
+        else "",
+    ]
+    found = [p for p in problems if p]
+    return dg.AssetCheckResult(
+        passed=not found,
+        description="; ".join(found) or None,
+        metadata={
+            "batch_id": manifest.batch_id,
+            "records": landed,
+            "manifest_records": manifest.record_count,
+            "expected_records": -1 if expected is None else expected,
+            "duplicate_ids": duplicates,
+            "records_without_id": missing_ids,
+        },
+    )
+
+
+def judge_landed_batch(
+    instance: dg.DagsterInstance,
+    storage: LandingStorageResource,
+    endpoint: Endpoint,
+    tenant_id: str,
+) -> dg.AssetCheckResult:
+    """`landed_batch_valid` for one tenant: the batch its latest materialization recorded."""
+    batch_id = recorded_metadata(instance, asset_key(endpoint), tenant_id).get("batch_id")
+    if batch_id is None:
+        return dg.AssetCheckResult(
+            passed=False,
+            description=f"no landed batch for tenant {tenant_id}: materialize the asset",
+        )
+    container = storage.container_client()
+    try:
+        manifest = read_batch(
+            container,
+            prefix=storage.prefix,
+            source="xero",
+            tenant_id=tenant_id,
+            endpoint=endpoint.name,
+            batch_id=batch_id,
+        )
+        return validate_batch(container, manifest, endpoint.id_field)
+    except (ManifestError, ChecksumMismatch) as exc:
+        return dg.AssetCheckResult(
+            passed=False, description=str(exc), metadata={"batch_id": batch_id}
+        )
+
+
 def _batch_check(endpoint: Endpoint, key: dg.AssetKey) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=key,
         name="landed_batch_valid",
         partitions_def=TENANTS,
         description=(
-            f"The latest landed batch of xero/{endpoint.name}: parts match the manifest's "
-            f"sha256, `{endpoint.id_field or 'no id'}` is unique, and the record count equals the "
+            f"The batch of xero/{endpoint.name} that the tenant's latest materialization "
+            f"landed (its `batch_id`): parts match the manifest's sha256, "
+            f"`{endpoint.id_field or 'no id'}` is unique, and the record count equals the "
             "count Xero announced (`pagination.itemCount`) where it gave one."
         ),
     )
     def _check(
         context: dg.AssetCheckExecutionContext, storage: LandingStorageResource
     ) -> dg.AssetCheckResult:
-        tenant_id = context.partition_key
-        container = storage.container_client()
-        manifest = latest_batch(
-            container,
-            prefix=storage.prefix,
-            source="xero",
-            tenant_id=tenant_id,
-            endpoint=endpoint.name,
-        )
-        if manifest is None:
-            return dg.AssetCheckResult(
-                passed=False, description=f"no committed batch for tenant {tenant_id}"
-            )
-        hashes: array[int] = array("Q")
-        landed = missing_ids = 0
-        for record in iter_records(container, manifest, verify=True):
-            landed += 1
-            if endpoint.id_field is None:
-                continue  # e.g. TaxRates: no single id to be unique
-            record_id = record.get(endpoint.id_field)
-            if record_id is None:
-                missing_ids += 1
-            else:
-                hashes.append(_id_hash(record_id))
-        duplicates = count_duplicates(hashes)
-        expected = manifest.expected_records
-        count_ok = expected is None or not manifest.complete or landed == expected
-        return dg.AssetCheckResult(
-            passed=duplicates == 0
-            and missing_ids == 0
-            and count_ok
-            and landed == manifest.record_count,
-            metadata={
-                "batch_id": manifest.batch_id,
-                "records": landed,
-                "manifest_records": manifest.record_count,
-                "expected_records": -1 if expected is None else expected,
-                "duplicate_ids": duplicates,
-                "records_without_id": missing_ids,
-            },
-        )
+        return judge_landed_batch(context.instance, storage, endpoint, context.partition_key)
 
     return _check
 
