@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
+from oauth_etl.defs.resources import XeroOAuthResource
+from oauth_etl.defs.storage import ConnectionString, LandingStorageResource
 from oauth_etl.local_services import Azurite, Sandbox, start_azurite, start_sandbox
-from oauth_etl.resources import XeroOAuthResource
 from oauth_etl.storage.account import make_blob_service_client
-from oauth_etl.storage.resource import AzureBlobStorageResource
 
 CLIENT_ID = "bench-client"
 MiB = 1024 * 1024
@@ -67,7 +67,7 @@ class Stack:
     azurite: Azurite
     workdir: Path
     oauth: XeroOAuthResource
-    storage: AzureBlobStorageResource
+    storage: LandingStorageResource
     admin: httpx.Client
 
     @property
@@ -105,7 +105,9 @@ def stack(sandbox_args: Sequence[str], *, label: str = "bench") -> Iterator[Stac
     try:
         sandbox = start_sandbox(client_id=CLIENT_ID, client_secret=secret, extra_args=sandbox_args)
         admin = httpx.Client(base_url=sandbox.url, timeout=120.0)
-        storage = AzureBlobStorageResource(connection_string=azurite.connection_string)
+        storage = LandingStorageResource(
+            credential=ConnectionString(connection_string=azurite.connection_string)
+        )
         oauth = XeroOAuthResource(
             client_id=CLIENT_ID,
             client_secret=secret,

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import dagster as dg
 
+from oauth_etl.defs.resources import XeroOAuthResource
+from oauth_etl.defs.storage import ConnectionString, LandingStorageResource
 from oauth_etl.oauth.tokens import fingerprint_of
-from oauth_etl.resources import XeroOAuthResource
-from oauth_etl.storage.resource import AzureBlobStorageResource
 
 STEPS = 8
 
@@ -41,8 +41,10 @@ def _step(index: int) -> dg.OpDefinition:
             identity_url=dg.EnvVar("XERO_IDENTITY_URL"),
             api_url=dg.EnvVar("XERO_API_URL"),
             token_store=dg.EnvVar("OAUTH_ETL_TOKEN_STORE"),
-            storage=AzureBlobStorageResource(
-                connection_string=dg.EnvVar("AZURE_STORAGE_CONNECTION_STRING")
+            storage=LandingStorageResource(
+                credential=ConnectionString(
+                    connection_string=dg.EnvVar("AZURE_STORAGE_CONNECTION_STRING")
+                )
             ),
         )
     },

@@ -1,56 +1,122 @@
-"""`oauth-etl`: authorize, look after the token set, run the sandbox, the demo and the UI.
+"""`oauth-etl`: authorize, look after the token set; in a development install also the
+sandbox, the demo and the UI.
 
-Every command reads the environment contract of DESIGN.md through
-`oauth_etl.settings` and builds the same resources the Dagster code location uses,
-so the CLI and a Dagster run always share one token store and one lock.
+Every command resolves the environment contract (`oauth_etl.contract`) into the same
+`XeroConnection` the Dagster resources open (`oauth_etl.connection`), so the command line
+and a Dagster run share one token store and one lock. Start-up stays short: `--help` and
+the token commands import neither Dagster nor an Azure SDK (an Azure SDK only when a Key
+Vault store is configured), and heavier commands are imported when they run.
+
+Adding a command: decorate a function with `@main.command(...)` (or `@token_group`), open
+the connection with `with connected() as (connection, api):`, print with `click.echo`.
+Errors the user can act on (configuration, OAuth, Xero, storage) become `error: ...`
+and exit status 1 there.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from oauth_etl.oauth.authorize import DEFAULT_SCOPES, Mode
-from oauth_etl.oauth.errors import OAuthError
-from oauth_etl.oauth.manager import TokenManager
-from oauth_etl.resources import XeroApiResource, XeroOAuthResource, build_resources
-from oauth_etl.sandbox.cli import sandbox_command
-from oauth_etl.settings import Settings
-from oauth_etl.xero.errors import XeroError
+# httpx imports its own command line (rich, pygments, click: ~0.3 s) when those are
+# installed, and Dagster installs them. We never call it: without `httpx._main`, httpx
+# defines a stub in its place (its `except ImportError` branch).
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+if TYPE_CHECKING:
+    from oauth_etl.connection import XeroApi, XeroConnection
+    from oauth_etl.oauth.manager import TokenManager
+
+DEFAULT_SCOPES_HELP = "offline_access + Xero's granular read scopes"
+DEV_INSTALL = (
+    "is a development tool: it comes with the development install "
+    "(`uv sync` in a clone of the repository), not with the oauth-etl package"
+)
 
 
-def _resources() -> tuple[XeroOAuthResource, XeroApiResource]:
-    resources = build_resources(Settings.from_env())
-    oauth, xero = resources["oauth"], resources["xero"]
-    assert isinstance(oauth, XeroOAuthResource) and isinstance(xero, XeroApiResource)
-    return oauth, xero
-
-
-def _manager() -> TokenManager:
-    try:
-        return _resources()[0].token_manager()
-    except ValueError as exc:
-        _fail(exc)
-
-
-def _fail(exc: Exception) -> NoReturn:
+def fail(exc: BaseException | str) -> NoReturn:
     click.echo(f"error: {exc}", err=True)
     sys.exit(1)
 
 
-@click.group()
+def _user_errors() -> tuple[type[Exception], ...]:
+    from oauth_etl.contract import ConfigError
+    from oauth_etl.oauth.errors import OAuthError
+    from oauth_etl.storage.errors import StorageError
+    from oauth_etl.xero.errors import XeroError
+
+    # ValueError: a malformed setting (e.g. a token store URI) names itself.
+    return (ConfigError, OAuthError, XeroError, StorageError, ValueError)
+
+
+@contextlib.contextmanager
+def connected() -> Iterator[tuple[XeroConnection, XeroApi]]:
+    """The connection and API of the environment contract; closed on exit. A configuration,
+    OAuth, Xero or storage error ends the command with `error: ...` and status 1."""
+    from oauth_etl.connection import open_from_environment
+
+    errors = _user_errors()
+    try:
+        with open_from_environment() as pair:
+            yield pair
+    except errors as exc:
+        fail(exc)
+
+
+@contextlib.contextmanager
+def token_manager() -> Iterator[TokenManager]:
+    with connected() as (connection, _):
+        yield connection.token_manager()
+
+
+class _Deferred(click.Command):
+    """A command listed by `--help` without importing it; loaded when it runs."""
+
+    def __init__(self, name: str, target: str, short_help: str) -> None:
+        super().__init__(name, short_help=short_help, help=short_help)
+        self.target = target
+
+    def load(self) -> click.Command:
+        module, _, attribute = self.target.partition(":")
+        try:
+            command = getattr(importlib.import_module(module), attribute)
+        except ImportError as exc:
+            fail(f"`oauth-etl {self.name}` {DEV_INSTALL} ({exc.name} is not installed)")
+        assert isinstance(command, click.Command)
+        return command
+
+
+class _Group(click.Group):
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if isinstance(command, _Deferred):
+            command = command.load()
+        return name, command, rest
+
+
+@click.group(cls=_Group)
 def main() -> None:
     """Keep a Xero OAuth 2.0 connection alive and land its data in Azure Blob Storage."""
 
 
-main.add_command(sandbox_command)
+for _name, _target, _help in (
+    ("sandbox", "oauth_etl.sandbox.cli:sandbox_command", "A local Xero (development)."),
+    ("demo", "oauth_etl.demo:demo_command", "The whole job on local defaults (development)."),
+    ("ui", "oauth_etl.demo:ui_command", "`dagster dev` on local defaults (development)."),
+):
+    main.add_command(_Deferred(_name, _target, _help))
 
 
 @main.command("authorize")
-@click.option("--scopes", default=" ".join(DEFAULT_SCOPES), show_default=True)
+@click.option("--scopes", default=None, help=f"Space separated (default: {DEFAULT_SCOPES_HELP}).")
 @click.option("--port", type=int, default=0, help="Local callback port (default: random).")
 @click.option("--no-browser", is_flag=True, help="Print the URL; paste the redirect URL back here.")
 @click.option(
@@ -58,20 +124,18 @@ main.add_command(sandbox_command)
     is_flag=True,
     help="Follow the authorize redirect without a person (the sandbox approves at once).",
 )
-def authorize_command(scopes: str, port: int, no_browser: bool, unattended: bool) -> None:
+def authorize_command(scopes: str | None, port: int, no_browser: bool, unattended: bool) -> None:
     """Authorization code flow with PKCE: stores the first token set, lists the tenants."""
-    oauth, xero = _resources()
+    from oauth_etl.oauth.authorize import DEFAULT_SCOPES, Mode
+
     mode: Mode = "unattended" if unattended else "paste" if no_browser else "browser"
-    try:
-        tokens = oauth.authorize(mode=mode, scopes=scopes.split(), port=port, output=click.echo)
-        click.echo(f"authorized: {tokens!r} saved to {oauth.token_manager().store.describe()}")
-        for connection in xero.connections():
-            click.echo(
-                f"tenant {connection.tenant_id}  {connection.tenant_type:<12} "
-                f"{connection.tenant_name}"
-            )
-    except (OAuthError, XeroError, ValueError) as exc:
-        _fail(exc)
+    requested = scopes.split() if scopes else list(DEFAULT_SCOPES)
+    with connected() as (connection, api):
+        tokens = connection.authorize(mode=mode, scopes=requested, port=port, output=click.echo)
+        store = connection.token_manager().store.describe()
+        click.echo(f"authorized: {tokens!r} saved to {store}")
+        for tenant in api.connections():
+            click.echo(f"tenant {tenant.tenant_id}  {tenant.tenant_type:<12} {tenant.tenant_name}")
 
 
 @main.group("token")
@@ -82,10 +146,8 @@ def token_group() -> None:
 @token_group.command("status")
 def token_status() -> None:
     """Store, access-token expiry, refresh-token age and days left."""
-    try:
-        status = _manager().status()
-    except OAuthError as exc:
-        _fail(exc)
+    with token_manager() as manager:
+        status = manager.status()
     for line in status.lines():
         click.echo(line)
     if not status.present:
@@ -95,20 +157,16 @@ def token_status() -> None:
 @token_group.command("ensure")
 def token_ensure() -> None:
     """Make sure a valid access token exists, refreshing only if needed."""
-    try:
-        _manager().access_token()
-    except OAuthError as exc:
-        _fail(exc)
+    with token_manager() as manager:
+        manager.access_token()
     click.echo("access token valid")
 
 
 @token_group.command("refresh")
 def token_refresh() -> None:
     """Refresh now (rotates the refresh token)."""
-    try:
-        tokens = _manager().refresh(force=True)
-    except OAuthError as exc:
-        _fail(exc)
+    with token_manager() as manager:
+        tokens = manager.refresh(force=True)
     click.echo(f"refreshed: {tokens!r}")
 
 
@@ -116,10 +174,8 @@ def token_refresh() -> None:
 @click.confirmation_option(prompt="Revoke the refresh token? A person must authorize again.")
 def token_revoke() -> None:
     """Revoke the refresh token at Xero and forget the token set."""
-    try:
-        _manager().revoke()
-    except OAuthError as exc:
-        _fail(exc)
+    with token_manager() as manager:
+        manager.revoke()
     click.echo("revoked: run `oauth-etl authorize` to connect again")
 
 
@@ -128,11 +184,9 @@ def token_import() -> None:
     """Read a refresh token from standard input (moving from another tool) and store it."""
     refresh_token = sys.stdin.readline().strip()
     if not refresh_token:
-        _fail(ValueError("no refresh token on standard input"))
-    try:
-        _manager().import_refresh_token(refresh_token)
-    except OAuthError as exc:
-        _fail(exc)
+        fail("no refresh token on standard input")
+    with token_manager() as manager:
+        manager.import_refresh_token(refresh_token)
     click.echo("imported: the first `token ensure` will refresh it")
 
 
@@ -140,30 +194,9 @@ def token_import() -> None:
 @click.argument("rescue_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def token_restore(rescue_file: Path) -> None:
     """Put a rescued token set (left by a failed save) back into the store."""
-    try:
-        _manager().restore(rescue_file)
-    except OAuthError as exc:
-        _fail(exc)
+    with token_manager() as manager:
+        manager.restore(rescue_file)
     click.echo(f"restored from {rescue_file}; you may delete it now")
-
-
-@main.command("demo")
-@click.option("--tenants", type=int, default=2, show_default=True)
-@click.option("--records", type=int, default=1000, show_default=True)
-def demo_command(tenants: int, records: int) -> None:
-    """The whole job on local defaults: sandbox Xero, Azurite, a file token store."""
-    from oauth_etl.demo import run_demo
-
-    sys.exit(run_demo(tenants=tenants, records=records, echo=click.echo))
-
-
-@main.command("ui")
-@click.option("--port", type=int, default=3000, show_default=True)
-def ui_command(port: int) -> None:
-    """`dagster dev` wired to the local defaults (sandbox, Azurite, file store)."""
-    from oauth_etl.demo import run_ui
-
-    sys.exit(run_ui(port=port, echo=click.echo))
 
 
 if __name__ == "__main__":

@@ -19,12 +19,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
 import dagster as dg
 import httpx
 
-from oauth_etl import settings as env
-from oauth_etl.assets import ENDPOINT_ASSETS, TENANTS
-from oauth_etl.checks import BATCH_CHECKS
+from oauth_etl.connection import open_from_environment
+from oauth_etl.contract import default_of
+from oauth_etl.defs.resources import build_resources
+from oauth_etl.defs.storage import LandingStorageResource
+from oauth_etl.defs.xero.assets import ENDPOINT_ASSETS
+from oauth_etl.defs.xero.checks import BATCH_CHECKS
+from oauth_etl.defs.xero.partitions import TENANTS
+from oauth_etl.defs.xero.tenants import xero_tenants
 from oauth_etl.local_services import (
     PROJECT_ROOT,
     Azurite,
@@ -33,11 +39,7 @@ from oauth_etl.local_services import (
     start_azurite,
     start_sandbox,
 )
-from oauth_etl.resources import XeroOAuthResource, build_resources
-from oauth_etl.settings import Settings
 from oauth_etl.storage.reader import latest_batch
-from oauth_etl.storage.resource import AzureBlobStorageResource
-from oauth_etl.tenants import xero_tenants
 from oauth_etl.xero.catalog import CATALOG
 
 Echo = Callable[[str], None]
@@ -86,14 +88,15 @@ class LocalStack:
 def local_environment(sandbox: Sandbox, azurite: Azurite, workdir: Path) -> dict[str, str]:
     """The environment contract, pointed at the local sandbox, Azurite and a file store."""
     return {
-        env.XERO_CLIENT_ID: sandbox.client_id,
-        env.XERO_CLIENT_SECRET: sandbox.client_secret or "",
-        env.XERO_LOGIN_URL: sandbox.url,
-        env.XERO_IDENTITY_URL: sandbox.url,
-        env.XERO_API_URL: sandbox.url,
-        env.TOKEN_STORE: f"file:{workdir / 'xero-token.json'}",
-        env.STORAGE_CONNECTION_STRING: azurite.connection_string,
-        env.CONTAINER: env.DEFAULT_CONTAINER,
+        "XERO_CLIENT_ID": sandbox.client_id,
+        "XERO_CLIENT_SECRET": sandbox.client_secret or "",
+        "XERO_LOGIN_URL": sandbox.url,
+        "XERO_IDENTITY_URL": sandbox.url,
+        "XERO_API_URL": sandbox.url,
+        "OAUTH_ETL_TOKEN_STORE": f"file:{workdir / 'xero-token.json'}",
+        # Azurite, explicitly: the landing account has no default.
+        "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
+        "OAUTH_ETL_CONTAINER": default_of("storage", "container"),
     }
 
 
@@ -116,9 +119,8 @@ def local_stack(workdir: Path, sandbox_args: list[str], echo: Echo) -> Iterator[
         echo(f"sandbox Xero at {sandbox.url}, Azurite at {azurite.service.url}")
         environment = local_environment(sandbox, azurite, workdir)
         os.environ.update(environment)
-        oauth = build_resources(Settings.from_env())["oauth"]
-        assert isinstance(oauth, XeroOAuthResource)
-        oauth.authorize(mode="unattended", output=echo)
+        with open_from_environment(environment) as (connection, _):
+            connection.authorize(mode="unattended", output=echo)
         yield LocalStack(sandbox, azurite, environment)
 
 
@@ -136,7 +138,7 @@ def run_demo(*, tenants: int, records: int, echo: Echo, home: Path = LOCAL_HOME)
     """Materialize every asset for every tenant; print and verify what landed."""
     sandbox_args = ["--tenants", str(tenants), "--records", str(records)]
     with local_stack(home / "demo", sandbox_args, echo) as stack:
-        resources = build_resources(Settings.from_env())
+        resources = build_resources(stack.environment, env_vars=False)
         job = dg.Definitions(
             assets=[xero_tenants, *ENDPOINT_ASSETS],
             asset_checks=BATCH_CHECKS,
@@ -161,12 +163,16 @@ def run_demo(*, tenants: int, records: int, echo: Echo, home: Path = LOCAL_HOME)
                 echo(f"extraction failed for tenant {tenant_id}")
                 return 1
         storage = resources["storage"]
-        assert isinstance(storage, AzureBlobStorageResource)
-        return print_summary(storage, tenant_ids, sandbox_record_counts(stack.sandbox.url), echo)
+        assert isinstance(storage, LandingStorageResource)
+        try:
+            expected = sandbox_record_counts(stack.sandbox.url)
+            return print_summary(storage, tenant_ids, expected, echo)
+        finally:
+            storage.landing.close()
 
 
 def print_summary(
-    storage: AzureBlobStorageResource,
+    storage: LandingStorageResource,
     tenant_ids: Sequence[str],
     expected: dict[tuple[str, str], int],
     echo: Echo,
@@ -222,3 +228,18 @@ def run_ui(*, port: int, echo: Echo) -> int:
             )
         except KeyboardInterrupt:
             return 0
+
+
+@click.command("demo")
+@click.option("--tenants", type=int, default=2, show_default=True)
+@click.option("--records", type=int, default=1000, show_default=True)
+def demo_command(tenants: int, records: int) -> None:
+    """The whole job on local defaults: sandbox Xero, Azurite, a file token store."""
+    sys.exit(run_demo(tenants=tenants, records=records, echo=click.echo))
+
+
+@click.command("ui")
+@click.option("--port", type=int, default=3000, show_default=True)
+def ui_command(port: int) -> None:
+    """`dagster dev` wired to the local defaults (sandbox, Azurite, file store)."""
+    sys.exit(run_ui(port=port, echo=click.echo))

@@ -10,10 +10,9 @@ import httpx
 import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
-from oauth_etl import settings
+from oauth_etl.defs.resources import build_resources
 from oauth_etl.demo import local_environment
 from oauth_etl.local_services import Azurite, Sandbox, start_azurite, start_sandbox
-from oauth_etl.resources import build_resources
 from oauth_etl_tests import canary
 
 SANDBOX_CLIENT_ID = "test-client-id"
@@ -153,13 +152,13 @@ def local_env(
     """The environment contract pointed at `sandbox`, Azurite, a fresh container and a
     file token store in `tmp_path`, already authorized (as `oauth-etl authorize` does)."""
     environment = local_environment(sandbox.sandbox, azurite, tmp_path)
-    environment[settings.CONTAINER] = f"test-{uuid.uuid4().hex[:20]}"
+    environment["OAUTH_ETL_CONTAINER"] = f"test-{uuid.uuid4().hex[:20]}"
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    oauth = build_resources(settings.Settings.from_env())["oauth"]
+    oauth = build_resources(env_vars=False)["oauth"]
     oauth.authorize(mode="unattended", output=lambda _: None)
     yield environment
-    landing = blob_service.get_container_client(environment[settings.CONTAINER])
+    landing = blob_service.get_container_client(environment["OAUTH_ETL_CONTAINER"])
     if landing.exists():
         canary.scan_container(landing)
         landing.delete_container()

@@ -12,7 +12,8 @@ import httpx
 import orjson
 import pytest
 
-from oauth_etl.assets import TENANTS, build_endpoint_asset
+from oauth_etl.defs.xero.assets import build_endpoint_asset
+from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.storage.batch import LandingBatch
 from oauth_etl.xero.catalog import CATALOG, endpoint
 from oauth_etl.xero.client import XeroClient
@@ -69,6 +70,10 @@ def instance() -> Iterator[dg.DagsterInstance]:
         yield instance
 
 
+# The production policy's shape without its 30 s delay: attempts are what is observed.
+NO_WAIT_RETRIES = dg.RetryPolicy(max_retries=2, delay=0.01, backoff=dg.Backoff.EXPONENTIAL)
+
+
 def materialize(
     name: str,
     fake: FakeXero,
@@ -77,7 +82,7 @@ def materialize(
     run_config: dict[str, Any] | None = None,
 ) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [build_endpoint_asset(endpoint(name))],
+        [build_endpoint_asset(endpoint(name), retry_policy=NO_WAIT_RETRIES)],
         partition_key=TENANT,
         instance=instance,
         resources={"xero": FakeXeroApi(fake), "landing_io_manager": io_manager},
@@ -167,7 +172,26 @@ def test_missing_scope_fails_the_asset_naming_the_scope_and_forbids_retries(
     assert "accounting.journals.read" in failure.error.to_string()  # type: ignore[union-attr]
     assert failure.user_failure_data is not None
     assert failure.error_source is not None
-    assert len(fake.calls) == 1  # a missing scope is not retried
+    assert len(fake.calls) == 1  # a missing scope is not retried: not the request,
+    assert attempts(result) == 1  # not the step (Failure(allow_retries=False))
+
+
+def attempts(result: dg.ExecuteInProcessResult) -> int:
+    retried = [
+        e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY
+    ]
+    return 1 + len(retried)
+
+
+def test_a_failing_api_is_retried_by_the_step_retry_policy_then_fails(
+    instance: dg.DagsterInstance,
+) -> None:
+    fake = fake_for("Invoices", 10)
+    fake.faults.append(always(lambda _: True, lambda: httpx.Response(503, text="offline")))
+    result = materialize("invoices", fake, InMemoryLandingIOManager(), instance)
+    assert not result.success
+    assert attempts(result) == 3  # the first try and NO_WAIT_RETRIES.max_retries
+    assert len(fake.calls) == 3 * XeroClient("https://x", BearerAuth()).max_attempts
 
 
 def test_api_error_while_streaming_fails_the_step_with_the_api_message(

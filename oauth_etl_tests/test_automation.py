@@ -12,18 +12,15 @@ from collections.abc import Iterator
 import dagster as dg
 import pytest
 
-from oauth_etl.assets import TENANTS
-from oauth_etl.automation import (
-    xero_daily,
-    xero_token_health,
-    xero_token_keepalive_job,
-    xero_token_keepalive_schedule,
-)
+from oauth_etl.contract import ScheduleSettings
+from oauth_etl.defs.resources import XeroApiResource, XeroOAuthResource, build_resources
+from oauth_etl.defs.xero.checks import xero_token_health
+from oauth_etl.defs.xero.jobs import xero_token_keepalive_job
+from oauth_etl.defs.xero.partitions import TENANTS
+from oauth_etl.defs.xero.schedules import build_schedules, daily_run_requests
+from oauth_etl.defs.xero.sensors import xero_tenants_sensor
 from oauth_etl.oauth.errors import AuthorizationRequired
 from oauth_etl.oauth.manager import TokenManager
-from oauth_etl.resources import XeroApiResource, XeroOAuthResource, build_resources
-from oauth_etl.settings import Settings
-from oauth_etl.tenants import xero_tenants_sensor
 from oauth_etl_tests.conftest import SandboxHandle
 
 DAY = 86_400.0
@@ -41,7 +38,7 @@ class ShiftedClockOAuth(XeroOAuthResource):
 
 
 def shifted_oauth(offset_days: float) -> ShiftedClockOAuth:
-    oauth = build_resources(Settings.from_env())["oauth"]
+    oauth = build_resources(env_vars=False)["oauth"]
     return ShiftedClockOAuth(**{**oauth.model_dump(), "storage": oauth.storage},
                              clock_offset_seconds=offset_days * DAY)  # fmt: skip
 
@@ -68,30 +65,33 @@ def test_daily_schedule_requests_one_run_per_tenant(instance: dg.DagsterInstance
     context = dg.build_schedule_context(
         instance=instance, scheduled_execution_time=dt.datetime(2026, 11, 28, 2, 30)
     )
-    requests = xero_daily(context)
+    requests = daily_run_requests(context)
     assert isinstance(requests, list)
     assert [r.partition_key for r in requests] == ["tenant-a", "tenant-b"]
     assert [r.run_key for r in requests] == ["2026-11-28/tenant-a", "2026-11-28/tenant-b"]
-    endpoints = requests[0].tags["xero/endpoints"].split(",")
-    assert len(endpoints) == 27 and "invoices" in endpoints and "journals" in endpoints
-    assert requests[1].tags["xero/tenant"] == "tenant-b"
+    assert [r.tags for r in requests] == [{"xero/tenant": "tenant-a"}, {"xero/tenant": "tenant-b"}]
 
 
 def test_daily_schedule_skips_and_says_why_without_tenants(instance: dg.DagsterInstance) -> None:
-    result = xero_daily(dg.build_schedule_context(instance=instance))
+    result = daily_run_requests(dg.build_schedule_context(instance=instance))
     assert isinstance(result, dg.SkipReason)
     assert "oauth-etl authorize" in (result.skip_message or "")
 
 
-def test_keepalive_schedule_is_weekly_and_on_by_default() -> None:
-    assert xero_token_keepalive_schedule.cron_schedule == "15 4 * * 0"
-    assert xero_token_keepalive_schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+def test_schedules_follow_their_settings_and_are_on_by_default() -> None:
+    settings = ScheduleSettings(keepalive_cron="0 5 * * 1", timezone="Pacific/Auckland")
+    schedules = {s.name: s for s in build_schedules(settings)}
+    keepalive = schedules["xero_token_keepalive_weekly"]
+    assert keepalive.cron_schedule == "0 5 * * 1"
+    assert keepalive.execution_timezone == "Pacific/Auckland"
+    assert schedules["xero_daily"].cron_schedule == ScheduleSettings.daily_cron
+    assert all(s.default_status == dg.DefaultScheduleStatus.RUNNING for s in schedules.values())
 
 
 def test_tenants_sensor_registers_new_tenants_once(
     local_env: dict[str, str], instance: dg.DagsterInstance
 ) -> None:
-    xero = build_resources(Settings.from_env())["xero"]
+    xero = build_resources(env_vars=False)["xero"]
     assert isinstance(xero, XeroApiResource)
     with dg.build_sensor_context(instance=instance, resources={"xero": xero}) as context:
         result = xero_tenants_sensor(context)

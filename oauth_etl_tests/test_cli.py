@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from oauth_etl import settings
 from oauth_etl.demo import local_environment, run_demo
 from oauth_etl.local_services import PROJECT_ROOT, Azurite
 from oauth_etl.oauth.stores import FileTokenStore
@@ -32,12 +31,12 @@ def cli(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.Complete
 
 
 def store_of(env: dict[str, str]) -> FileTokenStore:
-    return FileTokenStore(env[settings.TOKEN_STORE].removeprefix("file:"))
+    return FileTokenStore(env["OAUTH_ETL_TOKEN_STORE"].removeprefix("file:"))
 
 
 def secrets_in(env: dict[str, str]) -> list[str]:
     tokens = store_of(env).load()
-    values = [env[settings.XERO_CLIENT_SECRET]]
+    values = [env["XERO_CLIENT_SECRET"]]
     if tokens is not None:
         values += [t for t in (tokens.access_token, tokens.refresh_token) if t]
     return values
@@ -119,7 +118,7 @@ def test_token_import_reads_stdin_and_refuses_a_bad_token(
     env: dict[str, str], strict_sandbox: SandboxHandle, tmp_path: Path
 ) -> None:
     # A token set obtained elsewhere: its refresh token is what a user would paste.
-    other = {**env, settings.TOKEN_STORE: f"file:{tmp_path / 'other.json'}"}
+    other = {**env, "OAUTH_ETL_TOKEN_STORE": f"file:{tmp_path / 'other.json'}"}
     assert cli(other, "authorize", "--unattended").returncode == 0
     moved = store_of(other).load()
     assert moved is not None and moved.refresh_token
@@ -150,7 +149,7 @@ def test_token_restore_puts_a_rescued_set_back(
 
 
 def test_missing_client_id_is_a_clear_error(env: dict[str, str]) -> None:
-    result = cli({**env, settings.XERO_CLIENT_ID: ""}, "token", "ensure")
+    result = cli({**env, "XERO_CLIENT_ID": ""}, "token", "ensure")
     assert result.returncode == 1
     assert "XERO_CLIENT_ID" in result.stderr
     assert "Traceback" not in result.stderr
@@ -176,3 +175,46 @@ def test_demo_lands_the_whole_catalog_and_matches_the_sandbox(tmp_path: Path) ->
     invoices = [row.split() for row in rows if row.split()[1] == "invoices"]
     assert [int(row[2]) for row in invoices] == [120, 120]
     assert json.dumps(lines).count("demo-secret") == 0
+
+
+HEAVY = ("dagster", "azure", "starlette", "uvicorn", "rich")
+PROBE = """
+import atexit, sys
+atexit.register(lambda: print("loaded:", sorted({m.split(".")[0] for m in sys.modules} & set(%r))))
+sys.modules.update({name: None for name in %r})  # as if not installed
+from oauth_etl.cli import main
+main()
+"""
+
+
+def probe(
+    env: dict[str, str], *args: str, blocked: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", PROBE % (HEAVY, blocked), *args],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("args", [("--help",), ("token", "status"), ("token", "--help")])
+def test_help_and_token_commands_import_neither_dagster_nor_azure(
+    args: tuple[str, ...], tmp_path: Path
+) -> None:
+    env = {"XERO_CLIENT_ID": "cid", "OAUTH_ETL_TOKEN_STORE": f"file:{tmp_path / 't.json'}"}
+    result = probe(env, *args)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "loaded: []" in result.stdout, result.stdout
+
+
+def test_development_commands_name_the_install_they_need() -> None:
+    # A runtime install has no sandbox server: the command says so instead of a traceback.
+    result = probe({}, "sandbox", "--help", blocked=("starlette",))
+    assert result.returncode == 1
+    assert "development install" in result.stderr and "Traceback" not in result.stderr
+    listed = probe({}, "--help", blocked=("starlette",))
+    assert listed.returncode == 0 and "sandbox" in listed.stdout

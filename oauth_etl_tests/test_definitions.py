@@ -4,6 +4,7 @@ import dagster as dg
 import pytest
 
 from oauth_etl.definitions import defs
+from oauth_etl.defs.xero.assets import XERO_RETRY_POLICY
 
 ENDPOINT_ASSETS = [
     "xero/accounts",
@@ -38,7 +39,7 @@ ENDPOINT_ASSETS = [
 
 @pytest.fixture(scope="module")
 def repo() -> dg.RepositoryDefinition:
-    return defs.get_repository_def()
+    return defs().get_repository_def()
 
 
 def test_asset_keys(repo: dg.RepositoryDefinition) -> None:
@@ -57,6 +58,7 @@ def test_asset_checks(repo: dg.RepositoryDefinition) -> None:
 def test_schedules_sensors_jobs(repo: dg.RepositoryDefinition) -> None:
     schedules = {s.name: s for s in repo.schedule_defs}
     assert sorted(schedules) == [
+        "landing_sweep_weekly",
         "xero_daily",
         "xero_token_health_daily",
         "xero_token_keepalive_weekly",
@@ -68,6 +70,7 @@ def test_schedules_sensors_jobs(repo: dg.RepositoryDefinition) -> None:
     assert [s.name for s in repo.sensor_defs] == ["xero_tenants_sensor"]
     assert sorted(j.name for j in repo.get_all_jobs()) == [
         "__ASSET_JOB",
+        "landing_sweep",
         "xero_extract",
         "xero_token_health",
         "xero_token_keepalive",
@@ -79,33 +82,25 @@ def test_every_endpoint_asset_is_shaped_alike(repo: dg.RepositoryDefinition) -> 
     for key in ENDPOINT_ASSETS:
         node = graph.get(dg.AssetKey.from_user_string(key))
         assert node.group_name == "xero"
-        assert node.pools == {"xero_api"}
+        assert not node.pools  # tenants run side by side: no step pool
+        assert repo.assets_defs_by_key[node.key].op.retry_policy == XERO_RETRY_POLICY
         assert node.partitions_def == dg.DynamicPartitionsDefinition(name="xero_tenants")
         assert {"dagster/kind/xero", "dagster/kind/azure"} <= set(node.tags)
         assert node.description and "GET /api.xro/2.0/" in node.description
     tenants = graph.get(dg.AssetKey(["xero", "tenants"]))
-    assert tenants.partitions_def is None and tenants.pools == {"xero_api"}
+    assert tenants.partitions_def is None and not tenants.pools
 
 
 def test_resources_show_no_secret_values(monkeypatch: pytest.MonkeyPatch) -> None:
     """Secrets are EnvVars: the UI shows their names, never their values."""
-    import importlib
-
-    import oauth_etl.definitions as module
-
     monkeypatch.setenv("XERO_CLIENT_ID", "canary-client-id")
     monkeypatch.setenv("XERO_CLIENT_SECRET", "canary-client-secret-value")
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", "AccountKey=canary-storage-key")
-    reloaded = importlib.reload(module)
-    try:
-        resources = reloaded.defs.resources or {}
-        oauth = resources["oauth"]
-        assert oauth.client_secret == dg.EnvVar("XERO_CLIENT_SECRET")  # type: ignore[attr-defined]
-        text = repr(resources) + str(
-            [r.model_dump() if hasattr(r, "model_dump") else r for r in resources.values()]
-        )
-        assert "canary-client-secret-value" not in text
-        assert "canary-storage-key" not in text
-    finally:
-        monkeypatch.undo()
-        importlib.reload(module)
+    resources = defs().resources or {}
+    oauth = resources["oauth"]
+    assert oauth.client_secret == dg.EnvVar("XERO_CLIENT_SECRET")  # type: ignore[attr-defined]
+    text = repr(resources) + str(
+        [r.model_dump() if hasattr(r, "model_dump") else r for r in resources.values()]
+    )
+    assert "canary-client-secret-value" not in text
+    assert "canary-storage-key" not in text

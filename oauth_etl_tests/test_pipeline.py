@@ -12,14 +12,14 @@ import dagster as dg
 import pytest
 from azure.storage.blob import ContainerClient
 
-from oauth_etl.assets import ENDPOINT_ASSETS, TENANTS
-from oauth_etl.checks import BATCH_CHECKS
-from oauth_etl.resources import build_resources
-from oauth_etl.settings import Settings
+from oauth_etl.defs.resources import build_resources
+from oauth_etl.defs.storage import LandingStorageResource
+from oauth_etl.defs.xero.assets import ENDPOINT_ASSETS
+from oauth_etl.defs.xero.checks import BATCH_CHECKS
+from oauth_etl.defs.xero.partitions import TENANTS
+from oauth_etl.defs.xero.tenants import xero_tenants
 from oauth_etl.storage.manifest import Manifest
 from oauth_etl.storage.reader import iter_records, latest_batch
-from oauth_etl.storage.resource import AzureBlobStorageResource
-from oauth_etl.tenants import xero_tenants
 from oauth_etl.xero.catalog import CATALOG, Endpoint
 from oauth_etl.xero.dates import parse_xero_datetime
 from oauth_etl_tests.conftest import SandboxHandle
@@ -42,7 +42,7 @@ def extract_job() -> dg.JobDefinition:
     """Module-level so the multiprocess executor can rebuild it in each step process."""
     from oauth_etl.definitions import defs
 
-    return defs.resolve_job_def("xero_extract")
+    return defs().resolve_job_def("xero_extract")
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def identity(endpoint: Endpoint, record: dict[str, Any]) -> str:
 def test_whole_catalog_for_two_tenants_equals_the_sandbox_then_only_changes(
     sandbox: SandboxHandle, local_env: dict[str, str], instance: dg.DagsterInstance
 ) -> None:
-    resources = build_resources(Settings.from_env())
+    resources = build_resources(env_vars=False)
     assert dg.materialize([xero_tenants], instance=instance, resources=resources).success
     tenants = instance.get_dynamic_partitions(TENANTS.name or "")
     assert len(tenants) == 2
@@ -110,7 +110,7 @@ def test_whole_catalog_for_two_tenants_equals_the_sandbox_then_only_changes(
         assert all(c.passed for c in run.get_asset_check_evaluations())
 
     storage = resources["storage"]
-    assert isinstance(storage, AzureBlobStorageResource)
+    assert isinstance(storage, LandingStorageResource)
     container = storage.container_client()
     for tenant_id in tenants:
         for endpoint in CATALOG:

@@ -1,8 +1,8 @@
 """Which storage account, how to reach it, and how its failures read.
 
 `make_blob_service_client` is the one place a `BlobServiceClient` is built: connection
-string, account URL + SAS, account URL + `DefaultAzureCredential`, or (nothing given) the
-Azurite development account. Every client gets a bounded retry policy and socket timeouts.
+string, account URL + SAS, or account URL + `DefaultAzureCredential`. There is no default
+account. Every client gets a bounded retry policy and socket timeouts.
 `storage_errors` is the one place Azure SDK exceptions become `oauth_etl.storage` errors;
 writer, reader, IO manager, resource and lease lock all use it.
 """
@@ -13,7 +13,6 @@ import random
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -32,28 +31,6 @@ from oauth_etl.storage.errors import (
     StorageError,
     StorageUnreachable,
 )
-
-# Azurite's well-known development account: public, documented by Microsoft, not a secret.
-AZURITE_ACCOUNT_NAME = "devstoreaccount1"
-AZURITE_ACCOUNT_KEY = (
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-)
-AZURITE_DEFAULT_HOST = "127.0.0.1"
-AZURITE_DEFAULT_PORT = 10000
-
-
-def azurite_dev_connection_string(
-    host: str = AZURITE_DEFAULT_HOST, port: int = AZURITE_DEFAULT_PORT
-) -> str:
-    """The Azurite development account; the defaults mean `UseDevelopmentStorage=true`."""
-    return (
-        "DefaultEndpointsProtocol=http;"
-        f"AccountName={AZURITE_ACCOUNT_NAME};AccountKey={AZURITE_ACCOUNT_KEY};"
-        f"BlobEndpoint=http://{host}:{port}/{AZURITE_ACCOUNT_NAME};"
-    )
-
-
-AZURITE_DEV_CONNECTION_STRING = azurite_dev_connection_string()
 
 DEFAULT_CONNECTION_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 60.0
@@ -89,13 +66,14 @@ def make_blob_service_client(
     retry_backoff: float = DEFAULT_RETRY_BACKOFF,
 ) -> BlobServiceClient:
     """A `BlobServiceClient` for one of: a connection string; an account URL with a SAS token,
-    an explicit credential, or `DefaultAzureCredential`; or, when nothing is given, Azurite's
-    development account at 127.0.0.1:10000. No network call is made here."""
+    an explicit credential, or `DefaultAzureCredential`. No network call is made here."""
     connection_string = connection_string or None
     account_url = account_url or None
     sas_token = (sas_token or "").lstrip("?") or None
     if connection_string and account_url:
         raise ValueError("give either connection_string or account_url, not both")
+    if not connection_string and not account_url:
+        raise ValueError("no storage account: give a connection string or an account URL")
     if sas_token and credential is not None:
         raise ValueError("give either sas_token or credential, not both")
     options: dict[str, Any] = {
@@ -105,10 +83,10 @@ def make_blob_service_client(
         "connection_timeout": connection_timeout,
         "read_timeout": read_timeout,
     }
-    if account_url is None:
+    if connection_string is not None:
         try:
             return BlobServiceClient.from_connection_string(
-                connection_string or AZURITE_DEV_CONNECTION_STRING,
+                connection_string,
                 credential=sas_token or credential,
                 **options,
             )
@@ -119,6 +97,7 @@ def make_blob_service_client(
                 "'DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...;"
                 "EndpointSuffix=core.windows.net' or 'UseDevelopmentStorage=true'"
             ) from None
+    assert account_url is not None
     if not account_url.startswith(("https://", "http://")):
         raise ValueError(
             f"account_url must start with https:// (got {safe_url(account_url)!r}); "
@@ -132,33 +111,6 @@ def make_blob_service_client(
 
         credential = DefaultAzureCredential()
     return BlobServiceClient(account_url, credential=credential, **options)
-
-
-@dataclass(frozen=True)
-class StorageAccount:
-    """Where the landing account is and how to authenticate; secrets are kept out of repr."""
-
-    connection_string: str | None = field(default=None, repr=False)
-    account_url: str | None = None
-    sas_token: str | None = field(default=None, repr=False)
-    credential: Any = field(default=None, repr=False)
-    connection_timeout: float = DEFAULT_CONNECTION_TIMEOUT
-    read_timeout: float = DEFAULT_READ_TIMEOUT
-    retry_total: int = DEFAULT_RETRY_TOTAL
-
-    def client(self) -> BlobServiceClient:
-        return make_blob_service_client(
-            connection_string=self.connection_string,
-            account_url=self.account_url,
-            sas_token=self.sas_token,
-            credential=self.credential,
-            connection_timeout=self.connection_timeout,
-            read_timeout=self.read_timeout,
-            retry_total=self.retry_total,
-        )
-
-    def describe(self) -> str:
-        return describe_account(self.client())
 
 
 _SECRET_PARAM = re.compile(
@@ -192,10 +144,6 @@ def account_url_of(client: BlobServiceClient | ContainerClient | BlobClient) -> 
 def describe_account(client: BlobServiceClient | ContainerClient | BlobClient) -> str:
     """A safe description: account name and endpoint, never a key or SAS."""
     return f"storage account '{client.account_name}' at {account_url_of(client)}"
-
-
-def describe_container(container: ContainerClient) -> str:
-    return f"container '{container.container_name}' in {describe_account(container)}"
 
 
 def map_azure_error(

@@ -26,6 +26,7 @@ from oauth_etl.storage.manifest import (
     MANIFEST_NAME,
     Manifest,
     ManifestPart,
+    batch_path,
     endpoint_path,
     normalize_prefix,
     parse_utc,
@@ -34,6 +35,30 @@ from oauth_etl.storage.manifest import (
 READ_RANGE = 4 * 1024 * 1024
 MAX_INFLATE = 8 * 1024 * 1024  # bound on decompressed bytes held at once
 _BATCH_TIME = re.compile(r"^(\d{8}T\d{6})(?:\.(\d{3}))?Z")
+
+
+def _manifest_names(container: ContainerClient, base: str) -> list[str]:
+    """`<base><batch_id>/_manifest.json` names, oldest batch first (ids start with time).
+
+    Listing is one request per 5,000 blobs and downloads nothing."""
+    with container_errors(container):
+        return sorted(
+            blob.name
+            for blob in container.list_blobs(name_starts_with=base)
+            if blob.name.endswith("/" + MANIFEST_NAME)
+            and blob.name.count("/", len(base)) == 1  # exactly <batch_id>/_manifest.json
+        )
+
+
+def _read_checked(
+    container: ContainerClient, name: str, expected: tuple[str, str, str, str]
+) -> Manifest:
+    """The manifest at `name`, which must describe the batch its path names."""
+    manifest = read_manifest(container, name)
+    found = (manifest.source, manifest.tenant_id, manifest.endpoint, manifest.batch_id)
+    if found != expected:
+        raise ManifestError(f"{name} describes {'/'.join(found)}, but lies at {'/'.join(expected)}")
+    return manifest
 
 
 def list_batches(
@@ -54,24 +79,11 @@ def list_batches(
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
     manifests: list[Manifest] = []
-    with container_errors(container):
-        names = [
-            blob.name
-            for blob in container.list_blobs(name_starts_with=base)
-            if blob.name.endswith("/" + MANIFEST_NAME)
-            and blob.name.count("/", len(base)) == 1  # exactly <batch_id>/_manifest.json
-        ]
-    for name in sorted(names):
+    for name in _manifest_names(container, base):
         batch_id = name[len(base) :].split("/", 1)[0]
         if since is not None and _batch_before(batch_id, since):
             continue
-        manifest = read_manifest(container, name)
-        expected = (source, tenant_id, endpoint, batch_id)
-        found = (manifest.source, manifest.tenant_id, manifest.endpoint, manifest.batch_id)
-        if found != expected:
-            raise ManifestError(
-                f"{name} describes {'/'.join(found)}, but lies at {'/'.join(expected)}"
-            )
+        manifest = _read_checked(container, name, (source, tenant_id, endpoint, batch_id))
         if since is not None and parse_utc(manifest.extracted_at) < since:
             continue
         manifests.append(manifest)
@@ -85,18 +97,39 @@ def latest_batch(
     source: str,
     tenant_id: str,
     endpoint: str,
-    since: datetime | None = None,
 ) -> Manifest | None:
-    """The newest complete batch, or None when there is none."""
-    batches = list_batches(
-        container,
-        prefix=prefix,
-        source=source,
-        tenant_id=tenant_id,
-        endpoint=endpoint,
-        since=since,
+    """The newest complete batch, or None when there is none: one manifest is downloaded,
+    however many batches were ever written."""
+    base = endpoint_path(prefix=prefix, source=source, tenant_id=tenant_id, endpoint=endpoint)
+    names = _manifest_names(container, base)
+    if not names:
+        return None
+    batch_id = names[-1][len(base) :].split("/", 1)[0]
+    return _read_checked(container, names[-1], (source, tenant_id, endpoint, batch_id))
+
+
+def read_batch(
+    container: ContainerClient,
+    *,
+    prefix: str,
+    source: str,
+    tenant_id: str,
+    endpoint: str,
+    batch_id: str,
+) -> Manifest:
+    """The manifest of one named batch; `ManifestError` when it never committed."""
+    path = batch_path(
+        prefix=prefix, source=source, tenant_id=tenant_id, endpoint=endpoint, batch_id=batch_id
     )
-    return batches[-1] if batches else None
+    name = f"{path}/{MANIFEST_NAME}"
+    with container_errors(container, blob=name):
+        exists = container.get_blob_client(name).exists()
+    if not exists:
+        raise ManifestError(
+            f"batch {batch_id} of {source}/{endpoint}, tenant {tenant_id}, has no manifest in "
+            f"container '{container.container_name}': it never committed, or was deleted"
+        )
+    return _read_checked(container, name, (source, tenant_id, endpoint, batch_id))
 
 
 def read_manifest(container: ContainerClient, name: str) -> Manifest:

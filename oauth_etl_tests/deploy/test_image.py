@@ -165,7 +165,7 @@ def test_uv_steps_install_the_locked_runtime_without_dev_deps(tmp_path: Path) ->
         schema = convert_potential_field(K8sRunLauncher.config_type()).config_type
         result = process_config(schema, launcher["config"])
         assert result.success, result.errors
-        print("ok", len(oauth_etl.definitions.defs.resolve_asset_graph().get_all_asset_keys()))
+        print("ok", len(oauth_etl.definitions.defs().resolve_asset_graph().get_all_asset_keys()))
         """
     )
     result = subprocess.run(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from dagster._core.instance.config import dagster_instance_config
 
-import oauth_etl.settings as settings
+from oauth_etl.contract import CONTRACT, default_of
 from oauth_etl.oauth.stores import parse_store_uri
 
 from ._config import DEPLOY_README, HELM_VALUES, LOCAL_INSTANCE, PROD_INSTANCE, load_yaml
@@ -53,11 +53,7 @@ WORKLOAD_IDENTITY_LABEL = {"azure.workload.identity/use": "true"}
 
 
 def _settings_env_names() -> set[str]:
-    names = {
-        value
-        for name, value in vars(settings).items()
-        if name.isupper() and not name.startswith("DEFAULT_") and isinstance(value, str)
-    }
+    names = {variable.name for variable in CONTRACT}
     assert all(re.fullmatch(r"[A-Z][A-Z0-9_]+", n) for n in names), names
     return names
 
@@ -111,6 +107,8 @@ def test_production_instance_shape(prod: dict[str, Any], local: dict[str, Any]) 
     assert prod["concurrency"] == local["concurrency"]
     assert prod["run_retries"] == local["run_retries"]
     assert prod["run_retries"]["max_retries"] == 2
+    # Crashed runs only: step failures are the assets' RetryPolicy's business.
+    assert prod["run_retries"]["retry_on_asset_or_op_failure"] is False
     assert prod["run_monitoring"]["enabled"] is True
 
     launcher = prod["run_launcher"]
@@ -122,8 +120,10 @@ def test_production_instance_shape(prod: dict[str, Any], local: dict[str, Any]) 
 
 
 def test_local_concurrency_is_what_the_design_needs(local: dict[str, Any]) -> None:
-    pools, runs = local["concurrency"]["pools"], local["concurrency"]["runs"]
-    assert pools["default_limit"] == 1
+    # No step pool: tenants run side by side, one run per tenant.
+    assert "pools" not in local["concurrency"]
+    runs = local["concurrency"]["runs"]
+    assert runs["max_concurrent_runs"] >= 2
     assert {"key": "xero/tenant", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in runs[
         "tag_concurrency_limits"
     ]
@@ -145,6 +145,7 @@ def test_helm_values_mirror_the_instance(helm: dict[str, Any], prod: dict[str, A
     retries = daemon["runRetries"]
     assert retries["enabled"] is True
     assert retries["maxRetries"] == prod["run_retries"]["max_retries"]
+    assert retries["retryOnAssetOrOpFailure"] is False
     monitoring = daemon["runMonitoring"]
     assert monitoring["enabled"] is True
     for key in (
@@ -170,26 +171,26 @@ def test_helm_code_location_env_and_identity(helm: dict[str, Any]) -> None:
     unknown = set(env) - known
     assert not unknown, f"env vars oauth_etl does not read: {unknown}"
     production = {
-        settings.XERO_LOGIN_URL,
-        settings.XERO_IDENTITY_URL,
-        settings.XERO_API_URL,
-        settings.TOKEN_STORE,
-        settings.STORAGE_ACCOUNT_URL,
-        settings.CONTAINER,
+        "XERO_LOGIN_URL",
+        "XERO_IDENTITY_URL",
+        "XERO_API_URL",
+        "OAUTH_ETL_TOKEN_STORE",
+        "AZURE_STORAGE_ACCOUNT_URL",
+        "OAUTH_ETL_CONTAINER",
     }
     assert production <= set(env)
     # Secrets and account keys never as plain values.
     for secret in (
-        settings.XERO_CLIENT_SECRET,
-        settings.STORAGE_CONNECTION_STRING,
-        settings.STORAGE_SAS_TOKEN,
+        "XERO_CLIENT_SECRET",
+        "AZURE_STORAGE_CONNECTION_STRING",
+        "AZURE_STORAGE_SAS_TOKEN",
     ):
         assert secret not in env
     assert deployment["envSecrets"], "XERO_CLIENT_ID/XERO_CLIENT_SECRET come from a Secret"
-    location = parse_store_uri(env[settings.TOKEN_STORE])
+    location = parse_store_uri(env["OAUTH_ETL_TOKEN_STORE"])
     assert location.kind == "keyvault"
-    assert env[settings.STORAGE_ACCOUNT_URL].startswith("https://")
-    assert env[settings.CONTAINER] == settings.DEFAULT_CONTAINER
+    assert env["AZURE_STORAGE_ACCOUNT_URL"].startswith("https://")
+    assert env["OAUTH_ETL_CONTAINER"] == default_of("storage", "container")
 
     assert deployment["labels"] == WORKLOAD_IDENTITY_LABEL
     assert deployment["includeConfigInLaunchedRuns"]["enabled"] is True

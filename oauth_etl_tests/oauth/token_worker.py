@@ -72,12 +72,13 @@ def main(argv: list[str] | None = None) -> int:
         fake = FakeKeyVaultTransport(state_dir=args.keyvault_state)
         store = KeyVaultTokenStore(VAULT_URL, "xero-token", client=fake_secret_client(fake))
         if args.lease:
-            from oauth_etl.resources import LeaseLock
-            from oauth_etl.storage.resource import AzureBlobStorageResource
+            from oauth_etl.connection import LeaseLock
+            from oauth_etl.defs.storage import ConnectionString, LandingStorageResource
 
             connection_string, _, container = args.lease.rpartition("/")
-            storage = AzureBlobStorageResource(
-                connection_string=connection_string, container=container
+            storage = LandingStorageResource(
+                credential=ConnectionString(connection_string=connection_string),
+                container=container,
             )
             lock = LeaseLock(storage.lease_lock("xero-token", wait_timeout=60), 60)
         else:

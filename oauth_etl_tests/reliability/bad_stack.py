@@ -1,7 +1,7 @@
 """The real local stack for end-to-end bad-input tests: sandbox Xero + Azurite + a file store.
 
 `Stack.materialize(endpoint)` runs `dg.materialize` of `build_endpoint_asset(endpoint)` with
-the resources of `build_resources(Settings.from_env(environ))`, the environment pointing at
+the resources of `build_resources(environ, env_vars=False)`, the environment pointing at
 the sandbox and Azurite, exactly as `dagster dev` would build them; only the API timeout,
 attempts, page size and part size are made small so faults show quickly and a batch has
 several parts before a fault.
@@ -17,15 +17,14 @@ from typing import Any
 import dagster as dg
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
-from oauth_etl import settings as env
-from oauth_etl.assets import TENANTS, build_endpoint_asset
-from oauth_etl.resources import XeroApiResource, XeroOAuthResource, build_resources
-from oauth_etl.settings import Settings
-from oauth_etl.storage.io_manager import BlobLandingIOManager
+from oauth_etl.defs.io_manager import BlobLandingIOManager
+from oauth_etl.defs.resources import XeroApiResource, XeroOAuthResource, build_resources
+from oauth_etl.defs.xero.assets import build_endpoint_asset
+from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.xero.catalog import endpoint as catalog_endpoint
 from oauth_etl_tests.conftest import SandboxHandle
 
-API_TIMEOUT = 0.5  # seconds: the sandbox's `delay` fault sleeps longer
+API_TIMEOUT = 1  # second: the sandbox's `delay` fault sleeps longer
 API_ATTEMPTS = 2  # one retry: bounded, and the test stays short
 PAGE_SIZE = 100  # 250 invoices → 3 pages
 PART_BYTES = 20_000  # page 1 alone fills several parts
@@ -48,18 +47,18 @@ class Stack:
 
     def environ(self) -> dict[str, str]:
         return {
-            env.XERO_CLIENT_ID: self.sandbox.client_id,
-            env.XERO_CLIENT_SECRET: self.sandbox.client_secret or "",
-            env.XERO_LOGIN_URL: self.sandbox.url,
-            env.XERO_IDENTITY_URL: self.sandbox.url,
-            env.XERO_API_URL: self.sandbox.url,
-            env.TOKEN_STORE: f"file:{self.token_path}",
-            env.STORAGE_CONNECTION_STRING: self.connection_string,
-            env.CONTAINER: self.container.container_name,
+            "XERO_CLIENT_ID": self.sandbox.client_id,
+            "XERO_CLIENT_SECRET": self.sandbox.client_secret or "",
+            "XERO_LOGIN_URL": self.sandbox.url,
+            "XERO_IDENTITY_URL": self.sandbox.url,
+            "XERO_API_URL": self.sandbox.url,
+            "OAUTH_ETL_TOKEN_STORE": f"file:{self.token_path}",
+            "AZURE_STORAGE_CONNECTION_STRING": self.connection_string,
+            "OAUTH_ETL_CONTAINER": self.container.container_name,
         }
 
     def resources(self) -> dict[str, Any]:
-        resources = build_resources(Settings.from_env(self.environ()))
+        resources = build_resources(self.environ(), env_vars=False)
         resources["xero"] = XeroApiResource(
             oauth=resources["oauth"],
             timeout_seconds=API_TIMEOUT,

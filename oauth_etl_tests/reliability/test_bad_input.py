@@ -7,7 +7,7 @@ The whole matrix (including rows proven by the layer tests) is `bad_matrix.MATRI
 `test_every_matrix_row_is_a_real_test` keeps it honest.
 
 End to end where practical: `dg.materialize` of the real asset with the resources of
-`build_resources(Settings.from_env(...))` against the sandbox over HTTP and Azurite.
+`build_resources(..., env_vars=False)` against the sandbox over HTTP and Azurite.
 """
 
 from __future__ import annotations

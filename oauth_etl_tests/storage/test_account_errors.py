@@ -5,13 +5,15 @@ from __future__ import annotations
 import base64
 import time
 import uuid
+from typing import Any
 
 import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
+from oauth_etl.contract import ConfigError, StorageSettings
+from oauth_etl.defs.storage import ConnectionString, LandingStorageResource, SasToken
 from oauth_etl.local_services import AZURITE_KEY, Azurite, azurite_connection_string, free_port
 from oauth_etl.storage import (
-    AZURITE_DEV_CONNECTION_STRING,
     ContainerMissing,
     LandingBatch,
     StorageAuthError,
@@ -22,7 +24,6 @@ from oauth_etl.storage import (
     write_batch,
 )
 from oauth_etl.storage.account import redact, safe_url
-from oauth_etl.storage.resource import AzureBlobStorageResource
 from oauth_etl_tests.storage._support import account_sas, container_sas, records
 
 WRONG_KEY = base64.b64encode(b"not the key" * 6).decode()
@@ -32,23 +33,31 @@ def a_batch() -> LandingBatch:
     return LandingBatch("xero", "invoices", "t1", records(3))
 
 
-def test_default_account_is_azurite_dev_storage() -> None:
-    client = make_blob_service_client()
-    assert client.account_name == "devstoreaccount1"
-    assert client.url.startswith("http://127.0.0.1:10000/devstoreaccount1")
-    assert AZURITE_KEY in AZURITE_DEV_CONNECTION_STRING  # the public, documented dev key
-    described = describe_account(client)
-    assert (
-        described == "storage account 'devstoreaccount1' at http://127.0.0.1:10000/devstoreaccount1"
+def test_there_is_no_default_account() -> None:
+    with pytest.raises(ValueError, match="no storage account"):
+        make_blob_service_client()
+    with pytest.raises(ConfigError, match="AZURE_STORAGE_CONNECTION_STRING"):
+        StorageSettings().credential()
+
+
+def landing(connection_string: str, **config: Any) -> LandingStorageResource:
+    return LandingStorageResource(
+        credential=ConnectionString(connection_string=connection_string), **config
     )
-    resource = AzureBlobStorageResource()
+
+
+def test_the_resource_describes_its_account_without_the_key(azurite: Azurite) -> None:
+    resource = landing(azurite.connection_string)
+    described = (
+        f"storage account 'devstoreaccount1' at http://127.0.0.1:{azurite.port}/devstoreaccount1"
+    )
     assert resource.describe() == f"container 'xero-raw' in {described}"
-    assert AZURITE_KEY not in repr(resource)
+    assert AZURITE_KEY not in repr(resource) and AZURITE_KEY not in str(resource)
 
 
 def test_wrong_key_is_an_auth_error_without_the_key(azurite: Azurite) -> None:
     connection = azurite_connection_string(azurite.port).replace(AZURITE_KEY, WRONG_KEY)
-    resource = AzureBlobStorageResource(connection_string=connection, container="landing")
+    resource = landing(connection, container="landing")
     with pytest.raises(StorageAuthError) as caught:
         resource.container_client()
     text = str(caught.value)
@@ -72,9 +81,7 @@ def test_nothing_listening_is_unreachable_quickly() -> None:
 
 def test_missing_container_with_create_disabled(azurite: Azurite) -> None:
     name = f"missing-{uuid.uuid4().hex[:12]}"
-    resource = AzureBlobStorageResource(
-        connection_string=azurite.connection_string, container=name, create_container=False
-    )
+    resource = landing(azurite.connection_string, container=name, create_container=False)
     with pytest.raises(ContainerMissing, match=f"container '{name}' does not exist"):
         resource.container_client()
     # Writing straight to a missing container maps the same way.
@@ -85,7 +92,7 @@ def test_missing_container_with_create_disabled(azurite: Azurite) -> None:
 
 def test_create_container_when_allowed(azurite: Azurite, blob_service: BlobServiceClient) -> None:
     name = f"created-{uuid.uuid4().hex[:12]}"
-    resource = AzureBlobStorageResource(connection_string=azurite.connection_string, container=name)
+    resource = landing(azurite.connection_string, container=name)
     try:
         container = resource.container_client()
         assert container.exists()
@@ -93,7 +100,7 @@ def test_create_container_when_allowed(azurite: Azurite, blob_service: BlobServi
     finally:
         blob_service.delete_container(name)
     with pytest.raises(ValueError, match="not a valid name"):
-        AzureBlobStorageResource(container="Bad_Name").container_client()
+        landing(azurite.connection_string, container="Bad_Name").container_client()
 
 
 def test_sas_without_write_rights_is_an_auth_error(
@@ -101,8 +108,9 @@ def test_sas_without_write_rights_is_an_auth_error(
 ) -> None:
     sas = container_sas(blob_service, container.container_name, read=True, list=True)
     account_url = f"http://127.0.0.1:{azurite.port}/devstoreaccount1"
-    resource = AzureBlobStorageResource(
-        account_url=account_url, sas_token=sas, container=container.container_name
+    resource = LandingStorageResource(
+        credential=SasToken(account_url=account_url, sas_token=sas),
+        container=container.container_name,
     )
     with pytest.raises(StorageAuthError) as caught:
         write_batch(resource.container_client(), a_batch(), prefix="", run_id="r1")
@@ -140,18 +148,3 @@ def test_bad_configuration_is_rejected_clearly() -> None:
         "https://a.blob.core.windows.net/c/b"
     )
     assert "SECRET" not in redact("GET /c?sv=1&sig=SECRET&se=2 failed")
-
-
-def test_from_env_reads_the_documented_variables() -> None:
-    resource = AzureBlobStorageResource.from_env(
-        {
-            "AZURE_STORAGE_ACCOUNT_URL": "https://acct.blob.core.windows.net",
-            "OAUTH_ETL_CONTAINER": "raw",
-        }
-    )
-    assert (resource.account_url, resource.container, resource.connection_string) == (
-        "https://acct.blob.core.windows.net",
-        "raw",
-        None,
-    )
-    assert AzureBlobStorageResource.from_env({}).container == "xero-raw"

@@ -9,10 +9,11 @@ import dagster as dg
 import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
+from oauth_etl.defs.io_manager import BlobLandingIOManager
+from oauth_etl.defs.resources import XeroOAuthResource
+from oauth_etl.defs.storage import ConnectionString, LandingStorageResource, SasToken
 from oauth_etl.local_services import AZURITE_KEY, Azurite
 from oauth_etl.storage import BatchStats, LandingBatch, list_batches
-from oauth_etl.storage.io_manager import BlobLandingIOManager
-from oauth_etl.storage.resource import AzureBlobStorageResource
 from oauth_etl_tests.storage._support import account_sas, record, records
 
 TENANTS = dg.StaticPartitionsDefinition(["tenant-a", "tenant-b"])
@@ -23,9 +24,10 @@ def make_resources(
     azurite: Azurite, blob_service: BlobServiceClient, container: ContainerClient, **io: Any
 ) -> tuple[dict[str, Any], str]:
     sas = account_sas(blob_service, read=True, write=True, list=True, create=True, delete=True)
-    storage = AzureBlobStorageResource(
-        account_url=f"http://127.0.0.1:{azurite.port}/devstoreaccount1",
-        sas_token=sas,
+    storage = LandingStorageResource(
+        credential=SasToken(
+            account_url=f"http://127.0.0.1:{azurite.port}/devstoreaccount1", sas_token=sas
+        ),
         container=container.container_name,
         create_container=False,
         prefix="raw",
@@ -183,9 +185,16 @@ def test_producer_error_fails_the_step_with_its_message(
     assert "lands LandingBatch outputs" in message and "is a list" in message
 
 
-@pytest.mark.parametrize("field", ["connection_string", "sas_token"])
-def test_secret_fields_are_marked_secret(field: str) -> None:
-    schema = AzureBlobStorageResource.model_json_schema()
+@pytest.mark.parametrize(
+    ("shape", "field"),
+    [
+        (ConnectionString, "connection_string"),
+        (SasToken, "sas_token"),
+        (XeroOAuthResource, "client_secret"),
+    ],
+)
+def test_secret_fields_are_marked_secret(shape: type[dg.Config], field: str) -> None:
+    schema = shape.model_json_schema()
     assert schema["properties"][field].get("dagster__is_secret") is True
 
 

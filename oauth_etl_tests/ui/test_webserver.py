@@ -15,11 +15,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from oauth_etl import settings
+from oauth_etl.defs.resources import XeroOAuthResource, build_resources
 from oauth_etl.demo import local_environment
 from oauth_etl.local_services import AZURITE_KEY, Azurite
-from oauth_etl.resources import XeroOAuthResource, build_resources
-from oauth_etl.settings import Settings
 from oauth_etl.xero.catalog import CATALOG
 from oauth_etl_tests.conftest import SandboxFactory
 from oauth_etl_tests.ui.webserver import (
@@ -43,7 +41,12 @@ pytestmark = pytest.mark.timeout(180)
 
 TENANTS_KEY = ("xero", "tenants")
 CONTACTS_KEY = ("xero", "contacts")
-SCHEDULES = {"xero_daily", "xero_token_keepalive_weekly", "xero_token_health_daily"}
+SCHEDULES = {
+    "xero_daily",
+    "xero_token_keepalive_weekly",
+    "xero_token_health_daily",
+    "landing_sweep_weekly",
+}
 SENSORS = {"xero_tenants_sensor"}
 
 
@@ -68,8 +71,8 @@ def environment(
     workdir.mkdir(mode=0o700)
     env = local_environment(handle.sandbox, azurite, workdir)
     # A container of its own, so other tests' batches never show up here.
-    env[settings.CONTAINER] = f"ui-{secrets.token_hex(6)}"
-    oauth = build_resources(Settings.from_env(env))["oauth"]
+    env["OAUTH_ETL_CONTAINER"] = f"ui-{secrets.token_hex(6)}"
+    oauth = build_resources(env, env_vars=False)["oauth"]
     assert isinstance(oauth, XeroOAuthResource)
     oauth.authorize(mode="unattended", output=lambda _: None)
     return env
@@ -85,7 +88,7 @@ def server(environment: dict[str, str], tmp_path: Path) -> Iterator[Webserver]:
 def test_webserver_lists_launches_and_hides_secrets(
     server: Webserver, environment: dict[str, str], client_secret: str
 ) -> None:
-    token_file = Path(environment[settings.TOKEN_STORE].removeprefix("file:"))
+    token_file = Path(environment["OAUTH_ETL_TOKEN_STORE"].removeprefix("file:"))
     known_secrets = {client_secret, AZURITE_KEY, *token_secrets(token_file)}
 
     # What the UI lists: every asset, check, schedule and sensor of the definitions.
@@ -117,10 +120,9 @@ def test_webserver_lists_launches_and_hides_secrets(
         for v in r["configuredValues"]
     }
     assert configured[("oauth", "client_secret")] == ("ENV_VAR", "XERO_CLIENT_SECRET")
-    assert configured[("storage", "connection_string")] == (
-        "ENV_VAR",
-        "AZURE_STORAGE_CONNECTION_STRING",
-    )
+    # The credential is a discriminated union: shown as its JSON, the secret as {"env": ...}.
+    _, credential = configured[("storage", "credential")]
+    assert '{"env": "AZURE_STORAGE_CONNECTION_STRING"}' in credential
 
     # Unpartitioned: xero/tenants registers the tenant partitions.
     tenants_run = launch_assets(server, repo, [TENANTS_KEY])
@@ -160,6 +162,6 @@ def test_webserver_lists_launches_and_hides_secrets(
 
 def environment_port(environment: dict[str, str]) -> str:
     """Azurite's port, from the connection string's BlobEndpoint."""
-    connection = environment[settings.STORAGE_CONNECTION_STRING]
+    connection = environment["AZURE_STORAGE_CONNECTION_STRING"]
     endpoint = next(p for p in connection.split(";") if p.startswith("BlobEndpoint="))
     return endpoint.split(":")[-1].split("/")[0]

@@ -41,12 +41,9 @@ def write_dagster_home(home: Path) -> Path:
     """A DAGSTER_HOME whose runs start at once, with no daemon.
 
     The project's dagster.yaml queues runs (tag concurrency per tenant), which needs
-    `dagster-daemon`; here runs go straight to the default launcher. Step pools
-    (`concurrency.pools`) are kept: the run worker enforces them itself. Run retries
-    are a daemon feature, so they are left out.
+    `dagster-daemon`; here runs go straight to the default launcher. Run retries are a
+    daemon feature, so they are left out too.
     """
-    project = yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text()) or {}
-    pools = (project.get("concurrency") or {}).get("pools")
     config: dict[str, Any] = {
         "run_coordinator": {
             "module": "dagster._core.run_coordinator",
@@ -56,8 +53,6 @@ def write_dagster_home(home: Path) -> Path:
         # No "join the community" modal over the pages people (and screenshots) open.
         "nux": {"enabled": False},
     }
-    if pools:
-        config["concurrency"] = {"pools": pools}
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return home

@@ -20,11 +20,11 @@ from typing import Any, Literal
 import dagster as dg
 from azure.storage.blob import ContainerClient
 
+from oauth_etl.defs.storage import LandingStorageResource
 from oauth_etl.storage.batch import LandingBatch
 from oauth_etl.storage.errors import ManifestError
-from oauth_etl.storage.manifest import MANIFEST_NAME, Manifest, batch_path, parse_utc
-from oauth_etl.storage.reader import iter_records, latest_batch, list_batches, read_manifest
-from oauth_etl.storage.resource import AzureBlobStorageResource
+from oauth_etl.storage.manifest import Manifest, parse_utc
+from oauth_etl.storage.reader import iter_records, latest_batch, list_batches, read_batch
 from oauth_etl.storage.writer import DEFAULT_COMPRESSION_LEVEL, DEFAULT_PART_SIZE, write_batch
 
 # Output metadata keys this IO manager owns; `stats.extra` may not overwrite them.
@@ -63,7 +63,7 @@ class _Target:
 class BlobLandingIOManager(dg.ConfigurableIOManager):
     """Lands `LandingBatch` outputs as gzip JSON lines + manifest; loads records back."""
 
-    storage: dg.ResourceDependency[AzureBlobStorageResource]
+    storage: dg.ResourceDependency[LandingStorageResource]
     part_size_bytes: int = DEFAULT_PART_SIZE
     compression_level: int = DEFAULT_COMPRESSION_LEVEL
     load: Literal["latest", "all"] = "latest"
@@ -148,14 +148,16 @@ class BlobLandingIOManager(dg.ConfigurableIOManager):
                 since=since,
             )
         if target.batch_id is not None:
-            path = batch_path(
-                prefix=prefix,
-                source=source,
-                tenant_id=tenant,
-                endpoint=endpoint,
-                batch_id=target.batch_id,
-            )
-            return [read_manifest(container, f"{path}/{MANIFEST_NAME}")]
+            return [
+                read_batch(
+                    container,
+                    prefix=prefix,
+                    source=source,
+                    tenant_id=tenant,
+                    endpoint=endpoint,
+                    batch_id=target.batch_id,
+                )
+            ]
         found = latest_batch(
             container, prefix=prefix, source=source, tenant_id=tenant, endpoint=endpoint
         )
@@ -201,11 +203,17 @@ class BlobLandingIOManager(dg.ConfigurableIOManager):
 def _recorded_metadata(
     context: dg.InputContext, key: dg.AssetKey, partition: str | None
 ) -> dict[str, str]:
-    """source/endpoint/tenant_id/batch_id of the latest materialization, if it has them."""
     try:
         instance = context.instance
     except dg.DagsterInvariantViolationError:
         return {}  # an input context built without an instance (unit tests)
+    return recorded_metadata(instance, key, partition)
+
+
+def recorded_metadata(
+    instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None
+) -> dict[str, str]:
+    """source/endpoint/tenant_id/batch_id of the latest materialization, if it has them."""
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition else None),
         limit=1,

@@ -1,14 +1,15 @@
 """The organisations the Xero connection reaches, as Dagster dynamic partitions.
 
 A newly connected tenant becomes a partition of every Xero asset without a code
-change: the `xero/tenants` asset and the `xero_tenants_sensor` both register what
-`/connections` returns.
+change: the `xero/tenants` asset and `xero_tenants_sensor` (sensors.py) both register
+what `/connections` returns.
 """
 
 import dagster as dg
 
-from oauth_etl.assets import TENANTS, XERO_POOL
-from oauth_etl.resources import XeroApiResource
+from oauth_etl.defs.resources import XeroApiResource
+from oauth_etl.defs.xero.assets import XERO_RETRY_POLICY
+from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.xero.client import Connection
 
 
@@ -43,7 +44,7 @@ def organisation_ids(connections: list[Connection]) -> list[str]:
     key=["xero", "tenants"],
     group_name="xero_connection",
     kinds={"xero"},
-    pool=XERO_POOL,
+    retry_policy=XERO_RETRY_POLICY,
     description=(
         "The Xero organisations this connection reaches (`GET /connections`). "
         "Materializing it registers each one as a partition of the Xero assets."
@@ -71,20 +72,3 @@ def xero_tenants(
             "disconnected_tenants": ", ".join(gone),
         }
     )
-
-
-@dg.sensor(
-    name="xero_tenants_sensor",
-    minimum_interval_seconds=3600,
-    description="Adds newly connected Xero organisations as tenant partitions, hourly.",
-    default_status=dg.DefaultSensorStatus.STOPPED,
-)
-def xero_tenants_sensor(
-    context: dg.SensorEvaluationContext, xero: XeroApiResource
-) -> dg.SensorResult:
-    tenant_ids = organisation_ids(xero.connections())
-    known = set(context.instance.get_dynamic_partitions(TENANTS.name or ""))
-    new = [t for t in tenant_ids if t not in known]
-    if not new:
-        return dg.SensorResult(skip_reason=f"no new tenants ({len(tenant_ids)} connected)")
-    return dg.SensorResult(dynamic_partitions_requests=[TENANTS.build_add_request(new)])

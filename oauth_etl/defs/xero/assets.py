@@ -14,16 +14,21 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from oauth_etl.oauth.errors import AuthorizationRequired, InvalidClient, InvalidScope
-from oauth_etl.resources import XeroApiResource
+from oauth_etl.defs.resources import XeroApiResource
+from oauth_etl.defs.xero.partitions import TENANTS
+from oauth_etl.oauth.errors import AuthorizationRequired, InvalidClient, InvalidScope, OAuthError
 from oauth_etl.storage.batch import BatchStats, LandingBatch
 from oauth_etl.xero.catalog import CATALOG, Endpoint, Paging
-from oauth_etl.xero.client import Extraction, Progress, XeroClient
+from oauth_etl.xero.client import Extraction, Progress
 from oauth_etl.xero.dates import from_cursor
-from oauth_etl.xero.errors import NotEntitled, TenantDisconnected
+from oauth_etl.xero.errors import NotEntitled, TenantDisconnected, XeroError
 
-TENANTS = dg.DynamicPartitionsDefinition(name="xero_tenants")
-XERO_POOL = "xero_api"
+# A failed Xero step is retried in the same run, after 30 s, 60 s (each ±jitter): enough
+# for a 503 or a network drop to pass. `Failure(allow_retries=False)` (a person must act)
+# is never retried; a run crash is the run retries' business (dagster.yaml).
+XERO_RETRY_POLICY = dg.RetryPolicy(
+    max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
 PROGRESS_EVERY_SECONDS = 10.0
 # Metadata keys of a materialization that the next run resumes from.
 CURSOR_KEY = "cursor_to"
@@ -112,20 +117,22 @@ def _progress_logger(
     return report
 
 
-def _stream(
-    client: XeroClient, extraction: Extraction, stats: BatchStats
-) -> Iterator[dict[str, Any]]:
+def _stream(extraction: Extraction, stats: BatchStats) -> Iterator[dict[str, Any]]:
     """Yield the extraction's records, then copy its figures into the batch stats.
 
-    The client stays open until the IO manager has consumed the last page. Errors
-    that a retry cannot fix become a `dg.Failure` that forbids run retries.
+    The landing IO manager consumes this while it writes, so an API error surfaces
+    there: as a `dg.Failure` carrying the Xero error's message and remedy, never as a
+    storage error. Errors a retry cannot fix forbid retries. The client belongs to the
+    run (XeroApiResource) and is closed at its teardown, whatever happens here.
     """
     try:
         yield from extraction.records()
-    except NEEDS_A_PERSON as exc:
-        raise dg.Failure(description=str(exc), allow_retries=False) from exc
-    finally:
-        client.close()
+    except (XeroError, OAuthError) as exc:
+        raise dg.Failure(
+            description=str(exc),
+            metadata={"error": type(exc).__name__},
+            allow_retries=not isinstance(exc, NEEDS_A_PERSON),
+        ) from exc
     figures = extraction.stats
     stats.api_calls = figures.api_calls
     stats.pages = figures.pages
@@ -153,7 +160,9 @@ def _stream(
         stats.extra["resumes"] = "on the next run, from cursor_to"
 
 
-def build_endpoint_asset(endpoint: Endpoint) -> dg.AssetsDefinition:
+def build_endpoint_asset(
+    endpoint: Endpoint, retry_policy: dg.RetryPolicy = XERO_RETRY_POLICY
+) -> dg.AssetsDefinition:
     """One asset for one catalog endpoint: data, not twenty-seven copies of a function."""
     key = asset_key(endpoint)
     mode = "incremental (If-Modified-Since)" if endpoint.incremental else "full snapshot"
@@ -169,7 +178,7 @@ def build_endpoint_asset(endpoint: Endpoint) -> dg.AssetsDefinition:
         partitions_def=TENANTS,
         io_manager_key="landing_io_manager",
         kinds={"xero", "azure"},
-        pool=XERO_POOL,
+        retry_policy=retry_policy,
         description=description,
         metadata={
             "xero/path": endpoint.path,
@@ -190,8 +199,7 @@ def build_endpoint_asset(endpoint: Endpoint) -> dg.AssetsDefinition:
             + (f"changes since {resume.cursor}" if resume.cursor else "full read")
             + (f", after journal {resume.offset}" if resume.offset else "")
         )
-        client = xero.client()
-        extraction = client.extract(
+        extraction = xero.client().extract(
             endpoint,
             tenant_id,
             modified_since=from_cursor(resume.cursor) if resume.cursor else None,
@@ -205,7 +213,7 @@ def build_endpoint_asset(endpoint: Endpoint) -> dg.AssetsDefinition:
             source="xero",
             endpoint=endpoint.name,
             tenant_id=tenant_id,
-            records=_stream(client, extraction, stats),
+            records=_stream(extraction, stats),
             cursor_from=resume.cursor,
             stats=stats,
         )
@@ -213,6 +221,5 @@ def build_endpoint_asset(endpoint: Endpoint) -> dg.AssetsDefinition:
     return _extract
 
 
-ENDPOINT_ASSETS: tuple[dg.AssetsDefinition, ...] = tuple(
-    build_endpoint_asset(endpoint) for endpoint in CATALOG
-)
+# A module-level list: the defs autoloader collects lists of assets, not tuples.
+ENDPOINT_ASSETS: list[dg.AssetsDefinition] = [build_endpoint_asset(e) for e in CATALOG]

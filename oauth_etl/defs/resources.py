@@ -1,0 +1,196 @@
+"""The code location's resources, bound to the environment contract.
+
+`XeroOAuthResource` owns the token set of a run: it opens one `XeroConnection`
+(`oauth_etl.connection`) when the run's resources are set up and closes it at
+teardown, so the token endpoint's HTTP client and any Key Vault client are closed
+after every run, check and sensor tick. `XeroApiResource` keeps one `XeroClient`, so
+every step of a run shares one rate budget per tenant. Configuration comes from the
+contract (`oauth_etl.contract`) as `dg.EnvVar`s: resolved at launch, shown by name.
+"""
+
+# No `from __future__ import annotations`: Dagster reads the field annotations at class
+# creation.
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import fields
+from typing import Any
+
+import dagster as dg
+import httpx
+from pydantic import Field, PrivateAttr
+
+from oauth_etl import contract
+from oauth_etl.connection import XeroApi, XeroConnection
+from oauth_etl.contract import OAuthSettings, Section, XeroApiSettings
+from oauth_etl.defs.io_manager import BlobLandingIOManager
+from oauth_etl.defs.storage import (
+    ConnectionString,
+    Credential,
+    DefaultAzureCredential,
+    LandingStorageResource,
+    SasToken,
+)
+from oauth_etl.oauth.authorize import DEFAULT_SCOPES, Mode
+from oauth_etl.oauth.manager import TokenManager
+from oauth_etl.oauth.tokens import TokenSet
+from oauth_etl.xero.client import Connection, XeroClient
+
+
+def _field(section: Section, name: str, *, secret: bool = False) -> Any:
+    """A resource field whose default and description come from the contract."""
+    variable = contract.variable_for(section, name)
+    return Field(
+        default=contract.default_of(section, name),
+        description=f"{variable.meaning} ({variable.name}).",
+        json_schema_extra={"dagster__is_secret": True} if secret else None,
+        repr=not secret,
+    )
+
+
+class XeroOAuthResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """The Xero OAuth 2.0 connection: token refresh, persistence and locking."""
+
+    client_id: str | None = _field("oauth", "client_id")
+    client_secret: str | None = _field("oauth", "client_secret", secret=True)
+    credentials_vault_url: str | None = _field("oauth", "credentials_vault_url")
+    client_id_secret_name: str | None = _field("oauth", "client_id_secret_name")
+    client_secret_secret_name: str | None = _field("oauth", "client_secret_secret_name")
+    login_url: str = _field("oauth", "login_url")
+    identity_url: str = _field("oauth", "identity_url")
+    api_url: str = _field("oauth", "api_url")
+    redirect_uri: str | None = _field("oauth", "redirect_uri")
+    grant_type: str = _field("oauth", "grant_type")
+    scopes: str = _field("oauth", "scopes")
+    token_store: str = _field("oauth", "token_store")
+    refresh_skew_seconds: int = _field("oauth", "refresh_skew_seconds")
+    lock_wait_seconds: int = _field("oauth", "lock_wait_seconds")
+    lease_seconds: int = _field("oauth", "lease_seconds")
+    timeout_seconds: int = _field("oauth", "timeout_seconds")
+    storage: dg.ResourceDependency[LandingStorageResource]
+
+    _connection: XeroConnection | None = PrivateAttr(default=None)
+
+    def settings(self) -> OAuthSettings:
+        return OAuthSettings(**{f.name: getattr(self, f.name) for f in fields(OAuthSettings)})
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._connection = XeroConnection(self.settings(), lambda: self.storage.landing)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._connection is not None:
+            self._connection.close()
+
+    @property
+    def connection(self) -> XeroConnection:
+        """The open connection (opened on first use outside a run, e.g. in tests)."""
+        if self._connection is None:
+            self._connection = XeroConnection(self.settings(), lambda: self.storage.landing)
+        return self._connection
+
+    def token_manager(self) -> TokenManager:
+        return self.connection.token_manager()
+
+    def authorize(
+        self,
+        *,
+        mode: Mode,
+        scopes: Sequence[str] = DEFAULT_SCOPES,
+        port: int = 0,
+        output: Callable[[str], None] = print,
+    ) -> TokenSet:
+        return self.connection.authorize(mode=mode, scopes=scopes, port=port, output=output)
+
+    def auth(self) -> httpx.Auth:
+        return self.connection.auth()
+
+
+class XeroApiResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """The Xero Accounting API for the connected tenants, authorized by `XeroOAuthResource`."""
+
+    oauth: dg.ResourceDependency[XeroOAuthResource]
+    timeout_seconds: int = _field("xero", "timeout_seconds")
+    max_attempts: int = _field("xero", "max_attempts")
+    page_size: int = _field("xero", "page_size")
+
+    _api: XeroApi | None = PrivateAttr(default=None)
+
+    def settings(self) -> XeroApiSettings:
+        return XeroApiSettings(**{f.name: getattr(self, f.name) for f in fields(XeroApiSettings)})
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._api = XeroApi(self.oauth.connection, self.settings())
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._api is not None:
+            self._api.close()
+
+    @property
+    def api(self) -> XeroApi:
+        if self._api is None:
+            self._api = XeroApi(self.oauth.connection, self.settings())
+        return self._api
+
+    def client(self) -> XeroClient:
+        """The run's one client: every step of the run shares its per-tenant rate budgets."""
+        return self.api.client()
+
+    def connections(self) -> list[Connection]:
+        return self.api.connections()
+
+
+def _bound(section: Section, environ: Mapping[str, str] | None, env_vars: bool) -> dict[str, Any]:
+    """The fields of `section` the environment sets (and the required ones it lacks)."""
+    values = contract.values(section, environ)
+    missing = contract.missing(environ)
+    bound: dict[str, Any] = {}
+    for variable in contract.variables(section):
+        if variable.field not in values and variable.name not in missing:
+            continue
+        if env_vars:
+            # Resolved when a run launches: an unset required variable fails it by name.
+            bound[variable.field] = (
+                dg.EnvVar.int(variable.name) if variable.kind == "int" else dg.EnvVar(variable.name)
+            )
+        elif variable.field in values:
+            bound[variable.field] = values[variable.field]
+    return bound
+
+
+def _credential(storage: dict[str, Any], environ: Mapping[str, str] | None) -> Credential:
+    kind = contract.storage_credential(environ)
+    if kind == "sas":
+        return SasToken(account_url=storage["account_url"], sas_token=storage["sas_token"])
+    if kind == "default_azure_credential":
+        return DefaultAzureCredential(account_url=storage["account_url"])
+    # Unset as a value: the launch (or the first use, with values) fails naming the variable.
+    return ConnectionString(
+        connection_string=storage.get("connection_string")
+        or dg.EnvVar("AZURE_STORAGE_CONNECTION_STRING")
+    )
+
+
+def build_resources(
+    environ: Mapping[str, str] | None = None, *, env_vars: bool = True
+) -> dict[str, Any]:
+    """The resources of the code location, configured from the environment contract.
+
+    `env_vars=True` (the code location) binds `dg.EnvVar`s; `False` binds the values
+    (tests and the demo, which run in this process with `environ` as given).
+    """
+    storage_fields = _bound("storage", environ, env_vars)
+    storage = LandingStorageResource(
+        credential=_credential(storage_fields, environ),
+        **{k: v for k, v in storage_fields.items() if k in ("container", "prefix")},
+    )
+    oauth = XeroOAuthResource(storage=storage, **_bound("oauth", environ, env_vars))
+    return {
+        "storage": storage,
+        "oauth": oauth,
+        "xero": XeroApiResource(oauth=oauth, **_bound("xero", environ, env_vars)),
+        "landing_io_manager": BlobLandingIOManager(storage=storage),
+    }
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(resources=build_resources())

@@ -1,0 +1,1 @@
+"""Xero: the tenants, one asset and one check per endpoint, and what runs them unattended."""

@@ -1,0 +1,78 @@
+"""Running unattended: the daily extraction, the weekly token keep-alive, the daily health check.
+
+A cron is part of a schedule's definition, so the schedule settings of the contract
+(`OAUTH_ETL_*_CRON`, `OAUTH_ETL_TIMEZONE`) are read when the definitions load, never at
+import.
+"""
+
+import time
+
+import dagster as dg
+
+from oauth_etl import contract
+from oauth_etl.contract import ScheduleSettings
+from oauth_etl.defs.xero.jobs import (
+    xero_extract_job,
+    xero_token_health_job,
+    xero_token_keepalive_job,
+)
+from oauth_etl.defs.xero.partitions import TENANTS
+
+# Runs of one tenant carry this tag: dagster.yaml allows one such run per tenant at once.
+TENANT_TAG = "xero/tenant"
+
+
+def daily_run_requests(
+    context: dg.ScheduleEvaluationContext,
+) -> list[dg.RunRequest] | dg.SkipReason:
+    """One extraction run per registered tenant, keyed by day so a tick never runs twice."""
+    tenants = context.instance.get_dynamic_partitions(TENANTS.name or "")
+    if not tenants:
+        return dg.SkipReason(
+            "no Xero tenants registered yet: materialize xero/tenants or turn on "
+            "xero_tenants_sensor (after `oauth-etl authorize`)"
+        )
+    day = (
+        context.scheduled_execution_time.strftime("%Y-%m-%d")
+        if context.scheduled_execution_time
+        else time.strftime("%Y-%m-%d")
+    )
+    return [
+        dg.RunRequest(run_key=f"{day}/{tenant}", partition_key=tenant, tags={TENANT_TAG: tenant})
+        for tenant in tenants
+    ]
+
+
+def build_schedules(settings: ScheduleSettings) -> list[dg.ScheduleDefinition]:
+    return [
+        dg.ScheduleDefinition(
+            name="xero_daily",
+            job=xero_extract_job,
+            cron_schedule=settings.daily_cron,
+            execution_fn=daily_run_requests,
+            execution_timezone=settings.timezone,
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            description="Daily incremental extraction of the whole catalog, one run per tenant.",
+        ),
+        dg.ScheduleDefinition(
+            name="xero_token_keepalive_weekly",
+            job=xero_token_keepalive_job,
+            cron_schedule=settings.keepalive_cron,
+            execution_timezone=settings.timezone,
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            description="Weekly refresh: an unused refresh token dies after 60 days.",
+        ),
+        dg.ScheduleDefinition(
+            name="xero_token_health_daily",
+            job=xero_token_health_job,
+            cron_schedule=settings.health_cron,
+            execution_timezone=settings.timezone,
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            description="Runs the xero_token_health check daily.",
+        ),
+    ]
+
+
+@dg.definitions
+def schedules() -> dg.Definitions:
+    return dg.Definitions(schedules=build_schedules(contract.settings(ScheduleSettings)))
