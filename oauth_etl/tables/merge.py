@@ -180,13 +180,27 @@ def _dedupe(
     return best
 
 
+def _scan(
+    dt: DeltaTable, tenant_id: str, columns: list[str], key: str, values: list[Any]
+) -> pa.Table:
+    """The rows of one tenant whose `key` is in `values`, batch by batch: only the matches
+    are held. (Filtering in the scanner fails on delta-rs's string_view file statistics.)"""
+    dataset = dt.to_pyarrow_dataset(partitions=[(TENANT, "=", tenant_id)])
+    wanted = pa.array(values, type=dataset.schema.field(key).type)
+    kept = [
+        batch.filter(pc.is_in(batch.column(key), value_set=wanted))
+        for batch in dataset.to_batches(columns=columns)
+    ]
+    schema = pa.schema([dataset.schema.field(c) for c in columns])
+    return pa.Table.from_batches(kept, schema=schema)
+
+
 def _current_versions(
     dt: DeltaTable, table: TableSpec, tenant_id: str, ids: list[Any]
 ) -> dict[Any, Any]:
     column = table.version_column
     columns = [table.id_field] if column is None else [table.id_field, column]
-    dataset = dt.to_pyarrow_dataset(partitions=[(TENANT, "=", tenant_id)])
-    found = dataset.to_table(columns=columns, filter=pc.field(table.id_field).isin(ids))
+    found = _scan(dt, tenant_id, columns, table.id_field, ids)
     keys = found.column(table.id_field).to_pylist()
     if column is None:
         return dict.fromkeys(keys)
@@ -336,8 +350,7 @@ def _merge_child(
     # Lines a changed parent no longer has: its old positions past its new array's end.
     # They join the source as markers (no batch id) that delete their match, so the
     # whole replacement is one commit and needs no id list in a SQL predicate.
-    dataset = dt.to_pyarrow_dataset(partitions=[(TENANT, "=", tenant_id)])
-    old = dataset.to_table(columns=[parent_id, LINE], filter=pc.field(parent_id).isin(parent_ids))
+    old = _scan(dt, tenant_id, [parent_id, LINE], parent_id, parent_ids)
     new_ends: dict[Any, int] = {}
     for parent, line in zip(
         data.column(parent_id).to_pylist(), data.column(LINE).to_pylist(), strict=True
