@@ -30,6 +30,7 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from oauth_etl.tables import spec
 from oauth_etl.xero.dates import parse_xero_datetime
@@ -40,49 +41,17 @@ MONEY = pa.decimal128(MONEY_PRECISION, MONEY_SCALE)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 MAX_DEPTH = 1  # record -> struct; objects inside a struct are JSON text
 
-Unparsed = dict[str, str]  # path -> raw JSON text of the value that did not convert
-Convert = Callable[[Any, str, Unparsed], Any]
+Where = Callable[[int], tuple[int, str]]  # value index -> (row, path) for `_unparsed`
+ColumnConvert = Callable[[list[Any], Where, "Sinks"], pa.Array]
 
 _DOTNET = re.compile(r"^/Date\((-?\d{1,15})(?:([+-])(\d\d)(\d\d))?\)/$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DAY_MS = 86_400_000
 _MONEY_LIMIT = Decimal(10) ** (MONEY_PRECISION - MONEY_SCALE)
-_FAILED = object()
 
 
 def json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
-
-
-def _keep(value: Any, path: str, unparsed: Unparsed) -> None:
-    unparsed[path] = json_text(value)
-
-
-def _string(value: Any, path: str, unparsed: Unparsed) -> Any:
-    # A non-string where the spec says string is kept losslessly as its JSON text.
-    return value if value is None or type(value) is str else json_text(value)
-
-
-def _boolean(value: Any, path: str, unparsed: Unparsed) -> Any:
-    if value is None or type(value) is bool:
-        return value
-    return _keep(value, path, unparsed)
-
-
-def _integer(value: Any, path: str, unparsed: Unparsed) -> Any:
-    if value is None or type(value) is int:
-        return value
-    if type(value) is float and value.is_integer():
-        return int(value)
-    return _keep(value, path, unparsed)
-
-
-def _number(value: Any, path: str, unparsed: Unparsed) -> Any:
-    if value is None or type(value) is float:
-        return value
-    if type(value) is int:
-        return float(value)
-    return _keep(value, path, unparsed)
 
 
 def parse_money(value: Any) -> Decimal:
@@ -103,15 +72,6 @@ def parse_money(value: Any) -> Decimal:
     if isinstance(exponent, int) and exponent < -MONEY_SCALE:
         raise ValueError(f"{value!r} has more than {MONEY_SCALE} decimal places")
     return amount
-
-
-def _money(value: Any, path: str, unparsed: Unparsed) -> Any:
-    if value is None:
-        return None
-    try:
-        return parse_money(value)
-    except ValueError:
-        return _keep(value, path, unparsed)
 
 
 def parse_instant_us(text: str) -> int:
@@ -147,34 +107,114 @@ def parse_date_days(text: str) -> int:
     return written.date().toordinal() - _EPOCH.date().toordinal()
 
 
-def _dated(parse: Callable[[str], int]) -> Convert:
-    def convert(value: Any, path: str, unparsed: Unparsed) -> Any:
-        if value is None:
-            return None
-        if type(value) is str:
+class Sinks:
+    """Per row, the raw JSON of the values that no typed column could hold."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows: list[dict[str, str] | None] = [None] * rows
+        self.values = 0
+
+    def keep(self, where: Where, index: int, value: Any) -> None:
+        row, path = where(index)
+        held = self.rows[row]
+        if held is None:
+            held = self.rows[row] = {}
+        held[path] = json_text(value)
+        self.values += 1
+
+
+def _all_null(values: list[Any]) -> bool:
+    return all(v is None for v in values)
+
+
+def _per_value(arrow: pa.DataType, parse: Callable[[Any], Any]) -> ColumnConvert:
+    def convert(values: list[Any], where: Where, sinks: Sinks) -> pa.Array:
+        if _all_null(values):
+            return pa.nulls(len(values), arrow)
+        out: list[Any] = []
+        for index, value in enumerate(values):
+            if value is None:
+                out.append(None)
+                continue
             try:
-                return parse(value)
-            except (ValueError, OverflowError):
-                pass
-        return _keep(value, path, unparsed)
+                out.append(parse(value))
+            except (ValueError, TypeError, OverflowError):
+                sinks.keep(where, index, value)
+                out.append(None)
+        return pa.array(out, type=arrow)
 
     return convert
 
 
-def _json(value: Any, path: str, unparsed: Unparsed) -> Any:
-    return None if value is None else json_text(value)
+def _string(values: list[Any], where: Where, sinks: Sinks) -> pa.Array:
+    # A non-string where the spec says string is kept losslessly as its JSON text.
+    return pa.array(
+        [v if v is None or type(v) is str else json_text(v) for v in values], type=pa.string()
+    )
 
 
-_PRIMITIVES: dict[str, tuple[pa.DataType, Convert]] = {
+def _typed(
+    arrow: pa.DataType, kinds: tuple[type, ...], parse: Callable[[Any], Any]
+) -> ColumnConvert:
+    """Values already of the column's Python type go to Arrow in one call; else per value."""
+    slow = _per_value(arrow, parse)
+
+    def convert(values: list[Any], where: Where, sinks: Sinks) -> pa.Array:
+        if all(v is None or type(v) in kinds for v in values):
+            return pa.array(values, type=arrow)
+        return slow(values, where, sinks)
+
+    return convert
+
+
+def _exact(kind: type) -> Callable[[Any], Any]:
+    def parse(value: Any) -> Any:
+        if type(value) is kind:
+            return value
+        if kind is int and type(value) is float and value.is_integer():
+            return int(value)
+        if kind is float and type(value) is int:
+            return float(value)
+        raise ValueError(f"not a {kind.__name__}")
+
+    return parse
+
+
+def _money(values: list[Any], where: Where, sinks: Sinks) -> pa.Array:
+    if all(v is None or type(v) is float or (type(v) is int and abs(v) < 2**53) for v in values):
+        # Vectorized: Arrow prints a double as its shortest round-trip text (what the JSON
+        # said), and the text-to-decimal cast refuses any loss; then per value instead.
+        try:
+            text = pc.cast(pa.array(values, type=pa.float64()), pa.string())
+            return pc.cast(text, MONEY)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    return _per_value(MONEY, parse_money)(values, where, sinks)
+
+
+def _dated(arrow: pa.DataType, parse: Callable[[str], int]) -> ColumnConvert:
+    def from_text(value: Any) -> int:
+        if type(value) is not str:
+            raise ValueError("not a date string")
+        return parse(value)
+
+    return _per_value(arrow, from_text)
+
+
+def _json(values: list[Any], where: Where, sinks: Sinks) -> pa.Array:
+    return pa.array([None if v is None else json_text(v) for v in values], type=pa.string())
+
+
+_PRIMITIVES: dict[str, tuple[pa.DataType, ColumnConvert]] = {
     "string": (pa.string(), _string),
     "uuid": (pa.string(), _string),
     "enum": (pa.string(), _string),
-    "boolean": (pa.bool_(), _boolean),
-    "integer": (pa.int64(), _integer),
-    "number": (pa.float64(), _number),
+    "boolean": (pa.bool_(), _typed(pa.bool_(), (bool,), _exact(bool))),
+    "integer": (pa.int64(), _typed(pa.int64(), (int,), _exact(int))),
+    "number": (pa.float64(), _typed(pa.float64(), (float, int), _exact(float))),
     "money": (MONEY, _money),
-    "date": (pa.date32(), _dated(parse_date_days)),
-    "datetime": (TIMESTAMP, _dated(parse_instant_us)),
+    "date": (pa.date32(), _dated(pa.date32(), parse_date_days)),
+    "datetime": (TIMESTAMP, _dated(TIMESTAMP, parse_instant_us)),
 }
 
 
@@ -185,11 +225,11 @@ def field_type(word: spec.TypeWord, depth: int = 1, stack: tuple[str, ...] = ())
 
 def compile_word(
     word: spec.TypeWord, depth: int, stack: tuple[str, ...]
-) -> tuple[pa.DataType, Convert]:
-    """Arrow type and converter for a type word; `stack` holds the schemas being expanded."""
+) -> tuple[pa.DataType, ColumnConvert]:
+    """Arrow type and column converter for a type word; `stack`: the schemas being expanded."""
     if isinstance(word, list):
         item_type, item_convert = compile_word(word[0], depth, stack)
-        return pa.list_(item_type), _list(item_convert)
+        return pa.list_(item_type), _list(item_type, item_convert)
     if word in _PRIMITIVES:
         return _PRIMITIVES[word]
     body = spec.schemas()[word]
@@ -198,14 +238,14 @@ def compile_word(
     if depth > MAX_DEPTH or word in stack:
         return pa.string(), _json
     fields, converters = compile_properties(body, depth + 1, (*stack, word))
-    return pa.struct(fields), _struct(converters)
+    return pa.struct(fields), _struct(fields, converters)
 
 
 def compile_properties(
     body: dict[str, spec.TypeWord], depth: int, stack: tuple[str, ...]
-) -> tuple[list[pa.Field], dict[str, Convert]]:
+) -> tuple[list[pa.Field], dict[str, ColumnConvert]]:
     fields: list[pa.Field] = []
-    converters: dict[str, Convert] = {}
+    converters: dict[str, ColumnConvert] = {}
     for name, word in body.items():
         arrow, convert = compile_word(word, depth, stack)
         fields.append(pa.field(name, arrow))
@@ -213,30 +253,82 @@ def compile_properties(
     return fields, converters
 
 
-def _list(item: Convert) -> Convert:
-    def convert(value: Any, path: str, unparsed: Unparsed) -> Any:
-        if value is None:
-            return None
-        if type(value) is not list:
-            return _keep(value, path, unparsed)
-        return [item(element, f"{path}[{i}]", unparsed) for i, element in enumerate(value)]
+def _list(item_type: pa.DataType, item: ColumnConvert) -> ColumnConvert:
+    def convert(values: list[Any], where: Where, sinks: Sinks) -> pa.Array:
+        if _all_null(values):
+            return pa.nulls(len(values), pa.list_(item_type))
+        offsets = [0]
+        flat: list[Any] = []
+        owners: list[int] = []  # the row of each flattened element
+        missing: list[bool] = []
+        for index, value in enumerate(values):
+            if type(value) is list:
+                flat.extend(value)
+                owners.extend([index] * len(value))
+                missing.append(False)
+            else:
+                if value is not None:
+                    sinks.keep(where, index, value)
+                missing.append(True)
+            offsets.append(len(flat))
+
+        def element(k: int) -> tuple[int, str]:
+            owner = owners[k]
+            row, path = where(owner)
+            return row, f"{path}[{k - offsets[owner]}]"
+
+        items = item(flat, element, sinks)
+        return pa.ListArray.from_arrays(
+            pa.array(offsets, type=pa.int32()), items, mask=pa.array(missing, type=pa.bool_())
+        )
 
     return convert
 
 
-def _struct(converters: dict[str, Convert]) -> Convert:
+def _struct(fields: list[pa.Field], converters: dict[str, ColumnConvert]) -> ColumnConvert:
     items = tuple(converters.items())
+    arrow = pa.struct(fields)
 
-    def convert(value: Any, path: str, unparsed: Unparsed) -> Any:
-        if value is None:
-            return None
-        if type(value) is not dict:
-            return _keep(value, path, unparsed)
-        out = {name: fn(value.get(name), f"{path}.{name}", unparsed) for name, fn in items}
-        if len(value) > len(out) or any(key not in converters for key in value):
-            for key, extra in value.items():
-                if key not in converters:
-                    unparsed[f"{path}.{key}"] = json_text(extra)  # not in the spec
-        return out
+    def convert(values: list[Any], where: Where, sinks: Sinks) -> pa.Array:
+        if _all_null(values):
+            return pa.nulls(len(values), arrow)
+        objects: list[dict[str, Any] | None] = []
+        for index, value in enumerate(values):
+            if type(value) is dict:
+                objects.append(value)
+                for key, extra in value.items():
+                    if key not in converters:  # not in the spec: kept raw, never dropped
+                        sinks.keep(_nested(where, key), index, extra)
+            else:
+                if value is not None:
+                    sinks.keep(where, index, value)
+                objects.append(None)
+        children = [
+            fn(
+                [None if o is None else o.get(name) for o in objects],
+                _nested(where, name),
+                sinks,
+            )
+            for name, fn in items
+        ]
+        mask = pa.array([o is None for o in objects], type=pa.bool_())
+        return pa.StructArray.from_arrays(children, fields=fields, mask=mask)
 
     return convert
+
+
+def _nested(where: Where, name: str) -> Where:
+    def inner(index: int) -> tuple[int, str]:
+        row, path = where(index)
+        return row, f"{path}.{name}"
+
+    return inner
+
+
+def top_level(name: str) -> Where:
+    """Where a value of a record's own property sits: its row, and the property's name."""
+
+    def where(index: int) -> tuple[int, str]:
+        return index, name
+
+    return where

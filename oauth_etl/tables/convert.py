@@ -1,8 +1,10 @@
 """Landed records to Arrow tables: one parent table and one table per child array.
 
-Column by column, so memory is a handful of Python lists per chunk of records. A top-level
-field the spec does not name becomes a string column of its own (JSON text unless it is a
-string): schema evolution without guessing a type that the next record could contradict.
+Column by column: each property's values are gathered from the chunk's records and
+converted in one pass (nested objects and arrays recursively, as Arrow struct and list
+arrays), so the per-record Python work is a dictionary lookup per property. A top-level field
+the spec does not name becomes a string column of its own (JSON text unless it is a string):
+schema evolution without guessing a type that the next record could contradict.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from oauth_etl.tables.model import (
 @dataclass
 class ConversionStats:
     rows: int = 0
-    unparsed_values: int = 0  # values kept raw in `_unparsed` (also counted per row below)
+    unparsed_values: int = 0  # values kept raw in `_unparsed`
     rows_with_unparsed: int = 0
     new_columns: set[str] = field(default_factory=set)  # fields outside the spec
 
@@ -41,61 +43,46 @@ class ConversionStats:
         self.new_columns |= other.new_columns
 
 
-class _Builder:
-    """Accumulates the rows of one table column by column."""
-
-    def __init__(self, shape: Shape, key_names: tuple[str, ...]) -> None:
-        self.shape = shape
-        self.key_names = key_names
-        self.keys: dict[str, list[Any]] = {name: [] for name in key_names}
-        self.values: dict[str, list[Any]] = {f.name: [] for f in shape.fields}
-        self.extra: dict[str, list[Any]] = {}
-        self.batch: list[str] = []
-        self.unparsed: list[str | None] = []
-        self.stats = ConversionStats()
-        self._items = tuple(shape.converters.items())
-
-    def add(self, keys: tuple[Any, ...], record: Mapping[str, Any], batch_id: str) -> None:
-        row = len(self.batch)
-        sink: columns.Unparsed = {}
-        for name, value in zip(self.key_names, keys, strict=True):
-            self.keys[name].append(value)
-        values = self.values
-        for name, convert in self._items:
-            values[name].append(convert(record.get(name), name, sink))
-        known = self.shape.converters
-        for name, value in record.items():
-            if name in known or name in self.shape.skip or name in self.keys:
-                continue
-            column = self.extra.get(name)
-            if column is None:
-                column = self.extra[name] = [None] * row  # a field outside the spec
-            column.append(None if value is None else _text(value))
-        for column in self.extra.values():
-            if len(column) == row:
-                column.append(None)
-        self.batch.append(batch_id)
-        self.stats.rows += 1
-        if sink:
-            self.stats.unparsed_values += len(sink)
-            self.stats.rows_with_unparsed += 1
-            self.unparsed.append(orjson.dumps(sink).decode())
-        else:
-            self.unparsed.append(None)
-
-    def table(self) -> pa.Table:
-        self.stats.new_columns = set(self.extra)
-        schema = self.shape.schema(sorted(self.extra))
-        data: dict[str, list[Any]] = {**self.keys, **self.values}
-        data.update(self.extra)
-        data[BATCH] = self.batch
-        data[UNPARSED] = self.unparsed
-        arrays = [pa.array(data[f.name], type=f.type) for f in schema]
-        return pa.Table.from_arrays(arrays, schema=schema)
-
-
 def _text(value: Any) -> str:
     return value if type(value) is str else columns.json_text(value)
+
+
+def build_table(
+    shape: Shape,
+    keys: dict[str, pa.Array],
+    records: list[Mapping[str, Any]],
+    batch_ids: list[str],
+    sinks: columns.Sinks,
+) -> tuple[pa.Table, ConversionStats]:
+    """One table from records (already matched to their key columns and batch ids).
+    `sinks` may already hold raw values of these rows (a parent's malformed child array)."""
+    arrays: dict[str, pa.Array] = dict(keys)
+    for arrow_field in shape.fields:
+        name = arrow_field.name
+        values = [record.get(name) for record in records]
+        arrays[name] = shape.converters[name](values, columns.top_level(name), sinks)
+    known = set(shape.converters) | shape.skip | set(keys)
+    extra: set[str] = set()
+    for record in records:
+        if len(record) > len(known) or not known.issuperset(record):
+            extra.update(key for key in record if key not in known)
+    for name in sorted(extra):
+        arrays[name] = pa.array(
+            [None if (v := r.get(name)) is None else _text(v) for r in records], type=pa.string()
+        )
+    arrays[BATCH] = pa.array(batch_ids, type=pa.string())
+    arrays[UNPARSED] = pa.array(
+        [None if row is None else orjson.dumps(row).decode() for row in sinks.rows],
+        type=pa.string(),
+    )
+    schema = shape.schema(sorted(extra))
+    stats = ConversionStats(
+        rows=len(records),
+        unparsed_values=sinks.values,
+        rows_with_unparsed=sum(row is not None for row in sinks.rows),
+        new_columns=extra,
+    )
+    return pa.Table.from_arrays([arrays[f.name] for f in schema], schema=schema), stats
 
 
 @dataclass
@@ -107,44 +94,48 @@ class Converted:
 
 
 def convert_records(
-    table: TableSpec, tenant_id: str, records: Iterable[tuple[str, Mapping[str, Any]]]
+    table: TableSpec, tenant_id: str, pairs: Iterable[tuple[str, Mapping[str, Any]]]
 ) -> Converted:
     """Arrow tables from (batch id, record) pairs of one tenant."""
-    parent = _Builder(parent_shape(table.name), (TENANT, table.id_field))
-    kids = {
-        child.name: (
-            child,
-            _Builder(child_shape(table.name, child.name), (TENANT, child.parent_id, LINE)),
+    batch_ids: list[str] = []
+    records: list[Mapping[str, Any]] = []
+    for batch_id, record in pairs:
+        batch_ids.append(batch_id)
+        records.append(record)
+    count = len(records)
+    ids = [record.get(table.id_field) for record in records]
+    parent_sinks = columns.Sinks(count)
+    children: dict[str, pa.Table] = {}
+    child_stats: dict[str, ConversionStats] = {}
+    for child in table.children:
+        shape = child_shape(table.name, child.name)
+        lines: list[Mapping[str, Any]] = []
+        owners: list[int] = []
+        positions: list[int] = []
+        for row, record in enumerate(records):
+            array = record.get(child.array)
+            if array is None:
+                continue
+            if type(array) is not list:  # kept raw on the parent row
+                parent_sinks.keep(columns.top_level(child.array), row, array)
+                continue
+            for position, line in enumerate(array):
+                lines.append(line if type(line) is dict else {"_value": line})
+                owners.append(row)
+                positions.append(position)
+        keys = {
+            TENANT: pa.array([tenant_id] * len(lines), type=pa.string()),
+            child.parent_id: pa.array([_text(ids[o]) for o in owners], type=pa.string()),
+            LINE: pa.array(positions, type=pa.int32()),
+        }
+        children[child.name], child_stats[child.name] = build_table(
+            shape, keys, lines, [batch_ids[o] for o in owners], columns.Sinks(len(lines))
         )
-        for child in table.children
+    shape = parent_shape(table.name)
+    keys = {
+        TENANT: pa.array([tenant_id] * count, type=pa.string()),
+        # Every catalog id is a string in the spec (uuid, TaxType, CurrencyCode).
+        table.id_field: pa.array([None if i is None else _text(i) for i in ids], pa.string()),
     }
-    for batch_id, record in records:
-        record_id = record.get(table.id_field)
-        parent.add((tenant_id, record_id), record, batch_id)
-        for child, builder in kids.values():
-            lines = record.get(child.array)
-            if lines is None:
-                continue
-            if type(lines) is not list:
-                _keep_on_parent(parent, child.array, lines)
-                continue
-            for position, line in enumerate(lines):
-                line_record = line if type(line) is dict else {"_value": line}
-                builder.add((tenant_id, record_id, position), line_record, batch_id)
-    return Converted(
-        parent=parent.table(),
-        children={name: builder.table() for name, (_, builder) in kids.items()},
-        stats=parent.stats,
-        child_stats={name: builder.stats for name, (_, builder) in kids.items()},
-    )
-
-
-def _keep_on_parent(parent: _Builder, path: str, value: Any) -> None:
-    """Record a child array that is not an array in the last parent row's `_unparsed`."""
-    current = parent.unparsed[-1]
-    sink: dict[str, Any] = {} if current is None else orjson.loads(current)
-    if current is None:
-        parent.stats.rows_with_unparsed += 1
-    sink[path] = columns.json_text(value)
-    parent.unparsed[-1] = orjson.dumps(sink).decode()
-    parent.stats.unparsed_values += 1
+    parent, stats = build_table(shape, keys, records, batch_ids, parent_sinks)
+    return Converted(parent, children, stats, child_stats)

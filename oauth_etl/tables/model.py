@@ -113,7 +113,7 @@ class Shape:
 
     keys: tuple[pa.Field, ...]
     fields: tuple[pa.Field, ...]  # the spec's properties, in spec order
-    converters: dict[str, columns.Convert]
+    converters: dict[str, columns.ColumnConvert]
     skip: frozenset[str]  # properties held in child tables instead
 
     def schema(self, extra: list[str] = ()) -> pa.Schema:  # type: ignore[assignment]

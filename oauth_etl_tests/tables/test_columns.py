@@ -188,23 +188,67 @@ def test_an_amount_that_does_not_fit_is_refused(value: Any) -> None:
         ("integer", 1.5),
         ("number", "1.5"),
         ("money", "NaN"),
+        ("money", 1e-11),
         (["string"], "not a list"),
         ("LineItemItem", "not an object"),
     ],
 )
 def test_a_value_that_does_not_convert_is_null_and_kept_raw(word: Any, value: Any) -> None:
-    _, convert = columns.compile_word(word, 1, ())
-    unparsed: columns.Unparsed = {}
-    assert convert(value, "Field", unparsed) is None
-    assert unparsed == {"Field": orjson.dumps(value).decode()}
+    arrow, convert = columns.compile_word(word, 1, ())
+    sinks = columns.Sinks(3)
+    out = convert([None, value, None], lambda i: (i, "Field"), sinks)
+    assert out.type == arrow and out.to_pylist() == [None, None, None]
+    assert sinks.rows == [None, {"Field": orjson.dumps(value).decode()}, None]
+    assert sinks.values == 1
 
 
-def test_strings_keep_other_json_losslessly_and_structs_keep_unknown_keys() -> None:
+def test_good_values_convert_column_wise_with_nested_paths_for_the_bad_ones() -> None:
+    # As in a line item row: Tracking is a list of structs; as in an item: PurchaseDetails.
+    tracking_type, tracking = columns.compile_word(["LineItemTracking"], 1, ("LineItem",))
+    item_type, item = columns.compile_word("Purchase", 1, ("Item",))
+    sinks = columns.Sinks(2)
+    tracked = tracking(
+        [[{"Name": "Region", "Option": "North"}], [{"Name": "A"}, {"Name": 5, "Extra": True}]],
+        lambda i: (i, "Tracking"),
+        sinks,
+    )
+    items = item(
+        [{"TaxType": "C", "UnitPrice": 2.5}, {"UnitPrice": "x", "Surprise": [1, 2]}],
+        lambda i: (i, "PurchaseDetails"),
+        sinks,
+    )
+    assert tracked.type == tracking_type and items.type == item_type
+    assert tracked.to_pylist()[1][1]["Name"] == "5"  # JSON text of a number: lossless
+    assert items.to_pylist()[0]["UnitPrice"] == Decimal("2.5")
+    assert items.to_pylist()[1]["UnitPrice"] is None
+    assert sinks.rows == [
+        None,
+        {
+            "Tracking[1].Extra": "true",
+            "PurchaseDetails.UnitPrice": '"x"',
+            "PurchaseDetails.Surprise": "[1,2]",
+        },
+    ]
+
+
+def test_strings_keep_other_json_losslessly() -> None:
     _, as_string = columns.compile_word("string", 1, ())
-    unparsed: columns.Unparsed = {}
-    assert as_string(42, "Reference", unparsed) == "42"
-    assert as_string({"a": 1}, "Reference", unparsed) == '{"a":1}'
-    _, item = columns.compile_word("LineItemItem", 1, ())
-    value = item({"Code": "X", "Surprise": [1, 2]}, "LineItems[3].Item", unparsed)
-    assert value["Code"] == "X" and set(value) == set(spec.properties("LineItemItem"))
-    assert unparsed == {"LineItems[3].Item.Surprise": "[1,2]"}
+    sinks = columns.Sinks(3)
+    out = as_string([42, {"a": 1}, "plain"], lambda i: (i, "Reference"), sinks)
+    assert out.to_pylist() == ["42", '{"a":1}', "plain"] and sinks.values == 0
+
+
+def test_amounts_take_the_vectorized_path_and_the_exact_path_alike() -> None:
+    _, money = columns.compile_word("money", 1, ())
+    fast = money([1234.56, 0.1, 7, None], lambda i: (i, "Total"), columns.Sinks(4))
+    slow = money([1234.56, 0.1, 7, "3.25"], lambda i: (i, "Total"), columns.Sinks(4))
+    assert (
+        fast.to_pylist()[:3]
+        == slow.to_pylist()[:3]
+        == [
+            Decimal("1234.56"),
+            Decimal("0.1"),
+            Decimal("7"),
+        ]
+    )
+    assert slow.to_pylist()[3] == Decimal("3.25")
