@@ -91,6 +91,7 @@ class Converted:
     children: dict[str, pa.Table]
     stats: ConversionStats
     child_stats: dict[str, ConversionStats]
+    child_owners: dict[str, list[int]]  # per child row, the index of its parent row
 
 
 def convert_records(
@@ -107,6 +108,7 @@ def convert_records(
     parent_sinks = columns.Sinks(count)
     children: dict[str, pa.Table] = {}
     child_stats: dict[str, ConversionStats] = {}
+    child_owners: dict[str, list[int]] = {}
     for child in table.children:
         shape = child_shape(table.name, child.name)
         lines: list[Mapping[str, Any]] = []
@@ -131,6 +133,7 @@ def convert_records(
         children[child.name], child_stats[child.name] = build_table(
             shape, keys, lines, [batch_ids[o] for o in owners], columns.Sinks(len(lines))
         )
+        child_owners[child.name] = owners
     shape = parent_shape(table.name)
     keys = {
         TENANT: pa.array([tenant_id] * count, type=pa.string()),
@@ -138,4 +141,4 @@ def convert_records(
         table.id_field: pa.array([None if i is None else _text(i) for i in ids], pa.string()),
     }
     parent, stats = build_table(shape, keys, records, batch_ids, parent_sinks)
-    return Converted(parent, children, stats, child_stats)
+    return Converted(parent, children, stats, child_stats, child_owners)

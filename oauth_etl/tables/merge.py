@@ -28,12 +28,13 @@ from deltalake import CommitProperties, DeltaTable, write_deltalake
 from oauth_etl.storage.manifest import Manifest
 from oauth_etl.storage.reader import iter_records
 from oauth_etl.tables.columns import parse_instant_us
-from oauth_etl.tables.convert import ConversionStats, convert_records
+from oauth_etl.tables.convert import ConversionStats, Converted, convert_records
 from oauth_etl.tables.location import TableStore
 from oauth_etl.tables.model import BATCH, LINE, TENANT, TableSpec
 from oauth_etl.xero.catalog import UPDATED
 
-DEFAULT_CHUNK_RECORDS = 20_000
+DEFAULT_CHUNK_RECORDS = 5_000  # records converted at a time
+DEFAULT_MERGE_ROWS = 25_000  # rows merged per Delta commit and table
 DEFAULT_RETENTION_DAYS = 30
 COMMIT_RETRIES = 5  # delta-rs retries a commit that lost a race, then raises
 
@@ -91,6 +92,7 @@ def merge_batches(
     manifests: Iterable[Manifest],
     *,
     chunk_records: int = DEFAULT_CHUNK_RECORDS,
+    merge_rows: int = DEFAULT_MERGE_ROWS,
     retention_days: int = DEFAULT_RETENTION_DAYS,
 ) -> MergeResult:
     """Merge landed batches (one tenant, oldest first) into `table`, streaming their parts."""
@@ -112,6 +114,7 @@ def merge_batches(
         manifests[0].tenant_id,
         pairs(),
         chunk_records=chunk_records,
+        merge_rows=merge_rows,
         retention_days=retention_days,
     )
     result.batches = [m.batch_id for m in manifests]
@@ -125,22 +128,79 @@ def merge_records(
     pairs: Iterable[Pair],
     *,
     chunk_records: int = DEFAULT_CHUNK_RECORDS,
+    merge_rows: int = DEFAULT_MERGE_ROWS,
     retention_days: int = DEFAULT_RETENTION_DAYS,
 ) -> MergeResult:
-    """Merge (batch id, record) pairs of one tenant, in landing order."""
-    if chunk_records < 1:
-        raise ValueError("chunk_records must be positive")
+    """Merge (batch id, record) pairs of one tenant, in landing order.
+
+    Records are converted `chunk_records` at a time (Python objects are the large part of
+    memory) and merged `merge_rows` rows at a time (each merge reads the current versions
+    of its ids once, so fewer, larger merges scan the table less).
+    """
+    if chunk_records < 1 or merge_rows < 1:
+        raise ValueError("chunk_records and merge_rows must be positive")
     result = MergeResult(table.name, tenant_id)
     result.children = {child.name: TableCounts() for child in table.children}
+    pending = _Pending(table)
     iterator = iter(pairs)
     while chunk := list(islice(iterator, chunk_records)):
-        _merge_chunk(store, table, tenant_id, chunk, result, retention_days)
+        result.records_read += len(chunk)
+        keyed = [pair for pair in chunk if pair[1].get(table.id_field) is not None]
+        result.without_id += len(chunk) - len(keyed)
+        pending.add(keyed, convert_records(table, tenant_id, keyed))
+        del chunk, keyed
+        if pending.rows >= merge_rows:
+            _flush(store, table, tenant_id, pending, result, retention_days)
+            pending = _Pending(table)
+    _flush(store, table, tenant_id, pending, result, retention_days)
     tables = {table.name: result.parent, **result.children}
     for name, counts in tables.items():
         if counts.version is None:  # nothing newer: report the version in place
             dt = open_table(store, name)
             counts.version = None if dt is None else dt.version()
     return result
+
+
+class _Pending:
+    """Converted rows waiting for their merge, with what deciding the winners needs."""
+
+    def __init__(self, table: TableSpec) -> None:
+        self.table = table
+        self.keys: list[Any] = []
+        self.versions: list[Any] = []
+        self.parents: list[pa.Table] = []
+        self.children: dict[str, list[pa.Table]] = {c.name: [] for c in table.children}
+        self.owners: dict[str, list[int]] = {c.name: [] for c in table.children}
+        self.stats = ConversionStats()
+        self.child_stats = {c.name: ConversionStats() for c in table.children}
+
+    @property
+    def rows(self) -> int:
+        return len(self.keys)
+
+    def add(self, pairs: list[Pair], converted: Converted) -> None:
+        offset = len(self.keys)
+        for batch_id, record in pairs:
+            self.keys.append(record[self.table.id_field])
+            self.versions.append(_version_of(self.table, batch_id, record))
+        self.parents.append(converted.parent)
+        self.stats.add(converted.stats)
+        for name, child in converted.children.items():
+            self.children[name].append(child)
+            self.owners[name].extend(offset + o for o in converted.child_owners[name])
+            self.child_stats[name].add(converted.child_stats[name])
+
+    def best(self) -> dict[Any, tuple[Any, int]]:
+        """Per id, the version and row of the copy that wins within these rows."""
+        best: dict[Any, tuple[Any, int]] = {}
+        table = self.table
+        for row, (key, version) in enumerate(zip(self.keys, self.versions, strict=True)):
+            held = best.get(key)
+            if held is None:
+                best[key] = (version, row)
+            elif table.version != "append" and not _newer(table, held[0], version):
+                best[key] = (version, row)  # a tie goes to the copy landed last
+        return best
 
 
 def _version_of(table: TableSpec, batch_id: str, record: Mapping[str, Any]) -> Any:
@@ -159,25 +219,6 @@ def _newer(table: TableSpec, new: Any, old: Any) -> bool:
     if old is None:
         return new is not None
     return new is not None and new > old
-
-
-def _dedupe(
-    table: TableSpec, chunk: list[Pair], result: MergeResult
-) -> dict[Any, tuple[Any, Pair]]:
-    best: dict[Any, tuple[Any, Pair]] = {}
-    for pair in chunk:
-        batch_id, record = pair
-        key = record.get(table.id_field)
-        if key is None:
-            result.without_id += 1
-            continue
-        version = _version_of(table, batch_id, record)
-        held = best.get(key)
-        if held is None:
-            best[key] = (version, pair)
-        elif table.version != "append" and not _newer(table, held[0], version):
-            best[key] = (version, pair)  # a tie goes to the copy landed last
-    return best
 
 
 def _scan(
@@ -210,70 +251,92 @@ def _current_versions(
     return dict(zip(keys, values.to_pylist(), strict=True))
 
 
-def _merge_chunk(
+def _flush(
     store: TableStore,
     table: TableSpec,
     tenant_id: str,
-    chunk: list[Pair],
+    pending: _Pending,
     result: MergeResult,
     retention_days: int,
 ) -> None:
-    result.records_read += len(chunk)
-    best = _dedupe(table, chunk, result)
+    if not pending.rows:
+        return
+    best = pending.best()
     dt = open_table(store, table.name)
     current = {} if dt is None else _current_versions(dt, table, tenant_id, list(best))
-    winners = [
-        pair
-        for key, (version, pair) in best.items()
+    winners = sorted(
+        row
+        for key, (version, row) in best.items()
         if key not in current or _newer(table, version, current[key])
-    ]
+    )
     result.winners += len(winners)
     if not winners:
         return
-    converted = convert_records(table, tenant_id, winners)
-    batches = sorted({batch_id for batch_id, _ in winners})
+    # Only new ids: nothing to match, so an append (no join against the table) will do.
+    fresh = not any(pending.keys[row] in current for row in winners)
+    chosen = pa.array(winners, type=pa.int64())
+    parent = pa.concat_tables(pending.parents, promote_options="default").take(chosen)
+    batches = sorted({batch for batch in parent.column(BATCH).to_pylist()})
     metadata = {"oauth_etl.tenant_id": tenant_id, "oauth_etl.batches": batches}
-    parent_ids = [record[table.id_field] for _, record in winners]
+    parent_ids = [pending.keys[row] for row in winners]
     for child in table.children:
+        rows = pa.concat_tables(pending.children[child.name], promote_options="default")
+        keep = pc.is_in(pa.array(pending.owners[child.name], pa.int64()), value_set=chosen)
         counts = result.children[child.name]
         _merge_child(
             store,
             child.name,
-            converted.children[child.name],
+            rows.filter(keep),
             tenant_id,
             child.parent_id,
             parent_ids,
             counts,
             metadata,
             retention_days,
+            fresh,
         )
-        counts.conversion.add(converted.child_stats[child.name])
-    result.parent.conversion.add(converted.stats)
-    _merge_parent(
-        store, table, converted.parent, tenant_id, result.parent, metadata, retention_days
-    )
+        counts.conversion.add(pending.child_stats[child.name])
+    result.parent.conversion.add(pending.stats)
+    _merge_parent(store, table, parent, tenant_id, result.parent, metadata, retention_days, fresh)
 
 
-def _create(
-    store: TableStore, name: str, data: pa.Table, metadata: dict[str, Any], retention_days: int
-) -> int:
-    interval = f"interval {retention_days} days"
-    write_deltalake(
-        store.uri(name),
-        data,
-        partition_by=[TENANT],
-        mode="append",
-        storage_options=store.storage_options(),
-        # Time travel needs both the log and the data files of old versions.
-        configuration={
-            "delta.logRetentionDuration": interval,
-            "delta.deletedFileRetentionDuration": interval,
-        },
-        commit_properties=CommitProperties(custom_metadata=metadata),
-    )
-    created = open_table(store, name)
-    assert created is not None
-    return created.version()
+def _append(
+    store: TableStore,
+    name: str,
+    dt: DeltaTable | None,
+    data: pa.Table,
+    counts: TableCounts,
+    metadata: dict[str, Any],
+    retention_days: int,
+) -> None:
+    """Rows whose keys the table lacks: an append, which creates the table the first time."""
+    if data.num_rows == 0 and dt is not None:
+        return
+    commit = CommitProperties(custom_metadata=metadata, max_commit_retries=COMMIT_RETRIES)
+    if dt is None:
+        interval = f"interval {retention_days} days"
+        write_deltalake(
+            store.uri(name),
+            data,
+            partition_by=[TENANT],
+            mode="append",
+            storage_options=store.storage_options(),
+            # Time travel needs both the log and the data files of old versions.
+            configuration={
+                "delta.logRetentionDuration": interval,
+                "delta.deletedFileRetentionDuration": interval,
+            },
+            commit_properties=commit,
+        )
+    else:
+        write_deltalake(
+            dt, _aligned(dt, data), mode="append", schema_mode="merge", commit_properties=commit
+        )
+    written = open_table(store, name)
+    assert written is not None
+    counts.version = written.version()
+    counts.inserted += data.num_rows
+    counts.commits += 1
 
 
 def _aligned(dt: DeltaTable, data: pa.Table) -> pa.Table:
@@ -301,12 +364,11 @@ def _merge_parent(
     counts: TableCounts,
     metadata: dict[str, Any],
     retention_days: int,
+    fresh: bool,
 ) -> None:
     dt = open_table(store, table.name)
-    if dt is None:
-        counts.version = _create(store, table.name, data, metadata, retention_days)
-        counts.inserted += data.num_rows
-        counts.commits += 1
+    if dt is None or fresh:
+        _append(store, table.name, dt, data, counts, metadata, retention_days)
         return
     key = quote(table.id_field)
     on = f"t.{TENANT} = {literal(tenant_id)} AND s.{TENANT} = t.{TENANT} AND s.{key} = t.{key}"
@@ -340,12 +402,11 @@ def _merge_child(
     counts: TableCounts,
     metadata: dict[str, Any],
     retention_days: int,
+    fresh: bool,
 ) -> None:
     dt = open_table(store, name)
-    if dt is None:
-        counts.version = _create(store, name, data, metadata, retention_days)
-        counts.inserted += data.num_rows
-        counts.commits += 1
+    if dt is None or fresh:  # new parents have no lines yet
+        _append(store, name, dt, data, counts, metadata, retention_days)
         return
     # Lines a changed parent no longer has: its old positions past its new array's end.
     # They join the source as markers (no batch id) that delete their match, so the

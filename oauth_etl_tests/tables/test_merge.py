@@ -35,7 +35,9 @@ def test_first_load_one_typed_row_per_id_and_their_line_items(
     records += invoices("t1", 5, stamp_ms=BASE_MS - 10_000)  # older copies of 0..4 in the batch
     manifest = land(container, "invoices", "t1", records, "20260101T000000.000Z-a")
 
-    result = merge.merge_batches(store, INVOICES, container, [manifest], chunk_records=16)
+    result = merge.merge_batches(
+        store, INVOICES, container, [manifest], chunk_records=16, merge_rows=20
+    )
 
     assert (result.records_read, result.winners, result.unchanged) == (45, 40, 5)
     table = read_as_of(store, "invoices")

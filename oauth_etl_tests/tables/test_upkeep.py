@@ -28,7 +28,7 @@ def _load_in_versions(container: ContainerClient, store: TableStore) -> list[dt.
     """Three merges: 12 invoices, then 4 changed twice. Returns the moment after each."""
     moments = []
     first = land(container, "invoices", "t1", invoices("t1", 12), "20260101T000000.000Z-a")
-    merge.merge_batches(store, INVOICES, container, [first], chunk_records=4)
+    merge.merge_batches(store, INVOICES, container, [first], chunk_records=4, merge_rows=4)
     moments.append(upkeep.table(store, "invoices").history(1)[0]["timestamp"])
     for n, reference in enumerate(("second", "third"), start=1):
         changed = [
