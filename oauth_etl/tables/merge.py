@@ -34,7 +34,7 @@ from oauth_etl.tables.model import BATCH, LINE, TENANT, TableSpec
 from oauth_etl.xero.catalog import UPDATED
 
 DEFAULT_CHUNK_RECORDS = 5_000  # records converted at a time
-DEFAULT_MERGE_ROWS = 25_000  # rows merged per Delta commit and table
+DEFAULT_MERGE_ROWS = 10_000  # rows merged per Delta commit and table
 DEFAULT_RETENTION_DAYS = 30
 COMMIT_RETRIES = 5  # delta-rs retries a commit that lost a race, then raises
 
@@ -444,7 +444,7 @@ def _merge_child(
             source_alias="s",
             target_alias="t",
             merge_schema=True,
-            commit_properties=CommitProperties(
+                commit_properties=CommitProperties(
                 custom_metadata=metadata, max_commit_retries=COMMIT_RETRIES
             ),
         )
