@@ -12,7 +12,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-from bench import calls, landing, memory, report, throughput, token, walltime
+from bench import calls, landing, memory, report, tables, throughput, token, walltime
 from bench.common import BenchResult
 
 BENCHMARKS: dict[str, Callable[[bool], BenchResult]] = {
@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, Callable[[bool], BenchResult]] = {
     "landing": landing.run,
     "memory": memory.run,
     "token": token.run,
+    "tables": tables.run,
 }
 
 
