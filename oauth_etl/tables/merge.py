@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from azure.storage.blob import ContainerClient
 from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake.exceptions import TableNotFoundError
 
 from oauth_etl.storage.manifest import Manifest
 from oauth_etl.storage.reader import iter_records
@@ -78,11 +79,28 @@ def literal(value: str) -> str:
 
 
 def open_table(store: TableStore, name: str) -> DeltaTable | None:
-    uri = store.uri(name)
-    options = store.storage_options()
-    if not DeltaTable.is_deltatable(uri, storage_options=options):
+    """The table's latest version, or None when there is no table yet."""
+    try:
+        return DeltaTable(store.uri(name), storage_options=store.storage_options())
+    except TableNotFoundError:
         return None
-    return DeltaTable(uri, storage_options=options)
+
+
+class _Handles:
+    """Tables opened once per merge: delta-rs keeps a handle current after its own writes,
+    and reading the log again for every step cost a third of a first load."""
+
+    def __init__(self, store: TableStore) -> None:
+        self.store = store
+        self._open: dict[str, DeltaTable] = {}
+
+    def get(self, name: str) -> DeltaTable | None:
+        found = self._open.get(name)
+        if found is None:
+            found = open_table(self.store, name)
+            if found is not None:
+                self._open[name] = found
+        return found
 
 
 def merge_batches(
@@ -142,6 +160,7 @@ def merge_records(
     result = MergeResult(table.name, tenant_id)
     result.children = {child.name: TableCounts() for child in table.children}
     pending = _Pending(table)
+    handles = _Handles(store)
     iterator = iter(pairs)
     while chunk := list(islice(iterator, chunk_records)):
         result.records_read += len(chunk)
@@ -150,13 +169,13 @@ def merge_records(
         pending.add(keyed, convert_records(table, tenant_id, keyed))
         del chunk, keyed
         if pending.rows >= merge_rows:
-            _flush(store, table, tenant_id, pending, result, retention_days)
+            _flush(handles, table, tenant_id, pending, result, retention_days)
             pending = _Pending(table)
-    _flush(store, table, tenant_id, pending, result, retention_days)
+    _flush(handles, table, tenant_id, pending, result, retention_days)
     tables = {table.name: result.parent, **result.children}
     for name, counts in tables.items():
         if counts.version is None:  # nothing newer: report the version in place
-            dt = open_table(store, name)
+            dt = handles.get(name)
             counts.version = None if dt is None else dt.version()
     return result
 
@@ -252,7 +271,7 @@ def _current_versions(
 
 
 def _flush(
-    store: TableStore,
+    handles: _Handles,
     table: TableSpec,
     tenant_id: str,
     pending: _Pending,
@@ -262,7 +281,7 @@ def _flush(
     if not pending.rows:
         return
     best = pending.best()
-    dt = open_table(store, table.name)
+    dt = handles.get(table.name)
     current = {} if dt is None else _current_versions(dt, table, tenant_id, list(best))
     winners = sorted(
         row
@@ -284,7 +303,7 @@ def _flush(
         keep = pc.is_in(pa.array(pending.owners[child.name], pa.int64()), value_set=chosen)
         counts = result.children[child.name]
         _merge_child(
-            store,
+            handles,
             child.name,
             rows.filter(keep),
             tenant_id,
@@ -297,11 +316,11 @@ def _flush(
         )
         counts.conversion.add(pending.child_stats[child.name])
     result.parent.conversion.add(pending.stats)
-    _merge_parent(store, table, parent, tenant_id, result.parent, metadata, retention_days, fresh)
+    _merge_parent(handles, table, parent, tenant_id, result.parent, metadata, retention_days, fresh)
 
 
 def _append(
-    store: TableStore,
+    handles: _Handles,
     name: str,
     dt: DeltaTable | None,
     data: pa.Table,
@@ -316,11 +335,11 @@ def _append(
     if dt is None:
         interval = f"interval {retention_days} days"
         write_deltalake(
-            store.uri(name),
+            handles.store.uri(name),
             data,
             partition_by=[TENANT],
             mode="append",
-            storage_options=store.storage_options(),
+            storage_options=handles.store.storage_options(),
             # Time travel needs both the log and the data files of old versions.
             configuration={
                 "delta.logRetentionDuration": interval,
@@ -332,7 +351,7 @@ def _append(
         write_deltalake(
             dt, _aligned(dt, data), mode="append", schema_mode="merge", commit_properties=commit
         )
-    written = open_table(store, name)
+    written = handles.get(name)
     assert written is not None
     counts.version = written.version()
     counts.inserted += data.num_rows
@@ -357,7 +376,7 @@ def _count(counts: TableCounts, metrics: Mapping[str, Any]) -> None:
 
 
 def _merge_parent(
-    store: TableStore,
+    handles: _Handles,
     table: TableSpec,
     data: pa.Table,
     tenant_id: str,
@@ -366,9 +385,9 @@ def _merge_parent(
     retention_days: int,
     fresh: bool,
 ) -> None:
-    dt = open_table(store, table.name)
+    dt = handles.get(table.name)
     if dt is None or fresh:
-        _append(store, table.name, dt, data, counts, metadata, retention_days)
+        _append(handles, table.name, dt, data, counts, metadata, retention_days)
         return
     key = quote(table.id_field)
     on = f"t.{TENANT} = {literal(tenant_id)} AND s.{TENANT} = t.{TENANT} AND s.{key} = t.{key}"
@@ -393,7 +412,7 @@ def _merge_parent(
 
 
 def _merge_child(
-    store: TableStore,
+    handles: _Handles,
     name: str,
     data: pa.Table,
     tenant_id: str,
@@ -404,9 +423,9 @@ def _merge_child(
     retention_days: int,
     fresh: bool,
 ) -> None:
-    dt = open_table(store, name)
+    dt = handles.get(name)
     if dt is None or fresh:  # new parents have no lines yet
-        _append(store, name, dt, data, counts, metadata, retention_days)
+        _append(handles, name, dt, data, counts, metadata, retention_days)
         return
     # Lines a changed parent no longer has: its old positions past its new array's end.
     # They join the source as markers (no batch id) that delete their match, so the
@@ -444,7 +463,7 @@ def _merge_child(
             source_alias="s",
             target_alias="t",
             merge_schema=True,
-                commit_properties=CommitProperties(
+            commit_properties=CommitProperties(
                 custom_metadata=metadata, max_commit_retries=COMMIT_RETRIES
             ),
         )
