@@ -12,7 +12,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-from bench import calls, landing, memory, report, smallrun, throughput, token, walltime
+from bench import calls, landing, memory, report, smallrun, tables, throughput, token, walltime
 from bench.common import BenchResult
 
 BENCHMARKS: dict[str, Callable[[bool], BenchResult]] = {
@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, Callable[[bool], BenchResult]] = {
     "landing": landing.run,
     "memory": memory.run,
     "token": token.run,
+    "tables": tables.run,
 }
 
 
