@@ -79,6 +79,14 @@ class XeroClient:
         self._budgets: dict[str, RateBudget] = {}
         self._budgets_lock = threading.Lock()
 
+    @property
+    def max_attempts(self) -> int:
+        return self.http.max_attempts
+
+    @property
+    def max_rate_limit_waits(self) -> int:
+        return self.http.max_rate_limit_waits
+
     def _default_budget(self, tenant_id: str) -> RateBudget:
         return RateBudget(tenant_id, max_in_flight=self.max_in_flight, max_wait=self.max_rate_wait)
 
