@@ -34,6 +34,7 @@ def run(quick: bool) -> BenchResult:
     records = 2_000 if quick else 10_000
     result = BenchResult("calls")
     with stack(["--records", str(records), "--no-limits"], label="calls") as s:
+        edits.authorize_full_catalog(s)
         tenant = s.tenants()[0]
         sized = {name for name, count in s.stats()["records"][tenant].items() if count == records}
         token = s.oauth.token_manager().access_token()

@@ -66,6 +66,7 @@ def run(quick: bool) -> BenchResult:
         str(LATENCY_MS),
     ]
     with stack(flags, label="wall") as s:
+        edits.authorize_full_catalog(s)
         tenant = s.tenants()[0]
         container = s.new_container("wall")
         # Generate every table first: the sandbox builds them lazily, not part of the figure.
