@@ -2,8 +2,9 @@
 
 `XeroClient.extract()` returns a lazy `Extraction` (xero/extraction.py): nothing
 is fetched until it is iterated. How pages are read, and why no record is lost
-while Xero's data changes under the read, is in xero/paging.py; the cursor rules
-in xero/cursor.py; one request with retries and error mapping in xero/http.py.
+while Xero's data changes under the read, is in xero/paging.py (the prefetch window
+in xero/window.py); the cursor rules in xero/cursor.py; one request with retries and
+error mapping in xero/http.py; the public data types in xero/types.py.
 """
 
 from __future__ import annotations
