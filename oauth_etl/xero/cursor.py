@@ -1,4 +1,4 @@
-"""Cursor arithmetic, pure: what a run may skip, defer, and advance its cursor to.
+"""Cursor arithmetic, pure: what a run may skip as landed, and how far its cursor may advance.
 
 The cursor `c` a run saves means: every record whose version at the start of that
 run was stamped before `c` has landed (in that version or a newer one). Three
@@ -69,7 +69,7 @@ def next_cursor(
 ) -> datetime | None:
     """The cursor to save after a run.
 
-    complete: every record of the filtered set at run start was read (or deferred).
+    complete: every record of the filtered set at run start was read.
     proven_below: for a partial run, everything stamped before it was read.
     newest: the newest stamp landed. limit: the run's horizon.
     stamps_track_changes: False where records carry only a creation stamp
