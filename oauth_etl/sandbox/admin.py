@@ -74,7 +74,7 @@ class AdminApi:
             raise AdminError("body must be a JSON object")
         return payload
 
-    def statsjson_response(self) -> dict[str, Any]:
+    def stats_json(self) -> dict[str, Any]:
         state = self.state
         out = state.stats.as_json()
         out["records"] = {
@@ -83,13 +83,14 @@ class AdminApi:
         }
         out["chains"] = state.identity.chain_stats()
         out["faults_pending"] = [f.as_json() for f in state.faults.faults]
-        out["clock"] = self._clockjson_response()
+        out["edits"] = state.edits.as_json()
+        out["clock"] = self._clock_json()
         return out
 
     async def admin_stats(self, request: Request) -> Response:
-        return json_response(self.statsjson_response())
+        return json_response(self.stats_json())
 
-    def _clockjson_response(self) -> dict[str, Any]:
+    def _clock_json(self) -> dict[str, Any]:
         clock = self.state.clock
         return {
             "now": datetime.fromtimestamp(clock.now(), UTC).isoformat(),
@@ -105,7 +106,7 @@ class AdminApi:
             if not isinstance(seconds, int | float) or isinstance(seconds, bool):
                 raise AdminError('body must be {"advance_seconds": <number>}')
             self.state.clock.advance(float(seconds))
-        return json_response(self._clockjson_response())
+        return json_response(self._clock_json())
 
     async def admin_faults(self, request: Request) -> Response:
         faults = self.state.faults

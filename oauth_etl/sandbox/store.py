@@ -130,6 +130,7 @@ class TenantStore:
         edit: a field changes. insert: a new record. archive: contacts ARCHIVED, documents
         VOIDED. delete: a soft delete, Status DELETED (spec v16: BankTransfers too, which
         keep only CreatedDateUTC: the change shows in If-Modified-Since, not in the record).
+        The statuses are the spec's enums (Contact.ContactStatus, Invoice.Status, ...).
         """
         endpoint = ENDPOINTS[name]
         table = self.table(name)

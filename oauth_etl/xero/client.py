@@ -2,8 +2,9 @@
 
 `XeroClient.extract()` returns a lazy `Extraction` (xero/extraction.py): nothing
 is fetched until it is iterated. How pages are read, and why no record is lost
-while Xero's data changes under the read, is in xero/paging.py; the cursor rules
-in xero/cursor.py; one request with retries and error mapping in xero/http.py.
+while Xero's data changes under the read, is in xero/paging.py (the prefetch window
+in xero/window.py); the cursor rules in xero/cursor.py; one request with retries and
+error mapping in xero/http.py; the public data types in xero/types.py.
 """
 
 from __future__ import annotations
@@ -79,6 +80,14 @@ class XeroClient:
         self._budgets: dict[str, RateBudget] = {}
         self._budgets_lock = threading.Lock()
         self._app_budget = AppBudget()  # one per client: every tenant's calls count
+
+    @property
+    def max_attempts(self) -> int:
+        return self.http.max_attempts
+
+    @property
+    def max_rate_limit_waits(self) -> int:
+        return self.http.max_rate_limit_waits
 
     def _default_budget(self, tenant_id: str) -> RateBudget:
         return RateBudget(

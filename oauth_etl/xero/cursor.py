@@ -1,4 +1,4 @@
-"""Cursor arithmetic, pure: what a run may skip, defer, and advance its cursor to.
+"""Cursor arithmetic, pure: what a run may skip as landed, and how far its cursor may advance.
 
 The cursor `c` a run saves means: every record whose version at the start of that
 run was stamped before `c` has landed (in that version or a newer one). Three
@@ -12,9 +12,10 @@ rules keep that true:
   after that run's horizon, and `c` never passes the horizon), so its current
   version is one that landed. A record stamped exactly `c` is kept: at-least-once.
 - `next_cursor(...)`: the cursor advances only to a stamp below which the run has
-  proven it read everything, never past the run's `horizon` (Xero's clock at page 1,
-  minus `CLOCK_MARGIN`), and never backwards. Records stamped after the horizon may
-  have changed during the run; the next run reads them.
+  proven it read everything (a complete run: just past the newest stamp it read; Xero
+  stamps in milliseconds, so nothing lies between), never past the run's `horizon`
+  (Xero's clock at page 1, minus `CLOCK_MARGIN`), and never backwards. Records stamped
+  after the horizon may have changed during the run; the next run reads them.
 """
 
 from __future__ import annotations
@@ -68,15 +69,18 @@ def next_cursor(
 ) -> datetime | None:
     """The cursor to save after a run.
 
-    complete: every record of the filtered set at run start was read (or deferred).
+    complete: every record of the filtered set at run start was read.
     proven_below: for a partial run, everything stamped before it was read.
     newest: the newest stamp landed. limit: the run's horizon.
     stamps_track_changes: False where records carry only a creation stamp
     (BankTransfers): a complete run then advances to the horizon itself.
     """
     candidate = proven_below
-    if complete:
-        candidate = newest if stamps_track_changes else (limit or newest)
+    if complete and stamps_track_changes:
+        # Everything stamped up to `newest` was read, ties included: the next run skips them.
+        candidate = newest + _TICK if newest is not None else None
+    elif complete:
+        candidate = limit or newest
     if candidate is not None and limit is not None:
         candidate = min(candidate, limit)
     if candidate is None:

@@ -110,7 +110,8 @@ def _parse_pagination(raw: object, bad: Any) -> Pagination | None:
     if not isinstance(raw, dict):
         raise bad(f"pagination is {type(raw).__name__}, not an object")
     if any(raw.get(key) is None for key, _ in _PAGINATION_FIELDS):
-        # Incomplete: read on as if there were none (short-page and keyset rules).
+        # Incomplete (no Xero source says it happens; issue #12 asks for it): read on as
+        # if there were none, by the keyset rule, rather than fail the extraction.
         return None
     values: dict[str, int] = {}
     for key, attr in _PAGINATION_FIELDS:

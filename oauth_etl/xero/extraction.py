@@ -22,6 +22,7 @@ from oauth_etl.xero.errors import DayLimitReached
 from oauth_etl.xero.http import Counters
 from oauth_etl.xero.rate import RateBudget
 from oauth_etl.xero.types import ExtractionStats, Progress
+from oauth_etl.xero.window import Seen
 
 if TYPE_CHECKING:
     from oauth_etl.xero.client import XeroClient
@@ -73,7 +74,7 @@ class Extraction:
         self.newest: datetime | None = None
         self.proven_below: datetime | None = None  # partial runs: all before it was read
         self.exact_count = False  # yielded == pagination.itemCount - already_landed
-        self.seen: paging.Seen | None = None
+        self.seen: Seen | None = None
         self._max_offset: int | None = start_offset
         self.stats = ExtractionStats(
             endpoint=endpoint.name,

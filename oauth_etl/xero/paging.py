@@ -42,10 +42,7 @@ daily budget is spent on copies.
 
 from __future__ import annotations
 
-from array import array
-from collections import deque
 from collections.abc import Generator, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -53,6 +50,7 @@ from oauth_etl.xero import cursor
 from oauth_etl.xero.catalog import ORDER_BY_UPDATED, UPDATED, Paging
 from oauth_etl.xero.envelope import Page, stamp_of
 from oauth_etl.xero.errors import MalformedResponse, PagingIgnored
+from oauth_etl.xero.window import Seen, prefetch
 
 if TYPE_CHECKING:
     from oauth_etl.xero.extraction import Extraction
@@ -61,49 +59,6 @@ GAP_PAGE = 100  # gap re-reads usually find nothing: ask for a small page
 # Keyset pages read past the horizon before leaving the rest to the next run: bounds a
 # read that saves outpace (then the next run lands those records, not this one).
 TAIL_PAGES = 10
-
-
-class Seen:
-    """Ids yielded so far, to yield each id once per extraction.
-
-    `recent` holds the ids of the last `window` pages (a record shifted by a change
-    can show up again only in a page fetched at the same time, i.e. within the
-    prefetch window); `log` keeps a 64-bit hash of every id (8 bytes a record) for
-    the gap re-reads of xero/paging.py, which turn it into a set only when needed.
-    """
-
-    def __init__(self, window: int) -> None:
-        self.window = max(window, 1)
-        self.recent: list[set[str]] = [set()]
-        self.log: array[int] = array("q")
-        self.everything: set[int] | None = None
-
-    def remember_all(self) -> None:
-        """From now on compare with every id of the run (the gap re-reads)."""
-        if self.everything is None:
-            self.everything = set(self.log)
-
-    def add(self, key: str, *, anywhere: bool = False) -> bool:
-        """True when `key` is new (and now remembered).
-
-        `anywhere`: the record moved (saved during the run), so it may have been yielded
-        from any earlier page: look through the whole log (a C-speed scan, rare).
-        """
-        hashed = hash(key)
-        if self.everything is not None:
-            if hashed in self.everything:
-                return False
-            self.everything.add(hashed)
-        elif any(key in ids for ids in self.recent) or (anywhere and hashed in self.log):
-            return False
-        self.recent[-1].add(key)
-        self.log.append(hashed)
-        return True
-
-    def next_page(self) -> None:
-        self.recent.append(set())
-        if len(self.recent) > self.window:
-            self.recent.pop(0)
 
 
 def read(x: Extraction) -> Iterator[Page]:
@@ -222,7 +177,7 @@ def _pages(x: Extraction, first: Page, size: int) -> Iterator[Page]:
     yield x.emit(first)
     previous = first
     before = (x.stats.changed, x.stats.duplicates)
-    for page in _prefetch(x, range(2, count)):
+    for page in prefetch(x, range(2, count)):
         _guard(x, page, size, previous)
         bounds.append(_first_and_last(x, page))
         yield x.emit(page, moving=True)
@@ -328,41 +283,6 @@ def _keyset(x: Extraction, first: Page, size: int) -> Iterator[Page]:
     yield from _keyset_until(x, newest, None, size, verify=False)
 
 
-# -- prefetch window ----------------------------------------------------------------------------
-
-
-def _prefetch(x: Extraction, numbers: range) -> Iterator[Page]:
-    """Pages `numbers` fetched up to `max_in_flight` at once, yielded in order.
-
-    At most `prefetch_pages` are held, so memory does not grow with the data.
-    """
-    if not numbers:
-        return
-    window = max(x.client.prefetch_pages, 1)
-    workers = min(x.client.max_in_flight, len(numbers))
-    executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"xero-{x.endpoint.name}")
-    pending: deque[Future[Page]] = deque()
-    upcoming: Iterator[int] = iter(numbers)
-
-    def fill() -> None:
-        while len(pending) < window:
-            number = next(upcoming, None)
-            if number is None:
-                return
-            pending.append(executor.submit(x.fetch, number))
-
-    try:
-        fill()
-        while pending:
-            page = pending.popleft().result()  # a page's error surfaces here, in order
-            fill()
-            yield page
-    finally:
-        for future in pending:
-            future.cancel()
-        executor.shutdown(wait=True, cancel_futures=True)
-
-
 # -- journals and unordered endpoints -----------------------------------------------------------
 
 
@@ -409,7 +329,7 @@ def _unordered(x: Extraction) -> Iterator[Page]:
         x.stats.expected_records = pagination.item_count
         x.exact_count = pagination.page_count <= 1
         previous = first
-        for page in _prefetch(x, range(2, pagination.page_count + 1)):
+        for page in prefetch(x, range(2, pagination.page_count + 1)):
             _guard(x, page, asked, previous)
             yield x.emit(page)
             previous = page

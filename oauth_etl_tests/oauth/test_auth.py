@@ -4,11 +4,12 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from oauth_etl.oauth.auth import BearerAuth, is_expired_token_response
+from oauth_etl.oauth.auth import BearerAuth, Unauthorized, classify_401, is_expired_token_response
 from oauth_etl_tests.oauth.test_manager import Env
 
 API = "https://api.test/api.xro/2.0/Invoices"
@@ -150,3 +151,55 @@ def test_async_client_single_retry(env: Env) -> None:
     api = Api()
     response = asyncio.run(_async_get(env, api))
     assert response.status_code == 401 and len(api.seen) == 2 and env.refreshes() == 1
+
+
+@pytest.mark.parametrize(
+    ("detail", "challenge", "kind"),
+    [
+        ("TokenExpired: token expired at 12/01/2026", "", Unauthorized.TOKEN),
+        ("TokenInvalid", "", Unauthorized.TOKEN),  # a persistent one is not a scope problem
+        ("", 'Bearer error="invalid_token"', Unauthorized.TOKEN),
+        ("AuthorizationUnsuccessful", 'Bearer error="invalid_token"', Unauthorized.NOT_ENTITLED),
+        ("AuthorizationUnsuccessful", "", Unauthorized.NOT_ENTITLED),
+        ("", "", Unauthorized.UNKNOWN),
+    ],
+)
+def test_one_classifier_for_every_401(detail: str, challenge: str, kind: Unauthorized) -> None:
+    assert classify_401(detail, challenge) is kind
+
+
+class BlockingSource:
+    """A token source that blocks until another coroutine on the same loop releases it."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.threads: list[str] = []
+
+    def access_token(self) -> str:
+        self.threads.append(threading.current_thread().name)
+        if not self.release.wait(timeout=5):
+            raise AssertionError("the event loop was blocked: nothing could release the token")
+        return "tok"
+
+    def refresh(self, force: bool = True, stale_access_token: str | None = None) -> Any:
+        raise AssertionError("no refresh expected")
+
+
+def test_async_flow_does_not_block_the_event_loop() -> None:
+    import asyncio
+
+    source = BlockingSource()
+
+    async def main() -> int:
+        async with httpx.AsyncClient(
+            auth=BearerAuth(source),
+            transport=httpx.MockTransport(lambda request: httpx.Response(200, json={})),
+        ) as client:
+            request = asyncio.ensure_future(client.get(API))
+            await asyncio.sleep(0.01)  # the request is now waiting for its token
+            source.release.set()  # runs only if the loop is free
+            response = await request
+            return response.status_code
+
+    assert asyncio.run(main()) == 200
+    assert source.threads and source.threads[0] != "MainThread"

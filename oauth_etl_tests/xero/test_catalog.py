@@ -102,6 +102,7 @@ def test_catalog_agrees_with_the_openapi_spec() -> None:
         assert ("offset" in names) is (e.paging is Paging.OFFSET), e.path
         if e.order:
             assert "order" in names, e.path
+        assert set(e.params) <= names, (e.path, e.params)  # e.g. includeDeleted (v16)
         envelope = get["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
         envelope_schema = schemas[envelope.rsplit("/", 1)[-1]]
         assert e.record_key in envelope_schema["properties"], e.path
@@ -116,3 +117,18 @@ def test_catalog_agrees_with_the_openapi_spec() -> None:
             assert e.offset_field in props
         spec_scopes = set(get["security"][0]["OAuth2"])
         assert set(e.broad_scopes) <= spec_scopes, (e.path, e.broad_scopes, spec_scopes)
+
+
+def test_opt_in_endpoints_are_those_many_connections_cannot_read() -> None:
+    assert {e.name for e in CATALOG if e.opt_in} == {"journals", "expense_claims", "receipts"}
+    assert endpoint("journals").advanced_tier
+    assert endpoint("journals").granular_scopes == ("accounting.journals.read",)
+    for name in ("expense_claims", "receipts"):
+        assert endpoint(name).granular_scopes == ("accounting.classicexpenses.read",)
+
+
+def test_bank_transfers_ask_for_deleted_ones() -> None:
+    # Spec v16 getBankTransfers: includeDeleted; records keep only CreatedDateUTC.
+    transfers = endpoint("bank_transfers")
+    assert transfers.params["includeDeleted"] == "true"
+    assert transfers.cursor_field == "CreatedDateUTC"
