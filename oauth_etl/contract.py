@@ -50,7 +50,8 @@ class OAuthSettings:
 
 @dataclass(frozen=True)
 class XeroApiSettings:
-    timeout_seconds: int = 30
+    # 1,000 invoices with line items can take Xero longer than 30 s to answer.
+    timeout_seconds: int = 120
     max_attempts: int = 5
     page_size: int = 1000
 
@@ -183,7 +184,7 @@ CONTRACT: tuple[Variable, ...] = (
         kind="int",
     ),
     # -- the Accounting API (XeroApiResource) -------------------------------------------
-    Variable("XERO_TIMEOUT_SECONDS", "xero", "timeout_seconds", "API request timeout", kind="int"),
+    Variable("XERO_TIMEOUT_SECONDS", "xero", "timeout_seconds", "API read timeout", kind="int"),
     Variable(
         "XERO_MAX_ATTEMPTS",
         "xero",

@@ -13,13 +13,13 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from oauth_etl.assets import ENDPOINT_ASSETS, TENANTS
-from oauth_etl.checks import BATCH_CHECKS
-from oauth_etl.resources import build_resources
-from oauth_etl.settings import Settings
+from oauth_etl.defs.resources import build_resources
+from oauth_etl.defs.storage import LandingStorageResource
+from oauth_etl.defs.xero.assets import ENDPOINT_ASSETS
+from oauth_etl.defs.xero.checks import BATCH_CHECKS
+from oauth_etl.defs.xero.partitions import TENANTS
+from oauth_etl.defs.xero.tenants import xero_tenants
 from oauth_etl.storage.reader import iter_records, list_batches
-from oauth_etl.storage.resource import AzureBlobStorageResource
-from oauth_etl.tenants import xero_tenants
 from oauth_etl.xero.dates import parse_xero_datetime
 from oauth_etl_tests.conftest import SandboxFactory, SandboxHandle
 
@@ -50,7 +50,7 @@ def snapshot(sandbox: SandboxHandle, tenant: str) -> dict[str, datetime]:
 def test_invoices_saved_during_extraction_all_land(
     sandbox: SandboxHandle, local_env: dict[str, str], instance: dg.DagsterInstance
 ) -> None:
-    resources = build_resources(Settings.from_env())
+    resources = build_resources(env_vars=False)
     assert dg.materialize([xero_tenants], instance=instance, resources=resources).success
     (tenant,) = instance.get_dynamic_partitions(TENANTS.name or "")
     at_start = snapshot(sandbox, tenant)
@@ -71,7 +71,7 @@ def test_invoices_saved_during_extraction_all_land(
     assert isinstance(edits, dict) and sum(edits["applied"].values()) > 0
 
     storage = resources["storage"]
-    assert isinstance(storage, AzureBlobStorageResource)
+    assert isinstance(storage, LandingStorageResource)
     container = storage.container_client()
     newest: dict[str, Any] = {}
     batches = list_batches(
