@@ -18,7 +18,7 @@ from azure.storage.blob import (
     generate_container_sas,
 )
 
-from oauth_etl import doctor, settings
+from oauth_etl import doctor
 from oauth_etl.doctor import CheckResult, Step
 from oauth_etl.local_services import AZURITE_ACCOUNT, AZURITE_KEY, free_port
 from oauth_etl.oauth.auth import BearerAuth
@@ -34,11 +34,11 @@ from oauth_etl_tests.oauth.fake_keyvault import VAULT_URL, FakeKeyVaultTransport
 from oauth_etl_tests.oauth.test_sandbox_integration import authorized, expire, manager_for
 
 GOOD_ENV = {
-    settings.XERO_CLIENT_ID: "client-abc",
-    settings.XERO_CLIENT_SECRET: canary.CLIENT_SECRET,
-    settings.TOKEN_STORE: "keyvault:https://my-vault.vault.azure.net/xero-token",
-    settings.STORAGE_ACCOUNT_URL: "https://acct.blob.core.windows.net",
-    settings.CONTAINER: "xero-raw",
+    "XERO_CLIENT_ID": "client-abc",
+    "XERO_CLIENT_SECRET": canary.CLIENT_SECRET,
+    "OAUTH_ETL_TOKEN_STORE": "keyvault:https://my-vault.vault.azure.net/xero-token",
+    "AZURE_STORAGE_ACCOUNT_URL": "https://acct.blob.core.windows.net",
+    "OAUTH_ETL_CONTAINER": "xero-raw",
 }
 
 
@@ -114,11 +114,12 @@ def test_a_missing_token_set_stops_what_depends_on_it(
 @pytest.mark.parametrize(
     ("change", "needle"),
     [
-        ({settings.XERO_CLIENT_ID: ""}, "XERO_CLIENT_ID"),
-        ({settings.TOKEN_STORE: "s3:bucket/key"}, "token store"),
-        ({settings.STORAGE_ACCOUNT_URL: ""}, "storage account"),
-        ({settings.CONTAINER: "Xero_Raw"}, "container name"),
-        ({settings.XERO_IDENTITY_URL: "http://identity.example"}, "https"),
+        ({"XERO_CLIENT_ID": ""}, "XERO_CLIENT_ID"),
+        ({"OAUTH_ETL_TOKEN_STORE": "s3:bucket/key"}, "token store"),
+        ({"OAUTH_ETL_LEASE_SECONDS": "thirty"}, "whole number"),
+        ({"AZURE_STORAGE_ACCOUNT_URL": ""}, "storage account"),
+        ({"OAUTH_ETL_CONTAINER": "Xero_Raw"}, "container name"),
+        ({"XERO_IDENTITY_URL": "http://identity.example"}, "https"),
         ({doctor.REDIRECT_URI_VAR: "http://example.com:8765/callback"}, "redirect URI"),
         ({doctor.REDIRECT_URI_VAR: "http://localhost/callback"}, "redirect URI"),
         ({doctor.RESCUE_LOCATION_VAR: "/tmp/rescue"}, "rescue location"),

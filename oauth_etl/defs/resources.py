@@ -66,6 +66,8 @@ class XeroOAuthResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     lock_wait_seconds: int = _field("oauth", "lock_wait_seconds")
     lease_seconds: int = _field("oauth", "lease_seconds")
     timeout_seconds: int = _field("oauth", "timeout_seconds")
+    rescue_location: str | None = _field("oauth", "rescue_location")
+    token_lock: str | None = _field("oauth", "token_lock")
     storage: dg.ResourceDependency[LandingStorageResource]
 
     _connection: XeroConnection | None = PrivateAttr(default=None)
