@@ -220,7 +220,7 @@ def test_token_set_missing_rejected_unknown_age_and_old(
     aged = only(doctor.check_token_set(manager_for(sandbox, store.path)), "warn")
     assert "10.0 days left" in aged.detail and "keep-alive" in aged.fix
 
-    manager.endpoint.revoke(tokens.refresh_token)  # type: ignore[union-attr]
+    manager.endpoint.revoke(tokens.refresh_token)
     store.save(tokens)
     expire(store.path)
     rejected = only(doctor.check_token_set(manager_for(sandbox, store.path)), "fail")

@@ -97,10 +97,13 @@ class XeroOAuthResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         *,
         mode: Mode,
         scopes: Sequence[str] = DEFAULT_SCOPES,
+        redirect_uri: str | None = None,
         port: int = 0,
         output: Callable[[str], None] = print,
     ) -> TokenSet:
-        return self.connection.authorize(mode=mode, scopes=scopes, port=port, output=output)
+        return self.connection.authorize(
+            mode=mode, scopes=scopes, redirect_uri=redirect_uri, port=port, output=output
+        )
 
     def auth(self) -> httpx.Auth:
         return self.connection.auth()
