@@ -130,7 +130,8 @@ class XeroConnection:
     def __repr__(self) -> str:
         return f"XeroConnection(store={self.settings.token_store!r})"
 
-    def _vault(self, url: str) -> SecretClient:
+    def vault(self, url: str) -> SecretClient:
+        """The vault's client, opened once per URL and closed by `close()`."""
         client = self._vaults.get(url)
         if client is None:
             opener = self._secret_client or make_secret_client
@@ -142,7 +143,7 @@ class XeroConnection:
         s = self.settings
         client_id, client_secret = s.client_id, s.client_secret
         if s.credentials_vault_url:
-            vault = self._vault(s.credentials_vault_url)
+            vault = self.vault(s.credentials_vault_url)
             if s.client_id_secret_name:
                 client_id = read_secret(
                     s.credentials_vault_url, s.client_id_secret_name, client=vault
@@ -172,7 +173,7 @@ class XeroConnection:
             return store, FileLock(store.lock_path, timeout=wait)
         assert location.vault_url is not None and location.secret_name is not None
         kv_store = KeyVaultTokenStore(
-            location.vault_url, location.secret_name, client=self._vault(location.vault_url)
+            location.vault_url, location.secret_name, client=self.vault(location.vault_url)
         )
         # Key Vault has no lock of its own: lease a blob in the landing account, which
         # every pod and machine of the deployment can reach. Its place comes from the

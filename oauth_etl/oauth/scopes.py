@@ -99,6 +99,15 @@ def _catalog() -> tuple[Endpoint, ...]:
     return CATALOG
 
 
+def selection(
+    *, with_journals: bool = False, with_classic_expenses: bool = False
+) -> tuple[Endpoint, ...]:
+    """The endpoints a default run reads: every one any new app may read, plus the
+    opt-in ones asked for (the Dagster job leaves the same ones out)."""
+    plan = scopes_for(with_journals=with_journals, with_classic_expenses=with_classic_expenses)
+    return tuple(e for e in _catalog() if e.name not in plan.left_out)
+
+
 def scopes_for(
     endpoints: Iterable[Endpoint] | None = None,
     *,
