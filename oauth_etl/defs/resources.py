@@ -142,6 +142,11 @@ class XeroApiResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     def connections(self) -> list[Connection]:
         return self.api.connections()
 
+    def granted_scopes(self) -> tuple[str, ...] | None:
+        """The stored token set's scopes; None when none is stored or its grant is unknown."""
+        tokens = self.oauth.token_manager().current()
+        return tuple(tokens.scope.split()) if tokens is not None and tokens.scope else None
+
 
 def _bound(section: Section, environ: Mapping[str, str] | None, env_vars: bool) -> dict[str, Any]:
     """The fields of `section` the environment sets (and the required ones it lacks)."""
