@@ -20,6 +20,7 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 from oauth_etl.defs.resources import XeroOAuthResource
 from oauth_etl.defs.storage import ConnectionString, LandingStorageResource
 from oauth_etl.local_services import Azurite, Sandbox, start_azurite, start_sandbox
+from oauth_etl.oauth.scopes import scopes_for
 from oauth_etl.storage.account import make_blob_service_client
 
 CLIENT_ID = "bench-client"
@@ -117,7 +118,9 @@ def stack(sandbox_args: Sequence[str], *, label: str = "bench") -> Iterator[Stac
             token_store=f"file:{workdir / 'xero-token.json'}",
             storage=storage,
         )
-        oauth.authorize(mode="unattended", output=lambda _line: None)
+        # The whole catalog, opt-in endpoints included (see bench/edits.py).
+        full = scopes_for(with_journals=True, with_classic_expenses=True).scopes
+        oauth.authorize(mode="unattended", scopes=full, output=lambda _line: None)
         yield Stack(sandbox, azurite, workdir, oauth, storage, admin)
     finally:
         if admin is not None:

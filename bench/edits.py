@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from bench.common import Stack, calls_by_endpoint, stack
 from oauth_etl.oauth.auth import BearerAuth
-from oauth_etl.oauth.authorize import DEFAULT_SCOPES
+from oauth_etl.oauth.scopes import scopes_for
 from oauth_etl.storage.batch import BatchStats, LandingBatch
 from oauth_etl.storage.writer import write_batch
 from oauth_etl.xero.catalog import CATALOG, Endpoint
@@ -26,11 +26,9 @@ EDITS_PER_CALL = 1.0
 EDIT_FLAGS = ("--edits-per-call", str(EDITS_PER_CALL), "--edit-target", "served")
 
 
-# The benchmarks read the whole catalog, opt-in endpoints included (ExpenseClaims and
-# Receipts need accounting.classicexpenses.read, which the default consent leaves out).
-FULL_CATALOG_SCOPES = tuple(
-    dict.fromkeys((*DEFAULT_SCOPES, *(s for e in CATALOG if e.opt_in for s in e.granular_scopes)))
-)
+# The benchmarks read the whole catalog, opt-in endpoints included (Journals and
+# ExpenseClaims/Receipts need scopes the default consent of a 2026 app leaves out).
+FULL_CATALOG_SCOPES = scopes_for(with_journals=True, with_classic_expenses=True).scopes
 
 
 def authorize_full_catalog(s: Stack) -> None:

@@ -19,7 +19,6 @@ import contextlib
 import importlib
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import click
@@ -33,7 +32,10 @@ if TYPE_CHECKING:
     from oauth_etl.connection import XeroApi, XeroConnection
     from oauth_etl.oauth.manager import TokenManager
 
-DEFAULT_SCOPES_HELP = "offline_access + Xero's granular read scopes"
+DEFAULT_SCOPES_HELP = (
+    "offline_access + the granular read scopes any new app gets, for every endpoint it can "
+    "read; Journals and classic expenses only with their --with-* flag"
+)
 DEV_INSTALL = (
     "is a development tool: it comes with the development install "
     "(`uv sync` in a clone of the repository), not with the oauth-etl package"
@@ -115,27 +117,98 @@ for _name, _target, _help in (
     main.add_command(_Deferred(_name, _target, _help))
 
 
+# Kept as text so that `--help` imports nothing: test_cli checks it against the code.
+DEFAULT_REDIRECT_URI_HELP = "http://localhost:8765/callback"
+JOURNALS_HELP = (
+    "Also ask for accounting.journals.read (Journals): only if the app has it (Xero's "
+    "Advanced tier; apps created from March 2026 do not), or the whole consent fails."
+)
+CLASSIC_EXPENSES_HELP = (
+    "Also ask for accounting.classicexpenses.read (ExpenseClaims, Receipts): only if the "
+    "app has it (apps created from March 2026 do not), or the whole consent fails."
+)
+
+
 @main.command("authorize")
 @click.option("--scopes", default=None, help=f"Space separated (default: {DEFAULT_SCOPES_HELP}).")
-@click.option("--port", type=int, default=0, help="Local callback port (default: random).")
+@click.option(
+    "--redirect-uri",
+    default=None,
+    help="The redirect URI registered on the Xero app, exactly (default: XERO_REDIRECT_URI, "
+    f"else {DEFAULT_REDIRECT_URI_HELP}). The callback listens on its port on 127.0.0.1.",
+)
+@click.option("--with-journals", is_flag=True, help=JOURNALS_HELP)
+@click.option("--with-classic-expenses", is_flag=True, help=CLASSIC_EXPENSES_HELP)
+@click.option(
+    "--port",
+    type=int,
+    default=0,
+    help="Use http://localhost:PORT/callback (registered on the app) instead of the default "
+    "redirect URI; ignored with --redirect-uri or XERO_REDIRECT_URI.",
+)
 @click.option("--no-browser", is_flag=True, help="Print the URL; paste the redirect URL back here.")
 @click.option(
     "--unattended",
     is_flag=True,
     help="Follow the authorize redirect without a person (the sandbox approves at once).",
 )
-def authorize_command(scopes: str | None, port: int, no_browser: bool, unattended: bool) -> None:
+def authorize_command(
+    scopes: str | None,
+    redirect_uri: str | None,
+    with_journals: bool,
+    with_classic_expenses: bool,
+    port: int,
+    no_browser: bool,
+    unattended: bool,
+) -> None:
     """Authorization code flow with PKCE: stores the first token set, lists the tenants."""
-    from oauth_etl.oauth.authorize import DEFAULT_SCOPES, Mode
+    from oauth_etl.oauth.authorize import Mode
+    from oauth_etl.oauth.scopes import CLASSIC_EXPENSES_SCOPE, JOURNALS_SCOPE, scopes_for
 
     mode: Mode = "unattended" if unattended else "paste" if no_browser else "browser"
-    requested = scopes.split() if scopes else list(DEFAULT_SCOPES)
+    if scopes:
+        opted = [JOURNALS_SCOPE] * with_journals + [CLASSIC_EXPENSES_SCOPE] * with_classic_expenses
+        requested = [*scopes.split(), *(s for s in opted if s not in scopes.split())]
+    else:
+        plan = scopes_for(with_journals=with_journals, with_classic_expenses=with_classic_expenses)
+        requested = list(plan.scopes)
+        if plan.left_out:
+            click.echo(
+                f"not asked for (opt-in): {', '.join(sorted(plan.left_out))}; see "
+                "--with-journals and --with-classic-expenses"
+            )
     with connected() as (connection, api):
-        tokens = connection.authorize(mode=mode, scopes=requested, port=port, output=click.echo)
+        tokens = connection.authorize(
+            mode=mode, scopes=requested, redirect_uri=redirect_uri, port=port, output=click.echo
+        )
         store = connection.token_manager().store.describe()
         click.echo(f"authorized: {tokens!r} saved to {store}")
         for tenant in api.connections():
             click.echo(f"tenant {tenant.tenant_id}  {tenant.tenant_type:<12} {tenant.tenant_name}")
+
+
+@main.command("doctor")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document (for automation).")
+@click.option("--with-journals", is_flag=True, help="Check the scope Journals needs too.")
+@click.option(
+    "--with-classic-expenses",
+    is_flag=True,
+    help="Check the scope ExpenseClaims and Receipts need too.",
+)
+def doctor_command(as_json: bool, with_journals: bool, with_classic_expenses: bool) -> None:
+    """Check every link from the settings to a landed blob; no secret is printed.
+
+    One line per check (✔ ok, ! warning, ✘ failed with its fix); exit status 0 only when
+    nothing failed.
+    """
+    from oauth_etl.doctor import exit_code, render_json, render_text
+    from oauth_etl.doctor.run import check_environment
+
+    results = check_environment(
+        with_journals=with_journals, with_classic_expenses=with_classic_expenses
+    )
+    click.echo(render_json(results) if as_json else render_text(results))
+    sys.exit(exit_code(results))
 
 
 @main.group("token")
@@ -191,12 +264,13 @@ def token_import() -> None:
 
 
 @token_group.command("restore")
-@click.argument("rescue_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def token_restore(rescue_file: Path) -> None:
-    """Put a rescued token set (left by a failed save) back into the store."""
+@click.argument("rescue_location")
+def token_restore(rescue_location: str) -> None:
+    """Put a rescued token set back into the store: RESCUE_LOCATION is the file path or
+    blob URL a failed save named."""
     with token_manager() as manager:
-        manager.restore(rescue_file)
-    click.echo(f"restored from {rescue_file}; you may delete it now")
+        manager.restore(rescue_location)
+    click.echo(f"restored from {rescue_location}; you may delete it now")
 
 
 if __name__ == "__main__":

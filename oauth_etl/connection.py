@@ -10,9 +10,7 @@ are imported only when a Key Vault or the landing account is actually used.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -20,14 +18,22 @@ import httpx
 from oauth_etl import contract
 from oauth_etl.contract import ConfigError, OAuthSettings, StorageSettings, XeroApiSettings
 from oauth_etl.oauth.auth import BearerAuth
-from oauth_etl.oauth.authorize import DEFAULT_SCOPES, Mode, authorize
+from oauth_etl.oauth.authorize import DEFAULT_REDIRECT_URI, DEFAULT_SCOPES, Mode, authorize
 from oauth_etl.oauth.endpoint import TokenEndpoint
 from oauth_etl.oauth.errors import LockTimeout, TokenStoreError
-from oauth_etl.oauth.locks import CrossProcessLock, FileLock
+from oauth_etl.oauth.locks import CrossProcessLock, FileLock, keyvault_lock_location
 from oauth_etl.oauth.manager import TokenManager
+from oauth_etl.oauth.rescue import (
+    BlobRescueSink,
+    FileRescueSink,
+    RescueSink,
+    default_rescue_dir,
+    parse_rescue_location,
+)
 from oauth_etl.oauth.stores import (
     FileTokenStore,
     KeyVaultTokenStore,
+    StoreLocation,
     TokenStore,
     make_secret_client,
     parse_store_uri,
@@ -37,6 +43,7 @@ from oauth_etl.oauth.tokens import TokenSet
 
 if TYPE_CHECKING:
     from azure.keyvault.secrets import SecretClient
+    from azure.storage.blob import ContainerClient
 
     from oauth_etl.storage.container import LandingContainer
     from oauth_etl.storage.lease import BlobLeaseLock
@@ -69,6 +76,38 @@ class LeaseLock:
             ) from None
 
 
+class AccountContainer:
+    """Another container of the landing account (same client and credential), checked
+    or created on first use: the lock's and the rescue copies' containers."""
+
+    def __init__(self, landing: Callable[[], LandingContainer], name: str) -> None:
+        self._landing = landing
+        self.name = name
+        self._container: LandingContainer | None = None
+
+    def _opened(self) -> LandingContainer:
+        if self._container is None:
+            from oauth_etl.storage.container import LandingContainer
+
+            # Shares the landing container's service client: closed with it, never here.
+            self._container = LandingContainer(self._landing().service, self.name)
+        return self._container
+
+    def client(self) -> ContainerClient:
+        return self._opened().client()
+
+    # What BlobRescueSink uses (its ContainerLike): the URL never carries a SAS.
+    @property
+    def url(self) -> str:
+        return self._opened().url()
+
+    def upload_blob(self, name: str, data: bytes, **kwargs: Any) -> Any:
+        return self.client().upload_blob(name, data, **kwargs)
+
+    def download_blob(self, blob: str, **kwargs: Any) -> Any:
+        return self.client().download_blob(blob, **kwargs)
+
+
 class XeroConnection:
     """The Xero app's OAuth connection: one token manager, built on first use."""
 
@@ -76,9 +115,11 @@ class XeroConnection:
         self,
         settings: OAuthSettings,
         landing: Callable[[], LandingContainer] | None = None,
-        secret_client: Callable[[str], SecretClient] = make_secret_client,
+        secret_client: Callable[[str], SecretClient] | None = None,
     ) -> None:
-        """`landing` gives the landing container that holds the Key Vault store's lock."""
+        """`landing` gives the landing container (its account holds the Key Vault store's
+        lock); `secret_client` opens a vault (default: `make_secret_client`, looked up
+        when used)."""
         self.settings = settings
         self._landing = landing
         self._secret_client = secret_client
@@ -89,10 +130,12 @@ class XeroConnection:
     def __repr__(self) -> str:
         return f"XeroConnection(store={self.settings.token_store!r})"
 
-    def _vault(self, url: str) -> SecretClient:
+    def vault(self, url: str) -> SecretClient:
+        """The vault's client, opened once per URL and closed by `close()`."""
         client = self._vaults.get(url)
         if client is None:
-            client = self._vaults[url] = self._secret_client(url)
+            opener = self._secret_client or make_secret_client
+            client = self._vaults[url] = opener(url)
         return client
 
     def credentials(self) -> tuple[str, str | None]:
@@ -100,7 +143,7 @@ class XeroConnection:
         s = self.settings
         client_id, client_secret = s.client_id, s.client_secret
         if s.credentials_vault_url:
-            vault = self._vault(s.credentials_vault_url)
+            vault = self.vault(s.credentials_vault_url)
             if s.client_id_secret_name:
                 client_id = read_secret(
                     s.credentials_vault_url, s.client_id_secret_name, client=vault
@@ -130,22 +173,52 @@ class XeroConnection:
             return store, FileLock(store.lock_path, timeout=wait)
         assert location.vault_url is not None and location.secret_name is not None
         kv_store = KeyVaultTokenStore(
-            location.vault_url, location.secret_name, client=self._vault(location.vault_url)
+            location.vault_url, location.secret_name, client=self.vault(location.vault_url)
         )
-        if self._landing is None:
-            raise ConfigError(
-                "a Key Vault token store locks a blob in the landing account: configure it "
-                "(AZURE_STORAGE_ACCOUNT_URL or AZURE_STORAGE_CONNECTION_STRING)"
-            )
         # Key Vault has no lock of its own: lease a blob in the landing account, which
-        # every pod and machine of the deployment can reach.
-        digest = hashlib.sha256(location.describe().encode()).hexdigest()[:12]
-        lease = self._landing().lease_lock(
-            f"xero-token-{digest}",
+        # every pod and machine of the deployment can reach. Its place comes from the
+        # secret's identity alone, so every process that may rotate the secret takes it.
+        where = keyvault_lock_location(
+            location.vault_url, location.secret_name, self.settings.token_lock
+        )
+        from oauth_etl.storage.lease import BlobLeaseLock
+
+        landing = self._landing_or_fail("a Key Vault token store (its lock)")
+        locks = AccountContainer(landing, where.container).client()
+        lease = BlobLeaseLock(
+            locks.get_blob_client(where.blob),
             lease_seconds=self.settings.lease_seconds,
             wait_timeout=wait,
         )
         return kv_store, LeaseLock(lease, wait)
+
+    def _landing_or_fail(self, what: str) -> Callable[[], LandingContainer]:
+        if self._landing is None:
+            raise ConfigError(
+                f"{what} needs the landing account: configure it "
+                "(AZURE_STORAGE_ACCOUNT_URL or AZURE_STORAGE_CONNECTION_STRING)"
+            )
+        return self._landing
+
+    def rescue_sink(self, location: StoreLocation | None = None) -> RescueSink:
+        """Where a token set that cannot be saved goes (OAUTH_ETL_RESCUE_LOCATION).
+
+        Unset: beside a file store, else the local default directory (which a pod
+        loses: `oauth-etl doctor` warns about it for Key Vault).
+        """
+        text = self.settings.rescue_location
+        if not text:
+            location = location or parse_store_uri(self.settings.token_store)
+            return FileRescueSink(location.path.parent if location.path else default_rescue_dir())
+        where = parse_rescue_location(text)
+        if where.kind == "file":
+            assert where.path is not None
+            return FileRescueSink(where.path)
+        assert where.container is not None
+        container = AccountContainer(
+            self._landing_or_fail("a blob rescue location"), where.container
+        )
+        return BlobRescueSink(container, where.prefix)
 
     def token_manager(self) -> TokenManager:
         """The connection's one token manager (built on first use)."""
@@ -168,8 +241,7 @@ class XeroConnection:
                 skew_seconds=float(self.settings.refresh_skew_seconds),
                 grant=self.settings.grant_type,  # type: ignore[arg-type]  # checked there
                 scope=self.settings.scopes,
-                # Beside a file store; for Key Vault, in the working directory (a pod's volume).
-                rescue_dir=location.path.parent if location.path else Path(".oauth_etl"),
+                rescue=self.rescue_sink(location),
             )
         return self._manager
 
@@ -178,11 +250,16 @@ class XeroConnection:
         *,
         mode: Mode,
         scopes: Sequence[str] = DEFAULT_SCOPES,
+        redirect_uri: str | None = None,
         port: int = 0,
         output: Callable[[str], None] = print,
         **kwargs: Any,
     ) -> TokenSet:
-        """Run the authorization code flow (PKCE) and store the first token set."""
+        """Run the authorization code flow (PKCE) and store the first token set.
+
+        The redirect URI: `redirect_uri`, else XERO_REDIRECT_URI, else the default on
+        `port` when given (older callers), else DEFAULT_REDIRECT_URI.
+        """
         client_id, _ = self.credentials()
         return authorize(
             self.token_manager(),
@@ -190,11 +267,17 @@ class XeroConnection:
             client_id=client_id,
             scopes=scopes,
             mode=mode,
-            redirect_uri=self.settings.redirect_uri,
-            port=port,
+            redirect_uri=self.redirect_uri(redirect_uri, port),
             output=output,
             **kwargs,
         )
+
+    def redirect_uri(self, given: str | None = None, port: int = 0) -> str:
+        if given:
+            return given
+        if self.settings.redirect_uri:
+            return self.settings.redirect_uri
+        return f"http://localhost:{port}/callback" if port else DEFAULT_REDIRECT_URI
 
     def auth(self) -> httpx.Auth:
         """An `httpx.Auth` that puts a fresh bearer token on every request."""

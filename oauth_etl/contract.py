@@ -46,6 +46,10 @@ class OAuthSettings:
     lock_wait_seconds: int = 120
     lease_seconds: int = 30
     timeout_seconds: int = 30
+    # Unset: beside a file store, else ~/.oauth_etl/rescue (oauth_etl.oauth.rescue).
+    rescue_location: str | None = None
+    # Unset: derived from the Key Vault secret's identity (oauth_etl.oauth.locks).
+    token_lock: str | None = None
 
 
 @dataclass(frozen=True)
@@ -182,6 +186,20 @@ CONTRACT: tuple[Variable, ...] = (
         "timeout_seconds",
         "token endpoint timeout",
         kind="int",
+    ),
+    Variable(
+        "OAUTH_ETL_RESCUE_LOCATION",
+        "oauth",
+        "rescue_location",
+        "where a token set that cannot be saved is kept: `file:DIR` or "
+        "`blob:CONTAINER[/PREFIX]` in the landing account",
+    ),
+    Variable(
+        "OAUTH_ETL_TOKEN_LOCK",
+        "oauth",
+        "token_lock",
+        "the Key Vault store's lease blob, `CONTAINER/BLOB` in the landing account "
+        "(default: derived from the secret)",
     ),
     # -- the Accounting API (XeroApiResource) -------------------------------------------
     Variable("XERO_TIMEOUT_SECONDS", "xero", "timeout_seconds", "API read timeout", kind="int"),

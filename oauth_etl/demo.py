@@ -2,7 +2,8 @@
 
 Both start a sandbox Xero and Azurite on free loopback ports, authorize against the
 sandbox without a browser, and point the environment contract at them; the demo
-then materializes every asset for every tenant and prints what landed, the UI runs
+then materializes the daily job's assets (an app created in 2026: no opt-in endpoints)
+for every tenant and prints what landed, the UI runs
 `dagster dev` until Ctrl-C. Services are stopped on exit, failure or Ctrl-C.
 """
 
@@ -27,7 +28,7 @@ from oauth_etl.connection import open_from_environment
 from oauth_etl.contract import default_of
 from oauth_etl.defs.resources import build_resources
 from oauth_etl.defs.storage import LandingStorageResource
-from oauth_etl.defs.xero.assets import ENDPOINT_ASSETS
+from oauth_etl.defs.xero.assets import DEFAULT_ASSETS, ENDPOINT_ASSETS
 from oauth_etl.defs.xero.checks import BATCH_CHECKS
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.defs.xero.tenants import xero_tenants
@@ -136,7 +137,8 @@ def sandbox_record_counts(sandbox_url: str) -> dict[tuple[str, str], int]:
 
 def run_demo(*, tenants: int, records: int, echo: Echo, home: Path = LOCAL_HOME) -> int:
     """Materialize every asset for every tenant; print and verify what landed."""
-    sandbox_args = ["--tenants", str(tenants), "--records", str(records)]
+    # An app created in 2026 (`--scopes new-app`): the daily job's endpoints, no opt-in ones.
+    sandbox_args = ["--tenants", str(tenants), "--records", str(records), "--scopes", "new-app"]
     with local_stack(home / "demo", sandbox_args, echo) as stack:
         resources = build_resources(stack.environment, env_vars=False)
         job = dg.Definitions(
@@ -151,11 +153,11 @@ def run_demo(*, tenants: int, records: int, echo: Echo, home: Path = LOCAL_HOME)
         )
         tenant_ids = instance.get_dynamic_partitions(TENANTS.name or "")
         for tenant_id in tenant_ids:
-            echo(f"extracting {len(ENDPOINT_ASSETS)} endpoints for tenant {tenant_id} ...")
+            echo(f"extracting {len(DEFAULT_ASSETS)} endpoints for tenant {tenant_id} ...")
             result = job.execute_in_process(
                 instance=instance,
                 partition_key=tenant_id,
-                asset_selection=[asset.key for asset in ENDPOINT_ASSETS],
+                asset_selection=[asset.key for asset in DEFAULT_ASSETS],
                 run_config=QUIET,
                 raise_on_error=False,
             )
@@ -181,7 +183,7 @@ def print_summary(
     mismatches = 0
     echo(f"{'tenant':<38} {'endpoint':<22} {'records':>8}  batch")
     for tenant_id in tenant_ids:
-        for endpoint in CATALOG:
+        for endpoint in (e for e in CATALOG if not e.opt_in):
             manifest = latest_batch(
                 container,
                 prefix=storage.prefix,
@@ -211,14 +213,14 @@ def run_ui(*, port: int, echo: Echo) -> int:
     home = LOCAL_HOME / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
-    sandbox_args = ["--tenants", "2", "--records", "2500"]
+    sandbox_args = ["--tenants", "2", "--records", "2500", "--scopes", "new-app"]
     with local_stack(LOCAL_HOME / "ui", sandbox_args, echo) as stack:
         command = [
             sys.executable, "-m", "dagster", "dev",
             "-w", str(PROJECT_ROOT / "workspace.yaml"),
             "-h", "127.0.0.1", "-p", str(port),
         ]  # fmt: skip
-        echo(f"Dagster UI on http://127.0.0.1:{port}: materialize xero/tenants, then all")
+        echo(f"Dagster UI on http://127.0.0.1:{port}: materialize xero/tenants, then xero_extract")
         try:
             # cwd: the project's own dagster.yaml is copied into DAGSTER_HOME, not read from here.
             return subprocess.call(

@@ -4,7 +4,7 @@ This is how a user unit-tests the project: `dg.materialize` with the real assets
 an `httpx.MockTransport` behind the API resource, and no storage at all.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import dagster as dg
@@ -12,8 +12,16 @@ import httpx
 import orjson
 import pytest
 
-from oauth_etl.defs.xero.assets import build_endpoint_asset
+from oauth_etl.defs.xero.assets import (
+    DEFAULT_ASSETS,
+    ENDPOINT_ASSETS,
+    OPT_IN_ASSETS,
+    build_endpoint_asset,
+)
+from oauth_etl.defs.xero.jobs import xero_extract_job
 from oauth_etl.defs.xero.partitions import TENANTS
+from oauth_etl.oauth.scopes import CLASSIC_EXPENSES_SCOPE as CLASSIC
+from oauth_etl.oauth.scopes import scopes_for
 from oauth_etl.storage.batch import LandingBatch
 from oauth_etl.xero.catalog import CATALOG, endpoint
 from oauth_etl.xero.client import XeroClient
@@ -28,8 +36,12 @@ ENDPOINTS = {e.path: e for e in CATALOG}
 class FakeXeroApi:
     """Stands in for `XeroApiResource`: a real `XeroClient` on a mock transport."""
 
-    def __init__(self, fake: FakeXero) -> None:
+    def __init__(self, fake: FakeXero, scopes: Sequence[str] | None = None) -> None:
         self.fake = fake
+        self.scopes = scopes
+
+    def granted_scopes(self) -> tuple[str, ...] | None:
+        return None if self.scopes is None else tuple(self.scopes)
 
     def client(self) -> XeroClient:
         return XeroClient(
@@ -80,12 +92,13 @@ def materialize(
     io_manager: InMemoryLandingIOManager,
     instance: dg.DagsterInstance,
     run_config: dict[str, Any] | None = None,
+    scopes: Sequence[str] | None = None,
 ) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [build_endpoint_asset(endpoint(name), retry_policy=NO_WAIT_RETRIES)],
         partition_key=TENANT,
         instance=instance,
-        resources={"xero": FakeXeroApi(fake), "landing_io_manager": io_manager},
+        resources={"xero": FakeXeroApi(fake, scopes), "landing_io_manager": io_manager},
         run_config=run_config,
         raise_on_error=False,
     )
@@ -174,6 +187,39 @@ def test_missing_scope_fails_the_asset_naming_the_scope_and_forbids_retries(
     assert failure.error_source is not None
     assert len(fake.calls) == 1  # a missing scope is not retried: not the request,
     assert attempts(result) == 1  # not the step (Failure(allow_retries=False))
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "scope", "flag"),
+    [
+        ("journals", "Journals", "accounting.journals.read", "--with-journals"),
+        ("expense_claims", "ExpenseClaims", CLASSIC, "--with-classic-expenses"),
+        ("receipts", "Receipts", CLASSIC, "--with-classic-expenses"),
+    ],
+)
+def test_an_opt_in_asset_without_its_scope_fails_before_calling_xero(
+    name: str, path: str, scope: str, flag: str, instance: dg.DagsterInstance
+) -> None:
+    fake = fake_for(path, 3)
+    new_app = scopes_for().scopes  # what `oauth-etl authorize` asks for by default
+    result = materialize(name, fake, InMemoryLandingIOManager(), instance, scopes=new_app)
+    assert not result.success
+    failure = result.get_step_failure_events()[0].step_failure_data
+    message = failure.error.to_string()  # type: ignore[union-attr]
+    assert scope in message and f"oauth-etl authorize {flag}" in message
+    assert fake.calls == [] and attempts(result) == 1  # nothing asked of Xero, no retry
+    # Opted in: the same asset lands on demand.
+    opted = scopes_for(with_journals=True, with_classic_expenses=True).scopes
+    io = InMemoryLandingIOManager()
+    assert materialize(name, fake, io, instance, scopes=opted).success
+    assert len(io.landed[(name, TENANT)]) == 3
+
+
+def test_the_daily_job_leaves_the_opt_in_assets_out() -> None:
+    in_job = {k.path[-1] for k in xero_extract_job.selection.resolve(ENDPOINT_ASSETS)}
+    assert in_job == {e.name for e in CATALOG} - {"journals", "expense_claims", "receipts"}
+    assert {a.key.path[-1] for a in OPT_IN_ASSETS} == {"journals", "expense_claims", "receipts"}
+    assert len(DEFAULT_ASSETS) + len(OPT_IN_ASSETS) == len(ENDPOINT_ASSETS)
 
 
 def attempts(result: dg.ExecuteInProcessResult) -> int:

@@ -12,6 +12,7 @@ import pytest
 
 from oauth_etl.demo import local_environment, run_demo
 from oauth_etl.local_services import PROJECT_ROOT, Azurite
+from oauth_etl.oauth.authorize import DEFAULT_REDIRECT_URI
 from oauth_etl.oauth.stores import FileTokenStore
 from oauth_etl.oauth.tokens import TokenSet
 from oauth_etl_tests.conftest import SandboxFactory, SandboxHandle
@@ -148,6 +149,73 @@ def test_token_restore_puts_a_rescued_set_back(
     assert loaded == TokenSet.from_json(rescue.read_bytes())
 
 
+def test_authorize_asks_for_what_a_new_app_gets_and_opts_in_to_journals(
+    sandbox_factory: SandboxFactory, azurite: Azurite, tmp_path: Path
+) -> None:
+    new_app = sandbox_factory("--scopes", "new-app", "--tenants", "1", "--no-limits")
+    env = local_environment(new_app.sandbox, azurite, tmp_path)
+    # Asking for Journals fails the whole consent, as Xero does for an app without it.
+    refused = cli(env, "authorize", "--unattended", "--with-journals")
+    assert refused.returncode == 1 and "scope" in refused.stderr
+    assert store_of(env).load() is None
+    authorized = cli(env, "authorize", "--unattended")
+    assert authorized.returncode == 0, authorized.stderr
+    assert "not asked for (opt-in): expense_claims, journals, receipts" in authorized.stdout
+    tokens = store_of(env).load()
+    assert tokens is not None
+    granted = set(tokens.scope.split())
+    assert {"offline_access", "accounting.invoices.read"} <= granted
+    assert not granted & {"accounting.journals.read", "accounting.classicexpenses.read"}
+
+
+def test_authorize_sends_the_redirect_uri_registered_on_the_app(
+    sandbox_factory: SandboxFactory, azurite: Azurite, tmp_path: Path
+) -> None:
+    registered = "http://localhost:9412/oauth/callback"
+    app = sandbox_factory("--redirect-uri", registered, "--tenants", "1", "--no-limits")
+    env = local_environment(app.sandbox, azurite, tmp_path)
+    unregistered = cli(env, "authorize", "--unattended")
+    assert unregistered.returncode == 1 and "--redirect-uri" in unregistered.stderr
+    given = cli(env, "authorize", "--unattended", "--redirect-uri", registered)
+    assert given.returncode == 0, given.stderr
+    configured = cli({**env, "XERO_REDIRECT_URI": registered}, "authorize", "--unattended")
+    assert configured.returncode == 0, configured.stderr
+
+
+def test_authorize_help_names_the_default_redirect_uri() -> None:
+    result = cli({}, "authorize", "--help")
+    assert DEFAULT_REDIRECT_URI in result.stdout and "random" not in result.stdout
+    assert "--with-journals" in result.stdout and "--with-classic-expenses" in result.stdout
+
+
+def test_doctor_fails_before_authorize_and_passes_after(env: dict[str, str]) -> None:
+    before = cli(env, "doctor")
+    assert before.returncode == 1
+    assert "✘ token set: no token set" in before.stdout
+    assert "fix: run `oauth-etl authorize`" in before.stdout
+    assert "✔ settings" in before.stdout and "✔ landing container" in before.stdout
+
+    assert cli(env, "authorize", "--unattended").returncode == 0
+    after = cli(env, "doctor")
+    assert after.returncode == 0, after.stdout
+    assert after.stdout.count("✔") == 9 and "✘" not in after.stdout
+    assert "tenants: 2:" in after.stdout
+    as_json = cli(env, "doctor", "--json")
+    assert as_json.returncode == 0
+    payload = json.loads(as_json.stdout)
+    assert payload["ok"] is True and len(payload["checks"]) == 9
+
+    # Journals asked for by the check, not granted: the scopes check names the fix.
+    journals = cli(env, "doctor", "--with-journals")
+    assert journals.returncode == 1 and "--with-journals" in journals.stdout
+
+    outputs = before.stdout + before.stderr + after.stdout + after.stderr + as_json.stdout
+    outputs += journals.stdout + journals.stderr
+    account_key = env["AZURE_STORAGE_CONNECTION_STRING"].split("AccountKey=")[1].split(";")[0]
+    for secret in [*secrets_in(env), account_key]:
+        assert secret not in outputs
+
+
 def test_missing_client_id_is_a_clear_error(env: dict[str, str]) -> None:
     result = cli({**env, "XERO_CLIENT_ID": ""}, "token", "ensure")
     assert result.returncode == 1
@@ -171,7 +239,8 @@ def test_demo_lands_the_whole_catalog_and_matches_the_sandbox(tmp_path: Path) ->
     assert code == 0, "\n".join(lines)
     assert lines[-1] == "every landed count equals the sandbox's"
     rows = [line for line in lines if "/xero/" in line]
-    assert len(rows) == 2 * 27
+    assert len(rows) == 2 * 24  # the catalog's 27 less the opt-in three (new-app sandbox)
+    assert not any(row.split()[1] in ("journals", "expense_claims", "receipts") for row in rows)
     invoices = [row.split() for row in rows if row.split()[1] == "invoices"]
     assert [int(row[2]) for row in invoices] == [120, 120]
     assert json.dumps(lines).count("demo-secret") == 0
@@ -201,7 +270,10 @@ def probe(
     )
 
 
-@pytest.mark.parametrize("args", [("--help",), ("token", "status"), ("token", "--help")])
+@pytest.mark.parametrize(
+    "args",
+    [("--help",), ("token", "status"), ("token", "--help"), ("doctor", "--help")],
+)
 def test_help_and_token_commands_import_neither_dagster_nor_azure(
     args: tuple[str, ...], tmp_path: Path
 ) -> None:

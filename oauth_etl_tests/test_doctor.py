@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,9 +19,11 @@ from azure.storage.blob import (
     generate_container_sas,
 )
 
-from oauth_etl import doctor, settings
+from oauth_etl import doctor
+from oauth_etl.demo import local_environment
 from oauth_etl.doctor import CheckResult, Step
-from oauth_etl.local_services import AZURITE_ACCOUNT, AZURITE_KEY, free_port
+from oauth_etl.doctor.run import check_environment
+from oauth_etl.local_services import AZURITE_ACCOUNT, AZURITE_KEY, Azurite, free_port
 from oauth_etl.oauth.auth import BearerAuth
 from oauth_etl.oauth.locks import FileLock
 from oauth_etl.oauth.rescue import BlobRescueSink, FileRescueSink
@@ -34,11 +37,11 @@ from oauth_etl_tests.oauth.fake_keyvault import VAULT_URL, FakeKeyVaultTransport
 from oauth_etl_tests.oauth.test_sandbox_integration import authorized, expire, manager_for
 
 GOOD_ENV = {
-    settings.XERO_CLIENT_ID: "client-abc",
-    settings.XERO_CLIENT_SECRET: canary.CLIENT_SECRET,
-    settings.TOKEN_STORE: "keyvault:https://my-vault.vault.azure.net/xero-token",
-    settings.STORAGE_ACCOUNT_URL: "https://acct.blob.core.windows.net",
-    settings.CONTAINER: "xero-raw",
+    "XERO_CLIENT_ID": "client-abc",
+    "XERO_CLIENT_SECRET": canary.CLIENT_SECRET,
+    "OAUTH_ETL_TOKEN_STORE": "keyvault:https://my-vault.vault.azure.net/xero-token",
+    "AZURE_STORAGE_ACCOUNT_URL": "https://acct.blob.core.windows.net",
+    "OAUTH_ETL_CONTAINER": "xero-raw",
 }
 
 
@@ -114,11 +117,12 @@ def test_a_missing_token_set_stops_what_depends_on_it(
 @pytest.mark.parametrize(
     ("change", "needle"),
     [
-        ({settings.XERO_CLIENT_ID: ""}, "XERO_CLIENT_ID"),
-        ({settings.TOKEN_STORE: "s3:bucket/key"}, "token store"),
-        ({settings.STORAGE_ACCOUNT_URL: ""}, "storage account"),
-        ({settings.CONTAINER: "Xero_Raw"}, "container name"),
-        ({settings.XERO_IDENTITY_URL: "http://identity.example"}, "https"),
+        ({"XERO_CLIENT_ID": ""}, "XERO_CLIENT_ID"),
+        ({"OAUTH_ETL_TOKEN_STORE": "s3:bucket/key"}, "token store"),
+        ({"OAUTH_ETL_LEASE_SECONDS": "thirty"}, "whole number"),
+        ({"AZURE_STORAGE_ACCOUNT_URL": ""}, "storage account"),
+        ({"OAUTH_ETL_CONTAINER": "Xero_Raw"}, "container name"),
+        ({"XERO_IDENTITY_URL": "http://identity.example"}, "https"),
         ({doctor.REDIRECT_URI_VAR: "http://example.com:8765/callback"}, "redirect URI"),
         ({doctor.REDIRECT_URI_VAR: "http://localhost/callback"}, "redirect URI"),
         ({doctor.RESCUE_LOCATION_VAR: "/tmp/rescue"}, "rescue location"),
@@ -219,7 +223,7 @@ def test_token_set_missing_rejected_unknown_age_and_old(
     aged = only(doctor.check_token_set(manager_for(sandbox, store.path)), "warn")
     assert "10.0 days left" in aged.detail and "keep-alive" in aged.fix
 
-    manager.endpoint.revoke(tokens.refresh_token)  # type: ignore[union-attr]
+    manager.endpoint.revoke(tokens.refresh_token)
     store.save(tokens)
     expire(store.path)
     rejected = only(doctor.check_token_set(manager_for(sandbox, store.path)), "fail")
@@ -308,3 +312,42 @@ def test_a_failed_prerequisite_skips_and_the_exit_code_fails() -> None:
     assert text.splitlines()[0].startswith("✔ settings") and "! age: old" in text
     assert "SECRET" not in text and doctor.exit_code(results) == 1
     assert doctor.exit_code(results[:1] + results[3:]) == 0  # warnings alone pass
+
+
+def test_the_whole_chain_from_the_environment_with_a_key_vault_store(
+    sandbox: SandboxHandle, azurite: Azurite, blob_service: BlobServiceClient, tmp_path: Path
+) -> None:
+    """`oauth-etl doctor` as the command builds it: the contract, the real lease lock on
+    Azurite, the fake Key Vault, the sandbox."""
+    fake, _ = _vault(tmp_path, sandbox)
+    landing = f"doctor-{uuid.uuid4().hex[:12]}"
+    rescue = f"rescue-{uuid.uuid4().hex[:12]}"
+    env = {
+        **local_environment(sandbox.sandbox, azurite, tmp_path),
+        "OAUTH_ETL_TOKEN_STORE": f"keyvault:{VAULT_URL}/xero-token",
+        "OAUTH_ETL_CONTAINER": landing,
+    }
+
+    def check(**extra: str) -> dict[str, CheckResult]:
+        results = check_environment({**env, **extra}, secret_client=lambda _url: vault_client)
+        shown(results)
+        return {r.name: r for r in results}
+
+    vault_client = fake_secret_client(fake, 0)
+    first = check()
+    assert "Get and Set" in only(first["token store"], "ok").detail
+    assert "oauth-etl-locks" in only(first["lock"], "ok").detail
+    assert "dies with the pod" in only(first["rescue location"], "warn").detail
+    only(first["tenants"], "ok")
+    assert doctor.exit_code(list(first.values())) == 0  # a warning alone passes
+
+    durable = check(OAUTH_ETL_RESCUE_LOCATION=f"blob:{rescue}")
+    assert rescue in only(durable["rescue location"], "ok").detail
+
+    fake.deny("PUT")
+    denied = check()
+    assert "Key Vault Secrets Officer" in only(denied["token store"], "fail").fix
+    assert doctor.exit_code(list(denied.values())) == 1
+    for name in (landing, "oauth-etl-locks"):
+        assert blob_service.get_container_client(name).exists()
+    blob_service.delete_container(landing)

@@ -66,6 +66,8 @@ class XeroOAuthResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     lock_wait_seconds: int = _field("oauth", "lock_wait_seconds")
     lease_seconds: int = _field("oauth", "lease_seconds")
     timeout_seconds: int = _field("oauth", "timeout_seconds")
+    rescue_location: str | None = _field("oauth", "rescue_location")
+    token_lock: str | None = _field("oauth", "token_lock")
     storage: dg.ResourceDependency[LandingStorageResource]
 
     _connection: XeroConnection | None = PrivateAttr(default=None)
@@ -95,10 +97,13 @@ class XeroOAuthResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         *,
         mode: Mode,
         scopes: Sequence[str] = DEFAULT_SCOPES,
+        redirect_uri: str | None = None,
         port: int = 0,
         output: Callable[[str], None] = print,
     ) -> TokenSet:
-        return self.connection.authorize(mode=mode, scopes=scopes, port=port, output=output)
+        return self.connection.authorize(
+            mode=mode, scopes=scopes, redirect_uri=redirect_uri, port=port, output=output
+        )
 
     def auth(self) -> httpx.Auth:
         return self.connection.auth()
@@ -136,6 +141,11 @@ class XeroApiResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     def connections(self) -> list[Connection]:
         return self.api.connections()
+
+    def granted_scopes(self) -> tuple[str, ...] | None:
+        """The stored token set's scopes; None when none is stored or its grant is unknown."""
+        tokens = self.oauth.token_manager().current()
+        return tuple(tokens.scope.split()) if tokens is not None and tokens.scope else None
 
 
 def _bound(section: Section, environ: Mapping[str, str] | None, env_vars: bool) -> dict[str, Any]:

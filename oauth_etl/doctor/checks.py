@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import urlsplit
 
-from oauth_etl import settings as env
+from oauth_etl import contract
+from oauth_etl.contract import OAuthSettings, StorageSettings
 from oauth_etl.oauth.errors import AuthorizationRequired, LockTimeout, OAuthError
 from oauth_etl.oauth.locks import CrossProcessLock, keyvault_lock_location
 from oauth_etl.oauth.rescue import FileRescueSink, RescueSink, parse_rescue_location
@@ -31,10 +32,23 @@ if TYPE_CHECKING:
     from oauth_etl.oauth.manager import TokenManager
     from oauth_etl.xero.catalog import Endpoint
 
-# Variables this module reads that the contract in settings.py does not have yet.
-REDIRECT_URI_VAR = "XERO_REDIRECT_URI"
-RESCUE_LOCATION_VAR = "OAUTH_ETL_RESCUE_LOCATION"
-TOKEN_LOCK_VAR = "OAUTH_ETL_TOKEN_LOCK"  # noqa: S105 - a variable name
+
+def _name(section: contract.Section, field: str) -> str:
+    """The variable that sets a settings field (the contract names each once)."""
+    return contract.variable_for(section, field).name
+
+
+CLIENT_ID_VAR = _name("oauth", "client_id")
+CLIENT_SECRET_VAR = _name("oauth", "client_secret")
+CLIENT_ID_SECRET_NAME_VAR = _name("oauth", "client_id_secret_name")
+TOKEN_STORE_VAR = _name("oauth", "token_store")
+REDIRECT_URI_VAR = _name("oauth", "redirect_uri")
+RESCUE_LOCATION_VAR = _name("oauth", "rescue_location")
+TOKEN_LOCK_VAR = _name("oauth", "token_lock")
+URL_VARS = tuple(_name("oauth", f) for f in ("login_url", "identity_url", "api_url"))
+CONNECTION_STRING_VAR = _name("storage", "connection_string")
+ACCOUNT_URL_VAR = _name("storage", "account_url")
+CONTAINER_VAR = _name("storage", "container")
 
 Status = Literal["ok", "warn", "fail"]
 WARN_DAYS_LEFT = 14.0  # the weekly keep-alive should keep a refresh token far younger
@@ -72,33 +86,38 @@ def check_settings(environ: Mapping[str, str]) -> CheckResult:
     """The environment contract: present and well formed (values are never shown)."""
 
     def get(name: str) -> str:
-        return environ.get(name, "").strip()
+        return environ.get(name, "").strip() if contract.is_set(name, environ) else ""
 
     problems: list[str] = []
     fixes: list[str] = []
-    if not get(env.XERO_CLIENT_ID):
-        problems.append(f"{env.XERO_CLIENT_ID} is not set")
+    try:
+        oauth = contract.settings(OAuthSettings, environ)
+        storage = contract.settings(StorageSettings, environ)
+    except contract.ConfigError as exc:  # a malformed number names its variable
+        return CheckResult("settings", "fail", str(exc), "set it to a whole number")
+    if not get(CLIENT_ID_VAR) and not get(CLIENT_ID_SECRET_NAME_VAR):
+        problems.append(f"{CLIENT_ID_VAR} is not set")
         fixes.append(
-            f"set {env.XERO_CLIENT_ID} to the app's client id (developer.xero.com → My Apps → "
+            f"set {CLIENT_ID_VAR} to the app's client id (developer.xero.com → My Apps → "
             "your app → Configuration)"
         )
-    store = get(env.TOKEN_STORE) or env.DEFAULT_TOKEN_STORE
+    store = oauth.token_store
     try:
         parse_store_uri(store)
     except ValueError as exc:
         problems.append(str(exc))
-        fixes.append(f"fix {env.TOKEN_STORE}")
-    if not (get(env.STORAGE_CONNECTION_STRING) or get(env.STORAGE_ACCOUNT_URL)):
+        fixes.append(f"fix {TOKEN_STORE_VAR}")
+    if not (storage.connection_string or storage.account_url):
         problems.append("no storage account configured")
         fixes.append(
-            f"set {env.STORAGE_ACCOUNT_URL}=https://ACCOUNT.blob.core.windows.net (managed "
-            f"identity) or {env.STORAGE_CONNECTION_STRING}"
+            f"set {ACCOUNT_URL_VAR}=https://ACCOUNT.blob.core.windows.net (managed "
+            f"identity) or {CONNECTION_STRING_VAR}"
         )
-    container = get(env.CONTAINER) or env.DEFAULT_CONTAINER
+    container = storage.container
     if not _CONTAINER.match(container):
-        problems.append(f"{env.CONTAINER}={container!r} is not a valid container name")
-        fixes.append(f"set {env.CONTAINER} to 3-63 lowercase letters, digits or single dashes")
-    for name in (env.XERO_LOGIN_URL, env.XERO_IDENTITY_URL, env.XERO_API_URL):
+        problems.append(f"{CONTAINER_VAR}={container!r} is not a valid container name")
+        fixes.append(f"set {CONTAINER_VAR} to 3-63 lowercase letters, digits or single dashes")
+    for name in URL_VARS:
         problem = _url_problem(name, get(name)) if get(name) else None
         if problem:
             problems.append(problem)
@@ -122,7 +141,8 @@ def check_settings(environ: Mapping[str, str]) -> CheckResult:
                 fixes.append(f"fix {var}")
     if problems:
         return CheckResult("settings", "fail", "; ".join(problems), "; ".join(fixes))
-    kind = "confidential (client secret set)" if get(env.XERO_CLIENT_SECRET) else "public (PKCE)"
+    confidential = oauth.client_secret or oauth.client_secret_secret_name
+    kind = "confidential (client secret set)" if confidential else "public (PKCE)"
     return CheckResult(
         "settings", "ok", f"client {kind}, token store {store}, container {container!r}"
     )
@@ -146,7 +166,7 @@ def check_token_store(store: TokenStore, lock: CrossProcessLock | None = None) -
             fix = (
                 f"run `chmod 600 {store.path}`"
                 if "readable by other users" in str(exc)
-                else f"check OAUTH_ETL_TOKEN_STORE and this user's access to {store.path}"
+                else f"check {TOKEN_STORE_VAR} and this user's access to {store.path}"
             )
         return CheckResult(name, "fail", f"cannot read {store.describe()}: {safe_text(exc)}", fix)
     if isinstance(store, FileTokenStore):
@@ -162,7 +182,7 @@ def check_token_store(store: TokenStore, lock: CrossProcessLock | None = None) -
                 "fail",
                 f"cannot write in {directory}: {exc.strerror}",
                 f"give this user write access to {directory} (the store is replaced atomically "
-                "there), or point OAUTH_ETL_TOKEN_STORE elsewhere",
+                f"there), or point {TOKEN_STORE_VAR} elsewhere",
             )
         return CheckResult(name, "ok", f"{store.describe()} readable and writable")
     if isinstance(store, KeyVaultTokenStore):
@@ -295,7 +315,7 @@ def check_tenants(list_connections: Callable[[], Sequence[ConnectionLike]]) -> C
         connections = list(list_connections())
     except Exception as exc:
         return CheckResult(
-            "tenants", "fail", f"GET /connections failed: {safe_text(exc)}", "check XERO_API_URL"
+            "tenants", "fail", f"GET /connections failed: {safe_text(exc)}", f"check {URL_VARS[2]}"
         )
     if not connections:
         return CheckResult(

@@ -45,6 +45,12 @@ RESTRICTED_SCOPES: Mapping[str, str] = {
     ),
 }
 
+# Scope -> the `oauth-etl authorize` flag that asks for it.
+OPT_IN_FLAGS: Mapping[str, str] = {
+    JOURNALS_SCOPE: "--with-journals",
+    CLASSIC_EXPENSES_SCOPE: "--with-classic-expenses",
+}
+
 # The read scopes any app created from 2 March 2026 may request (granular scopes page,
 # developer.xero.com/documentation/oauth2/scopes, and apideck.com/blog/xero-scopes for the
 # split). Budgets and attachments were never broad. Write scopes are left out: we only read.
@@ -99,6 +105,15 @@ def _catalog() -> tuple[Endpoint, ...]:
     return CATALOG
 
 
+def selection(
+    *, with_journals: bool = False, with_classic_expenses: bool = False
+) -> tuple[Endpoint, ...]:
+    """The endpoints a default run reads: every one any new app may read, plus the
+    opt-in ones asked for (the Dagster job leaves the same ones out)."""
+    plan = scopes_for(with_journals=with_journals, with_classic_expenses=with_classic_expenses)
+    return tuple(e for e in _catalog() if e.name not in plan.left_out)
+
+
 def scopes_for(
     endpoints: Iterable[Endpoint] | None = None,
     *,
@@ -125,6 +140,26 @@ def scopes_for(
             continue
         wanted.add(scope)
     return ScopePlan((OFFLINE_ACCESS, *sorted(wanted)), left_out)
+
+
+def missing_scope_message(endpoint: Endpoint, granted: Iterable[str]) -> str | None:
+    """Why a token set with `granted` scopes cannot read `endpoint`, with the fix; None
+    when it can (or when the grant is unknown: an empty scope string)."""
+    have = set(granted)
+    if not have or have.intersection(endpoint.scopes):
+        return None
+    scope = required_scope(endpoint)
+    flag = OPT_IN_FLAGS.get(scope)
+    how = (
+        f"run `oauth-etl authorize {flag}` once the app has it"
+        if flag
+        else f"run `oauth-etl authorize` again asking for {scope}"
+    )
+    why = RESTRICTED_SCOPES.get(scope, "")
+    return (
+        f"{endpoint.name} needs the scope {scope}, which the stored token set was not "
+        f"granted" + (f" ({why})" if why else "") + f": {how}, or leave the asset out of the run"
+    )
 
 
 def unreadable(

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from oauth_etl.oauth.authorize import DEFAULT_SCOPES
 from oauth_etl.oauth.scopes import (
     CLASSIC_EXPENSES_SCOPE,
     JOURNALS_SCOPE,
     NEW_APP_SCOPES,
     OFFLINE_ACCESS,
+    missing_scope_message,
     scopes_for,
+    selection,
     unreadable,
 )
 from oauth_etl.xero.catalog import CATALOG, endpoint
@@ -56,3 +59,21 @@ def test_unreadable_names_the_missing_scope() -> None:
     assert "invoices" in readable and "accounts" in readable
     # A broad scope of an older app counts as well as the granular one.
     assert "invoices" not in unreadable(["accounting.transactions.read"], [endpoint("invoices")])
+
+
+def test_authorize_defaults_are_the_new_app_plan_and_the_daily_selection() -> None:
+    # Written out in authorize.py (token commands do not load the catalog): kept equal here.
+    assert scopes_for().scopes == DEFAULT_SCOPES
+    assert {e.name for e in selection()} == {e.name for e in CATALOG if not e.opt_in}
+    assert {e.name for e in selection(with_journals=True)} - {e.name for e in selection()} == {
+        "journals"
+    }
+
+
+def test_a_missing_scope_names_the_flag_that_asks_for_it() -> None:
+    granted = scopes_for().scopes
+    message = missing_scope_message(endpoint("receipts"), granted)
+    assert message is not None and CLASSIC_EXPENSES_SCOPE in message
+    assert "oauth-etl authorize --with-classic-expenses" in message
+    assert missing_scope_message(endpoint("invoices"), granted) is None
+    assert missing_scope_message(endpoint("journals"), []) is None  # grant unknown: no claim

@@ -17,6 +17,7 @@ from pydantic import Field
 from oauth_etl.defs.resources import XeroApiResource
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.oauth.errors import AuthorizationRequired, InvalidClient, InvalidScope, OAuthError
+from oauth_etl.oauth.scopes import missing_scope_message
 from oauth_etl.storage.batch import BatchStats, LandingBatch
 from oauth_etl.xero.catalog import CATALOG, Endpoint, Paging
 from oauth_etl.xero.client import Extraction, Progress
@@ -160,6 +161,16 @@ def _stream(extraction: Extraction, stats: BatchStats) -> Iterator[dict[str, Any
         stats.extra["resumes"] = "on the next run, from cursor_to"
 
 
+def _require_scope(xero: XeroApiResource, endpoint: Endpoint) -> None:
+    """An opt-in endpoint without its scope fails at once, saying which scope and how."""
+    granted = xero.granted_scopes()
+    problem = missing_scope_message(endpoint, granted) if granted else None
+    if problem:
+        raise dg.Failure(
+            description=problem, metadata={"error": "MissingScope"}, allow_retries=False
+        )
+
+
 def build_endpoint_asset(
     endpoint: Endpoint, retry_policy: dg.RetryPolicy = XERO_RETRY_POLICY
 ) -> dg.AssetsDefinition:
@@ -191,6 +202,8 @@ def build_endpoint_asset(
         context: dg.AssetExecutionContext, config: ExtractionConfig, xero: XeroApiResource
     ) -> LandingBatch:
         tenant_id = context.partition_key
+        if endpoint.opt_in:
+            _require_scope(xero, endpoint)
         resume = Resume()
         if endpoint.incremental and not config.full_refresh:
             resume = last_resume_point(context.instance, key, tenant_id)
@@ -223,3 +236,12 @@ def build_endpoint_asset(
 
 # A module-level list: the defs autoloader collects lists of assets, not tuples.
 ENDPOINT_ASSETS: list[dg.AssetsDefinition] = [build_endpoint_asset(e) for e in CATALOG]
+# What the daily job reads: every endpoint a new app may read. The opt-in ones (Journals,
+# ExpenseClaims, Receipts: scopes new apps do not get, see oauth_etl.oauth.scopes) stay
+# materializable on demand.
+DEFAULT_ASSETS: list[dg.AssetsDefinition] = [
+    asset for endpoint, asset in zip(CATALOG, ENDPOINT_ASSETS, strict=True) if not endpoint.opt_in
+]
+OPT_IN_ASSETS: list[dg.AssetsDefinition] = [
+    asset for endpoint, asset in zip(CATALOG, ENDPOINT_ASSETS, strict=True) if endpoint.opt_in
+]

@@ -52,7 +52,8 @@ def build_schedules(settings: ScheduleSettings) -> list[dg.ScheduleDefinition]:
             execution_fn=daily_run_requests,
             execution_timezone=settings.timezone,
             default_status=dg.DefaultScheduleStatus.RUNNING,
-            description="Daily incremental extraction of the whole catalog, one run per tenant.",
+            description="Daily incremental extraction (xero_extract: every endpoint but the "
+            "opt-in ones), one run per tenant.",
         ),
         dg.ScheduleDefinition(
             name="xero_token_keepalive_weekly",
