@@ -171,6 +171,7 @@ def merge_records(
         if pending.rows >= merge_rows:
             _flush(handles, table, tenant_id, pending, result, retention_days)
             pending = _Pending(table)
+            pa.default_memory_pool().release_unused()  # give freed Arrow buffers back
     _flush(handles, table, tenant_id, pending, result, retention_days)
     tables = {table.name: result.parent, **result.children}
     for name, counts in tables.items():
@@ -249,7 +250,8 @@ def _scan(
     wanted = pa.array(values, type=dataset.schema.field(key).type)
     kept = [
         batch.filter(pc.is_in(batch.column(key), value_set=wanted))
-        for batch in dataset.to_batches(columns=columns)
+        # No readahead: the scan holds one batch at a time, however large the table.
+        for batch in dataset.to_batches(columns=columns, batch_readahead=0, fragment_readahead=0)
     ]
     schema = pa.schema([dataset.schema.field(c) for c in columns])
     return pa.Table.from_batches(kept, schema=schema)
