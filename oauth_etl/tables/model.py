@@ -107,6 +107,11 @@ def child_names() -> tuple[str, ...]:
     return tuple(child for _, _, child in CHILDREN)
 
 
+def table_names() -> tuple[str, ...]:
+    """Every table: one per endpoint, then the child tables (what the upkeep job visits)."""
+    return tuple(t.name for t in table_specs()) + child_names()
+
+
 @dataclass(frozen=True)
 class Shape:
     """Columns of one table: key columns first, then the spec's properties, then ours."""
