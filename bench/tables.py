@@ -176,7 +176,8 @@ def run(quick: bool, sizes: tuple[int, ...] | None = None) -> BenchResult:
 
     sizes = sizes or ((2_000, 20_000) if quick else (10_000, 100_000, 1_000_000))
     result = BenchResult("tables")
-    azurite = start_azurite(extent_memory_limit_mb=2048)
+    # Azurite holds everything in memory: the batches, the tables and their rewrites.
+    azurite = start_azurite(extent_memory_limit_mb=max(2048, max(sizes) // 200))
     relay = StartFromRelay(azurite.port).start()
     peaks: dict[int, float] = {}
     incremental_peaks: dict[int, float] = {}
