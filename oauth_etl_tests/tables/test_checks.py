@@ -5,7 +5,7 @@ from __future__ import annotations
 from azure.storage.blob import ContainerClient
 from deltalake import write_deltalake
 
-from oauth_etl.tables import checks, merge
+from oauth_etl.tables import checks, merge, writes
 from oauth_etl.tables.location import TableStore
 from oauth_etl.tables.model import table_spec
 from oauth_etl.tables.upkeep import read_as_of
@@ -40,7 +40,7 @@ def test_ids_match_after_merging_overlapping_batches_and_a_gap_or_a_repeat_fails
     gap = checks.check_ids(store, INVOICES, container, "t1", [first, second, unmerged])
     assert not gap.passed and gap.landed_ids == 11
 
-    dt = merge.open_table(store, "invoices")
+    dt = writes.open_table(store, "invoices")
     assert dt is not None
     repeat = read_as_of(store, "invoices", tenant_id="t1").slice(0, 1)
     write_deltalake(dt, repeat, mode="append")
