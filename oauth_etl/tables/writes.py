@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
 from oauth_etl.tables.convert import ConversionStats
@@ -21,6 +21,9 @@ from oauth_etl.tables.location import TableStore
 from oauth_etl.tables.model import BATCH, LINE, TENANT, TableSpec
 
 COMMIT_RETRIES = 5  # delta-rs retries a commit that lost a race, then raises
+# A writer holds a row group in memory until it is full: small row groups keep a merge that
+# rewrites a whole tenant's files from holding them all (Parquet's default is 1M rows).
+WRITER = WriterProperties(max_row_group_size=8_192)
 
 
 @dataclass
@@ -110,10 +113,16 @@ def append(
                 "delta.deletedFileRetentionDuration": interval,
             },
             commit_properties=commit,
+            writer_properties=WRITER,
         )
     else:
         write_deltalake(
-            dt, aligned(dt, data), mode="append", schema_mode="merge", commit_properties=commit
+            dt,
+            aligned(dt, data),
+            mode="append",
+            schema_mode="merge",
+            commit_properties=commit,
+            writer_properties=WRITER,
         )
     written = handles.get(name)
     assert written is not None
@@ -161,6 +170,7 @@ def merge_parent(
         source_alias="s",
         target_alias="t",
         merge_schema=True,
+        writer_properties=WRITER,
         commit_properties=CommitProperties(
             custom_metadata=metadata, max_commit_retries=COMMIT_RETRIES
         ),
@@ -227,6 +237,7 @@ def merge_child(
             source_alias="s",
             target_alias="t",
             merge_schema=True,
+            writer_properties=WRITER,
             commit_properties=CommitProperties(
                 custom_metadata=metadata, max_commit_retries=COMMIT_RETRIES
             ),
