@@ -17,6 +17,7 @@ the startFrom relay (oauth_etl/tables/emulator.py), a separate process not count
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import subprocess
 import sys
@@ -91,7 +92,8 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     from oauth_etl.tables.merge import merge_batches
     from oauth_etl.tables.model import table_spec
 
-    container = _container(args.storage, args.container)
+    # The connection string comes by environment, never on a command line `ps` shows.
+    container = _container(os.environ["BENCH_STORAGE"], args.container)
     full = _manifest(container, args.batch)
     before = rss_mib()
     started = time.perf_counter()
@@ -156,12 +158,12 @@ def _run_worker(
 ) -> dict[str, Any]:
     argv = [
         sys.executable, "-m", "bench.tables", "worker", "--impl", impl,
-        "--storage", storage, "--container", container, "--batch", batches["full"],
+        "--container", container, "--batch", batches["full"],
         "--changed", batches["changed"], "--relay-port", str(relay),
     ]  # fmt: skip
     done = subprocess.run(
         argv, capture_output=True, timeout=timeout, check=False, cwd=PROJECT_ROOT,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT_ROOT)},
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT_ROOT), "BENCH_STORAGE": storage},
     )  # fmt: skip
     if done.returncode != 0:
         tail = done.stderr.decode(errors="replace").strip().splitlines()[-8:]
@@ -176,7 +178,8 @@ def run(quick: bool, sizes: tuple[int, ...] | None = None) -> BenchResult:
 
     sizes = sizes or ((2_000, 20_000) if quick else (10_000, 100_000, 1_000_000))
     result = BenchResult("tables")
-    azurite = start_azurite(extent_memory_limit_mb=2048)
+    # Azurite holds everything in memory: the batches, the tables and their rewrites.
+    azurite = start_azurite(extent_memory_limit_mb=max(2048, max(sizes) // 200))
     relay = StartFromRelay(azurite.port).start()
     peaks: dict[int, float] = {}
     incremental_peaks: dict[int, float] = {}
@@ -254,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("sizes", nargs="*", type=int)
     work = sub.add_parser("worker")
     work.add_argument("--impl", choices=("merge", "parquet"), required=True)
-    for option in ("--storage", "--container", "--batch", "--changed"):
+    for option in ("--container", "--batch", "--changed"):
         work.add_argument(option, required=True)
     work.add_argument("--relay-port", type=int, required=True)
     args = parser.parse_args(argv)

@@ -108,6 +108,24 @@ class TableStore:
     root: str
     options: Callable[[], dict[str, str]] = field(repr=False, default=dict)
 
+    @classmethod
+    def for_account(
+        cls,
+        *,
+        container: str,
+        prefix: str = "",
+        connection_string: str | None = None,
+        account_url: str | None = None,
+        sas_token: str | None = None,
+        root: str | None = None,
+    ) -> TableStore:
+        """Tables of the landing account (the storage resource's settings); `root`
+        overrides the default location."""
+        options = storage_options_provider(
+            connection_string=connection_string, account_url=account_url, sas_token=sas_token
+        )
+        return cls(root or default_root(container, prefix), options)
+
     def uri(self, table: str) -> str:
         return f"{self.root.rstrip('/')}/{table}"
 

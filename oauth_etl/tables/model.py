@@ -13,6 +13,7 @@ Version rule, i.e. which landed copy of a record wins:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Literal
@@ -107,6 +108,11 @@ def child_names() -> tuple[str, ...]:
     return tuple(child for _, _, child in CHILDREN)
 
 
+def table_names() -> tuple[str, ...]:
+    """Every table: one per endpoint, then the child tables (what the upkeep job visits)."""
+    return tuple(t.name for t in table_specs()) + child_names()
+
+
 @dataclass(frozen=True)
 class Shape:
     """Columns of one table: key columns first, then the spec's properties, then ours."""
@@ -116,7 +122,7 @@ class Shape:
     converters: dict[str, columns.ColumnConvert]
     skip: frozenset[str]  # properties held in child tables instead
 
-    def schema(self, extra: list[str] = ()) -> pa.Schema:  # type: ignore[assignment]
+    def schema(self, extra: Sequence[str] = ()) -> pa.Schema:
         """Arrow schema; `extra` are fields outside the spec, kept as strings."""
         tail = [pa.field(BATCH, pa.string()), pa.field(UNPARSED, pa.string())]
         added = [pa.field(name, pa.string()) for name in extra]

@@ -16,8 +16,9 @@ import pyarrow as pa
 from deltalake import DeltaTable
 
 from oauth_etl.tables.location import TableStore
-from oauth_etl.tables.merge import DEFAULT_RETENTION_DAYS, open_table
+from oauth_etl.tables.merge import DEFAULT_RETENTION_DAYS
 from oauth_etl.tables.model import TENANT
+from oauth_etl.tables.writes import open_table
 
 
 class TableMissing(LookupError):

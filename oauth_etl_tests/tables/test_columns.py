@@ -20,6 +20,7 @@ from oauth_etl.tables.model import (
     UNPARSED,
     child_shape,
     parent_shape,
+    table_names,
     table_spec,
     table_specs,
 )
@@ -110,6 +111,7 @@ def test_the_spec_markers_decide_the_types() -> None:
 
 def test_every_catalog_endpoint_has_a_table_and_the_named_child_tables_exist() -> None:
     assert {t.name for t in table_specs()} == {e.name for e in CATALOG}
+    assert len(set(table_names())) == len(CATALOG) + len(CHILDREN)
     assert {c for _, _, c in CHILDREN} == {
         "invoice_line_items",
         "credit_note_line_items",

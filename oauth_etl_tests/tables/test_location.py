@@ -88,6 +88,20 @@ def test_an_account_url_uses_a_sas_or_a_fresh_token_per_operation() -> None:
     assert emulator["account_name"] == "devstoreaccount1" and emulator["allow_http"] == "true"
 
 
+def test_a_store_for_the_landing_account_and_an_overridden_root() -> None:
+    store = TableStore.for_account(container="xero-raw", prefix="raw/", sas_token=None)
+    assert store.root == "az://xero-raw/raw/tables/xero"
+    assert store.storage_options()["account_name"] == "devstoreaccount1"  # nothing set: Azurite
+    other = TableStore.for_account(
+        container="xero-raw",
+        account_url="https://acct.blob.core.windows.net",
+        sas_token="sv=1",
+        root="abfss://lake@acct.dfs.core.windows.net/xero",
+    )
+    assert other.uri("journals") == "abfss://lake@acct.dfs.core.windows.net/xero/journals"
+    assert other.storage_options()["sas_token"] == "sv=1"
+
+
 def test_the_store_keeps_its_options_out_of_repr() -> None:
     store = TableStore("az://c/tables/xero", lambda: {"account_key": "very-secret"})
     assert "very-secret" not in repr(store) and "very-secret" not in str(store)

@@ -12,7 +12,7 @@ import pytest
 from azure.storage.blob import ContainerClient
 
 from oauth_etl.storage.errors import ChecksumMismatch
-from oauth_etl.tables import merge
+from oauth_etl.tables import merge, writes
 from oauth_etl.tables.location import TableStore
 from oauth_etl.tables.model import table_spec
 from oauth_etl.tables.upkeep import read_as_of
@@ -23,7 +23,7 @@ LINES = "invoice_line_items"
 
 
 def version(store: TableStore, name: str) -> int:
-    opened = merge.open_table(store, name)
+    opened = writes.open_table(store, name)
     assert opened is not None
     return opened.version()
 
@@ -225,10 +225,10 @@ def test_a_failed_merge_leaves_the_previous_version_readable_and_a_rerun_converg
         for r in invoices("t1", 10)
     ]
     second = land(container, "invoices", "t1", changed, "20260102T000000.000Z-b")
-    aligned = merge._aligned
+    aligned = writes.aligned
     monkeypatch.setattr(
-        merge,
-        "_aligned",
+        writes,
+        "aligned",
         lambda table, data: (
             _failing_stream(aligned(table, data))
             if "Reference" in data.schema.names
