@@ -161,7 +161,7 @@ def _stream(extraction: Extraction, stats: BatchStats) -> Iterator[dict[str, Any
 
 
 def build_endpoint_asset(
-    endpoint: Endpoint, retry_policy: dg.RetryPolicy = XERO_RETRY_POLICY
+    endpoint: Endpoint, retry_policy: dg.RetryPolicy | None = XERO_RETRY_POLICY
 ) -> dg.AssetsDefinition:
     """One asset for one catalog endpoint: data, not twenty-seven copies of a function."""
     key = asset_key(endpoint)
