@@ -41,8 +41,8 @@ demo: deps
 	$(RUN) oauth-etl demo
 
 lint: deps
-	$(RUN) ruff format --check oauth_etl oauth_etl_tests bench
-	$(RUN) ruff check oauth_etl oauth_etl_tests bench
+	$(RUN) ruff format --check oauth_etl oauth_etl_dev oauth_etl_tests bench
+	$(RUN) ruff check oauth_etl oauth_etl_dev oauth_etl_tests bench
 
 typecheck: deps
 	$(RUN) mypy

@@ -19,8 +19,8 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from oauth_etl.defs.resources import XeroOAuthResource
 from oauth_etl.defs.storage import ConnectionString, LandingStorageResource
-from oauth_etl.local_services import Azurite, Sandbox, start_azurite, start_sandbox
 from oauth_etl.storage.account import make_blob_service_client
+from oauth_etl_dev.local_services import Azurite, Sandbox, start_azurite, start_sandbox
 
 CLIENT_ID = "bench-client"
 MiB = 1024 * 1024
@@ -173,7 +173,7 @@ def run_worker(
 
     import orjson
 
-    from oauth_etl.local_services import PROJECT_ROOT
+    from oauth_etl_dev.local_services import PROJECT_ROOT
 
     env = env_without_secrets() | {
         "BENCH_ACCESS_TOKEN": stack_.oauth.token_manager().access_token(),

@@ -11,8 +11,8 @@ import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from oauth_etl.defs.resources import build_resources
-from oauth_etl.demo import local_environment
-from oauth_etl.local_services import Azurite, Sandbox, start_azurite, start_sandbox
+from oauth_etl_dev.demo import local_environment
+from oauth_etl_dev.local_services import Azurite, Sandbox, start_azurite, start_sandbox
 from oauth_etl_tests import canary
 
 SANDBOX_CLIENT_ID = "test-client-id"

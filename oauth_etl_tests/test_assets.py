@@ -17,12 +17,12 @@ from oauth_etl.defs.io_manager import BlobLandingIOManager
 from oauth_etl.defs.storage import ConnectionString, LandingStorageResource
 from oauth_etl.defs.xero.assets import ExtractionConfig, build_endpoint_asset
 from oauth_etl.defs.xero.partitions import TENANTS
-from oauth_etl.local_services import Azurite
 from oauth_etl.storage.batch import LandingBatch
 from oauth_etl.storage.reader import list_batches
 from oauth_etl.xero.catalog import CATALOG, endpoint
 from oauth_etl.xero.client import XeroClient
 from oauth_etl.xero.rate import RateBudget
+from oauth_etl_dev.local_services import Azurite
 from oauth_etl_tests.xero.fake_xero import TENANT, BearerAuth, FakeXero, always, make_records
 
 ENDPOINTS = {e.path: e for e in CATALOG}

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from oauth_etl.demo import local_environment, run_demo
-from oauth_etl.local_services import PROJECT_ROOT, Azurite
 from oauth_etl.oauth.stores import FileTokenStore
 from oauth_etl.oauth.tokens import TokenSet
+from oauth_etl_dev.demo import local_environment, run_demo
+from oauth_etl_dev.local_services import PROJECT_ROOT, Azurite
 from oauth_etl_tests.conftest import SandboxFactory, SandboxHandle
 
 

@@ -109,7 +109,7 @@ def test_unattended_mode_uses_the_local_callback(tmp_path: Path) -> None:
 
 
 def test_browser_mode_with_a_given_redirect_uri() -> None:
-    from oauth_etl.local_services import free_port
+    from oauth_etl_dev.local_services import free_port
 
     redirect = f"http://localhost:{free_port()}/cb"
     printed: list[str] = []

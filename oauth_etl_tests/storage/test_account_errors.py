@@ -12,7 +12,6 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from oauth_etl.contract import ConfigError, StorageSettings
 from oauth_etl.defs.storage import ConnectionString, LandingStorageResource, SasToken
-from oauth_etl.local_services import AZURITE_KEY, Azurite, azurite_connection_string, free_port
 from oauth_etl.storage import (
     ContainerMissing,
     LandingBatch,
@@ -24,6 +23,7 @@ from oauth_etl.storage import (
     write_batch,
 )
 from oauth_etl.storage.account import redact, safe_url
+from oauth_etl_dev.local_services import AZURITE_KEY, Azurite, azurite_connection_string, free_port
 from oauth_etl_tests.storage._support import account_sas, container_sas, records
 
 WRONG_KEY = base64.b64encode(b"not the key" * 6).decode()

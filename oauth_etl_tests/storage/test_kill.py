@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from azure.storage.blob import ContainerClient
 
-from oauth_etl.local_services import Azurite
 from oauth_etl.storage import LandingBatch, list_batches, sweep_incomplete_batches, write_batch
+from oauth_etl_dev.local_services import Azurite
 from oauth_etl_tests.storage._support import records, start_worker, wait_for_line
 
 

@@ -16,9 +16,9 @@ import orjson
 import pytest
 
 from oauth_etl.defs.resources import XeroOAuthResource, build_resources
-from oauth_etl.demo import local_environment
-from oauth_etl.local_services import AZURITE_KEY, Azurite
 from oauth_etl.xero.catalog import CATALOG
+from oauth_etl_dev.demo import local_environment
+from oauth_etl_dev.local_services import AZURITE_KEY, Azurite
 from oauth_etl_tests.conftest import SandboxFactory
 from oauth_etl_tests.ui.webserver import (
     ASSET_JOB,
