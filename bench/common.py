@@ -117,7 +117,7 @@ def stack(sandbox_args: Sequence[str], *, label: str = "bench") -> Iterator[Stac
             token_store=f"file:{workdir / 'xero-token.json'}",
             storage=storage,
         )
-        oauth.authorize(mode="unattended", output=lambda _line: None)
+        oauth.connection.authorize(mode="unattended", output=lambda _line: None)
         yield Stack(sandbox, azurite, workdir, oauth, storage, admin)
     finally:
         if admin is not None:

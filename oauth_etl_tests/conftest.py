@@ -10,7 +10,7 @@ import httpx
 import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
-from oauth_etl.defs.resources import build_resources
+from oauth_etl.connection import open_from_environment
 from oauth_etl_dev.demo import local_environment
 from oauth_etl_dev.local_services import Azurite, Sandbox, start_azurite, start_sandbox
 from oauth_etl_tests import canary
@@ -180,8 +180,8 @@ def local_env(
     environment["OAUTH_ETL_CONTAINER"] = f"test-{uuid.uuid4().hex[:20]}"
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    oauth = build_resources(env_vars=False)["oauth"]
-    oauth.authorize(mode="unattended", output=lambda _: None)
+    with open_from_environment() as (connection, _):
+        connection.authorize(mode="unattended", output=lambda _: None)
     yield environment
     landing = blob_service.get_container_client(environment["OAUTH_ETL_CONTAINER"])
     if landing.exists():
