@@ -15,11 +15,12 @@ UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 export OAUTH_ETL_UV := $(UV)
 RUN := $(UV) run --frozen
 
-.PHONY: help deps demo test lint typecheck defs pytest ui bench screenshot faults-table clean
+.PHONY: help deps demo test test-fast lint typecheck defs pytest ui bench screenshot faults-table clean
 
 help:
 	@echo "make demo   - the whole job on local defaults: sandbox Xero + Azurite + file token store"
 	@echo "make test   - ruff, mypy (strict), dg check defs, pytest (starts Azurite and sandboxes itself)"
+	@echo "make test-fast - the unit layer only (no Azurite, sandbox, PostgreSQL or child process)"
 	@echo "make ui     - dagster dev against the local defaults"
 	@echo "make bench  - benchmarks: API calls, wall time, throughput, memory, token cost"
 
@@ -41,8 +42,8 @@ demo: deps
 	$(RUN) oauth-etl demo
 
 lint: deps
-	$(RUN) ruff format --check oauth_etl oauth_etl_tests bench
-	$(RUN) ruff check oauth_etl oauth_etl_tests bench
+	$(RUN) ruff format --check oauth_etl oauth_etl_dev oauth_etl_tests bench
+	$(RUN) ruff check oauth_etl oauth_etl_dev oauth_etl_tests bench
 
 typecheck: deps
 	$(RUN) mypy
@@ -55,6 +56,10 @@ pytest: deps
 	$(RUN) pytest $(PYTEST_ARGS)
 
 test: lint typecheck defs pytest
+
+# Markers come from oauth_etl_tests/conftest.py (layer_of): what a test needs decides.
+test-fast: .venv/.synced
+	$(RUN) pytest -q -m "not integration and not e2e and not deploy" $(PYTEST_ARGS)
 
 ui: deps
 	$(RUN) oauth-etl ui

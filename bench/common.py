@@ -19,9 +19,9 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from oauth_etl.defs.resources import XeroOAuthResource
 from oauth_etl.defs.storage import ConnectionString, LandingStorageResource
-from oauth_etl.local_services import Azurite, Sandbox, start_azurite, start_sandbox
 from oauth_etl.oauth.scopes import scopes_for
 from oauth_etl.storage.account import make_blob_service_client
+from oauth_etl_dev.local_services import Azurite, Sandbox, start_azurite, start_sandbox
 
 CLIENT_ID = "bench-client"
 MiB = 1024 * 1024
@@ -120,7 +120,7 @@ def stack(sandbox_args: Sequence[str], *, label: str = "bench") -> Iterator[Stac
         )
         # The whole catalog, opt-in endpoints included (see bench/edits.py).
         full = scopes_for(with_journals=True, with_classic_expenses=True).scopes
-        oauth.authorize(mode="unattended", scopes=full, output=lambda _line: None)
+        oauth.connection.authorize(mode="unattended", scopes=full, output=lambda _line: None)
         yield Stack(sandbox, azurite, workdir, oauth, storage, admin)
     finally:
         if admin is not None:
@@ -176,7 +176,7 @@ def run_worker(
 
     import orjson
 
-    from oauth_etl.local_services import PROJECT_ROOT
+    from oauth_etl_dev.local_services import PROJECT_ROOT
 
     env = env_without_secrets() | {
         "BENCH_ACCESS_TOKEN": stack_.oauth.token_manager().access_token(),

@@ -32,7 +32,9 @@ FULL_CATALOG_SCOPES = scopes_for(with_journals=True, with_classic_expenses=True)
 
 
 def authorize_full_catalog(s: Stack) -> None:
-    s.oauth.authorize(mode="unattended", scopes=FULL_CATALOG_SCOPES, output=lambda _line: None)
+    s.oauth.connection.authorize(
+        mode="unattended", scopes=FULL_CATALOG_SCOPES, output=lambda _line: None
+    )
 
 
 @dataclass

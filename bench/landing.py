@@ -14,10 +14,10 @@ from typing import Any
 import orjson
 
 from bench.common import BenchResult, Figure, MiB
-from oauth_etl.local_services import start_azurite
 from oauth_etl.storage.account import make_blob_service_client
 from oauth_etl.storage.batch import LandingBatch
 from oauth_etl.storage.writer import DEFAULT_COMPRESSION_LEVEL, write_batch
+from oauth_etl_dev.local_services import start_azurite
 
 
 def records(n: int) -> Iterator[dict[str, Any]]:

@@ -11,7 +11,7 @@ batch back from the landing layer and:
   same container: the least work that lands the same rows in a columnar file.
 Peak RSS (VmHWM) per size gives the growth from the smallest to the largest size; the
 issue's goal is at most +100 MiB from 10k to 1M records. delta-rs reaches Azurite through
-the startFrom relay (oauth_etl/tables/emulator.py), a separate process not counted in RSS.
+the startFrom relay (oauth_etl_dev/azurite_relay.py), a separate process not counted in RSS.
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from typing import Any
 import orjson
 
 from bench.common import BenchResult, Figure
-from oauth_etl.local_services import PROJECT_ROOT, azurite_connection_string, start_azurite
 from oauth_etl.sandbox import data
 from oauth_etl.storage.batch import LandingBatch
 from oauth_etl.storage.manifest import Manifest
 from oauth_etl.storage.writer import write_batch
+from oauth_etl_dev.local_services import PROJECT_ROOT, azurite_connection_string, start_azurite
 
 GROWTH_TARGET_MIB = 100.0
 TENANT = "bench-tenant"
@@ -174,7 +174,7 @@ def _run_worker(
 def run(quick: bool, sizes: tuple[int, ...] | None = None) -> BenchResult:
     from azure.storage.blob import BlobServiceClient
 
-    from oauth_etl.tables.emulator import StartFromRelay
+    from oauth_etl_dev.azurite_relay import StartFromRelay
 
     sizes = sizes or ((2_000, 20_000) if quick else (10_000, 100_000, 1_000_000))
     result = BenchResult("tables")

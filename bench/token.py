@@ -21,8 +21,8 @@ import dagster as dg
 
 from bench import token_job
 from bench.common import BenchResult, Figure, stack
-from oauth_etl.local_services import PROJECT_ROOT
 from oauth_etl.oauth.stores import FileTokenStore
+from oauth_etl_dev.local_services import PROJECT_ROOT
 
 TARGET_US = 10.0
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

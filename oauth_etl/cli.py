@@ -111,8 +111,8 @@ def main() -> None:
 
 for _name, _target, _help in (
     ("sandbox", "oauth_etl.sandbox.cli:sandbox_command", "A local Xero (development)."),
-    ("demo", "oauth_etl.demo:demo_command", "The whole job on local defaults (development)."),
-    ("ui", "oauth_etl.demo:ui_command", "`dagster dev` on local defaults (development)."),
+    ("demo", "oauth_etl_dev.demo:demo_command", "The whole job on local defaults (development)."),
+    ("ui", "oauth_etl_dev.demo:ui_command", "`dagster dev` on local defaults (development)."),
 ):
     main.add_command(_Deferred(_name, _target, _help))
 

@@ -13,7 +13,7 @@ import dagster as dg
 from azure.storage.blob import ContainerClient
 from dagster._serdes import serialize_value
 
-from oauth_etl.local_services import AZURITE_KEY
+from oauth_etl_dev.local_services import AZURITE_KEY
 
 CLIENT_SECRET = "canary-client-secret-9d2f7c"
 TOKEN_PREFIX = "canarytok"

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
-from oauth_etl.defs.resources import build_resources
-from oauth_etl.demo import local_environment
-from oauth_etl.local_services import Azurite, Sandbox, start_azurite, start_sandbox
+from oauth_etl.connection import open_from_environment
+from oauth_etl_dev.demo import local_environment
+from oauth_etl_dev.local_services import Azurite, Sandbox, start_azurite, start_sandbox
 from oauth_etl_tests import canary
 
 SANDBOX_CLIENT_ID = "test-client-id"
@@ -43,7 +43,32 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             report.longrepr = "secret canary leaked: " + "; ".join(hits)
 
 
+# Test layers, by what a test needs: `make test-fast` runs the tests that need none of
+# these (no server, no child process, no deployment replay).
+INTEGRATION_FIXTURES = frozenset(
+    {"azurite", "blob_service", "container", "sandbox", "sandbox_factory", "local_env", "postgres"}
+)
+E2E_PATHS = ("ui/", "reliability/", "test_pipeline.py", "test_cli.py")
+DEPLOY_PATHS = ("deploy/",)
+
+
+def layer_of(item: pytest.Item) -> str | None:
+    path = Path(str(item.fspath)).resolve().relative_to(Path(__file__).resolve().parent)
+    where = path.as_posix()
+    if where.startswith(DEPLOY_PATHS):
+        return "deploy"
+    if where.startswith(E2E_PATHS):
+        return "e2e"
+    if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return "integration"
+    return None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        layer = layer_of(item)
+        if layer is not None:
+            item.add_marker(getattr(pytest.mark, layer))
     if config.getoption("--soak"):
         return
     skip = pytest.mark.skip(reason="soak test: run with --soak")
@@ -155,8 +180,8 @@ def local_env(
     environment["OAUTH_ETL_CONTAINER"] = f"test-{uuid.uuid4().hex[:20]}"
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    oauth = build_resources(env_vars=False)["oauth"]
-    oauth.authorize(mode="unattended", output=lambda _: None)
+    with open_from_environment() as (connection, _):
+        connection.authorize(mode="unattended", output=lambda _: None)
     yield environment
     landing = blob_service.get_container_client(environment["OAUTH_ETL_CONTAINER"])
     if landing.exists():

@@ -11,11 +11,15 @@ import dagster as dg
 import httpx
 import orjson
 import pytest
+from azure.storage.blob import ContainerClient
 
+from oauth_etl.defs.io_manager import BlobLandingIOManager
+from oauth_etl.defs.storage import ConnectionString, LandingStorageResource
 from oauth_etl.defs.xero.assets import (
     DEFAULT_ASSETS,
     ENDPOINT_ASSETS,
     OPT_IN_ASSETS,
+    ExtractionConfig,
     build_endpoint_asset,
 )
 from oauth_etl.defs.xero.jobs import xero_extract_job
@@ -23,11 +27,13 @@ from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.oauth.scopes import CLASSIC_EXPENSES_SCOPE as CLASSIC
 from oauth_etl.oauth.scopes import scopes_for
 from oauth_etl.storage.batch import LandingBatch
+from oauth_etl.storage.reader import list_batches
 from oauth_etl.xero.catalog import CATALOG, endpoint
 from oauth_etl.xero.client import XeroClient
 from oauth_etl.xero.cursor import request_bound
 from oauth_etl.xero.dates import from_cursor, if_modified_since_header
 from oauth_etl.xero.rate import RateBudget
+from oauth_etl_dev.local_services import Azurite
 from oauth_etl_tests.xero.fake_xero import TENANT, BearerAuth, FakeXero, always, make_records
 
 ENDPOINTS = {e.path: e for e in CATALOG}
@@ -291,3 +297,52 @@ def test_a_day_limit_ends_the_asset_cleanly_and_the_next_run_resumes(
     assert fake.calls[0].headers["If-Modified-Since"] == since(cursor)
     # Record #999, stamped at the cursor, lands again (at-least-once); nothing is skipped.
     assert io.landed[("invoices", TENANT)] == fake.data["Invoices"][999:]
+
+
+def test_the_asset_runs_by_direct_invocation(instance: dg.DagsterInstance) -> None:
+    fake = fake_for("Invoices", 30)
+    asset = build_endpoint_asset(endpoint("invoices"))
+    context = dg.build_asset_context(
+        partition_key=TENANT, instance=instance, resources={"xero": FakeXeroApi(fake)}
+    )
+    batch = asset(context, ExtractionConfig())
+    assert isinstance(batch, LandingBatch)
+    assert fake.calls == []  # lazy: nothing is read until the batch is consumed
+    assert list(batch.records) == fake.data["Invoices"]
+    assert (batch.tenant_id, batch.stats.api_calls) == (TENANT, 1)
+
+
+def test_an_api_error_while_the_blob_io_manager_lands_is_the_xero_error(
+    instance: dg.DagsterInstance, azurite: Azurite, container: ContainerClient
+) -> None:
+    fake = fake_for("Invoices", 2500)
+    fake.faults.append(
+        always(
+            lambda r: r.url.params.get("page") == "2",
+            lambda: httpx.Response(503, text="offline", headers={"Xero-Correlation-Id": "c-9"}),
+        )
+    )
+    storage = LandingStorageResource(
+        credential=ConnectionString(connection_string=azurite.connection_string),
+        container=container.container_name,
+    )
+    result = dg.materialize(
+        [build_endpoint_asset(endpoint("invoices"), retry_policy=NO_WAIT_RETRIES)],
+        partition_key=TENANT,
+        instance=instance,
+        resources={
+            "xero": FakeXeroApi(fake),
+            "landing_io_manager": BlobLandingIOManager(storage=storage),
+        },
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = result.get_step_failure_events()[-1].step_failure_data
+    # What the step reports is Xero's error and its correlation id, not an output error.
+    assert failure.user_failure_data is not None
+    assert "c-9" in (failure.user_failure_data.description or "")
+    assert "handling output" not in str(failure.error)
+    assert (
+        list_batches(container, prefix="", source="xero", tenant_id=TENANT, endpoint="invoices")
+        == []
+    )

@@ -8,19 +8,21 @@ chain survives 90 days with extraction off, and dies without the keep-alive.
 import datetime as dt
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import dagster as dg
 import pytest
 
 from oauth_etl.contract import ScheduleSettings
 from oauth_etl.defs.resources import XeroApiResource, XeroOAuthResource, build_resources
+from oauth_etl.defs.storage import ConnectionString, LandingStorageResource
 from oauth_etl.defs.xero.checks import xero_token_health
 from oauth_etl.defs.xero.jobs import xero_token_keepalive_job
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.defs.xero.schedules import build_schedules, daily_run_requests
 from oauth_etl.defs.xero.sensors import xero_tenants_sensor
 from oauth_etl.oauth.errors import AuthorizationRequired
-from oauth_etl.oauth.manager import TokenManager
+from oauth_etl.oauth.manager import TokenManager, TokenStatus
 from oauth_etl_tests.conftest import SandboxHandle
 
 DAY = 86_400.0
@@ -156,3 +158,26 @@ def test_token_health_passes_warns_then_fails_naming_the_command(
     dead = xero_token_health(oauth=shifted_oauth(61))
     assert not dead.passed and dead.severity == dg.AssetCheckSeverity.ERROR
     assert "oauth-etl authorize" in (dead.description or "")
+
+
+class FixedStatusOAuth(XeroOAuthResource):
+    """The resource with a token manager that reports a given status."""
+
+    def token_manager(self) -> TokenManager:
+        status = TokenStatus(
+            store="file x", lock="file x.lock", grant="authorization_code", present=True,
+            has_refresh_token=True,
+        )  # fmt: skip
+        return SimpleNamespace(status=lambda: status)  # type: ignore[return-value]
+
+
+def test_token_health_warns_when_the_refresh_token_age_is_unknown() -> None:
+    oauth = FixedStatusOAuth(
+        client_id="c",
+        storage=LandingStorageResource(
+            credential=ConnectionString(connection_string="UseDevelopmentStorage=true")
+        ),
+    )
+    result = xero_token_health(oauth=oauth)
+    assert not result.passed and result.severity == dg.AssetCheckSeverity.WARN
+    assert "oauth-etl token refresh" in (result.description or "")

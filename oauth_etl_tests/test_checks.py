@@ -15,9 +15,9 @@ from oauth_etl.defs.io_manager import BlobLandingIOManager
 from oauth_etl.defs.storage import ConnectionString, LandingStorageResource
 from oauth_etl.defs.xero.checks import build_batch_check, judge_landed_batch
 from oauth_etl.defs.xero.partitions import TENANTS
-from oauth_etl.local_services import Azurite
 from oauth_etl.storage import BatchStats, LandingBatch, list_batches, write_batch
 from oauth_etl.xero.catalog import endpoint
+from oauth_etl_dev.local_services import Azurite
 from oauth_etl_tests.storage._support import record
 
 TENANT = "tenant-a"

@@ -19,11 +19,11 @@ from azure.storage.blob import BlobServiceClient
 
 from oauth_etl import connection
 from oauth_etl.defs.resources import XeroOAuthResource, build_resources
-from oauth_etl.demo import local_environment
-from oauth_etl.local_services import Azurite
 from oauth_etl.oauth.errors import AuthorizationFailed, LockTimeout
 from oauth_etl.oauth.rescue import BlobRescueSink, FileRescueSink, default_rescue_dir
 from oauth_etl.oauth.tokens import TokenSet
+from oauth_etl_dev.demo import local_environment
+from oauth_etl_dev.local_services import Azurite
 from oauth_etl_tests.conftest import SandboxFactory
 from oauth_etl_tests.oauth.fake_keyvault import VAULT_URL, FakeKeyVaultTransport, fake_secret_client
 

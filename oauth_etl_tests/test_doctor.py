@@ -20,10 +20,8 @@ from azure.storage.blob import (
 )
 
 from oauth_etl import doctor
-from oauth_etl.demo import local_environment
 from oauth_etl.doctor import CheckResult, Step
 from oauth_etl.doctor.run import check_environment
-from oauth_etl.local_services import AZURITE_ACCOUNT, AZURITE_KEY, Azurite, free_port
 from oauth_etl.oauth.auth import BearerAuth
 from oauth_etl.oauth.locks import FileLock
 from oauth_etl.oauth.rescue import BlobRescueSink, FileRescueSink
@@ -31,6 +29,8 @@ from oauth_etl.oauth.scopes import scopes_for
 from oauth_etl.oauth.stores import FileTokenStore, KeyVaultTokenStore, read_secret
 from oauth_etl.xero.catalog import CATALOG, endpoint
 from oauth_etl.xero.client import XeroClient
+from oauth_etl_dev.demo import local_environment
+from oauth_etl_dev.local_services import AZURITE_ACCOUNT, AZURITE_KEY, Azurite, free_port
 from oauth_etl_tests import canary
 from oauth_etl_tests.conftest import SandboxHandle
 from oauth_etl_tests.oauth.fake_keyvault import VAULT_URL, FakeKeyVaultTransport, fake_secret_client

@@ -5,8 +5,8 @@ from azure.storage.blob import ContainerClient
 
 from oauth_etl.defs.maintenance import landing_sweep_job
 from oauth_etl.defs.storage import ConnectionString, LandingStorageResource
-from oauth_etl.local_services import Azurite
 from oauth_etl.storage import LandingBatch, write_batch
+from oauth_etl_dev.local_services import Azurite
 from oauth_etl_tests.storage._support import records
 
 

@@ -19,11 +19,21 @@ from oauth_etl import contract
 from oauth_etl.connection import LeaseLock, XeroConnection
 from oauth_etl.contract import CONTRACT, OAuthSettings, StorageSettings, Variable, XeroApiSettings
 from oauth_etl.definitions import defs
+from oauth_etl.defs.io_manager import BlobLandingIOManager
 from oauth_etl.defs.resources import XeroApiResource, XeroOAuthResource, build_resources
-from oauth_etl.defs.storage import ConnectionString, DefaultAzureCredential, SasToken
+from oauth_etl.defs.storage import (
+    ConnectionString,
+    DefaultAzureCredential,
+    LandingStorageResource,
+    SasToken,
+)
+from oauth_etl.defs.xero.assets import ENDPOINT_ASSETS
+from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.defs.xero.sensors import xero_tenants_sensor
+from oauth_etl.defs.xero.tenants import xero_tenants
 from oauth_etl.oauth.errors import LockTimeout
 from oauth_etl.storage.lease import BlobLeaseLock
+from oauth_etl.xero.client import XeroClient
 
 BASE = {"XERO_CLIENT_ID": "cid", "AZURE_STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true"}
 
@@ -198,3 +208,61 @@ def test_a_connection_closed_after_use_opens_again(local_env: dict[str, str]) ->
     connection.close()
     assert connection.token_manager().access_token() == first  # cached in the store
     connection.close()
+
+
+def test_one_client_and_one_rate_budget_per_tenant_serve_every_step_of_a_run(
+    local_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created: list[XeroClient] = []
+    build = XeroClient.__init__
+
+    def counting(self: XeroClient, *args: Any, **kwargs: Any) -> None:
+        created.append(self)
+        build(self, *args, **kwargs)
+
+    monkeypatch.setattr(XeroClient, "__init__", counting)
+    resources = build_resources(env_vars=False)
+    with dg.instance_for_test() as instance:
+        assert dg.materialize([xero_tenants], instance=instance, resources=resources).success
+        tenant = instance.get_dynamic_partitions(TENANTS.name or "")[0]
+        created.clear()
+        assets = [a for a in ENDPOINT_ASSETS if a.key.path[-1] in ("contacts", "invoices", "items")]
+        result = dg.materialize(
+            assets, partition_key=tenant, instance=instance, resources=resources
+        )
+    assert result.success
+    assert len(created) == 1
+    calls = sum(
+        m.metadata["api_calls"].value
+        for a in assets
+        for m in result.asset_materializations_for_node(a.node_def.name)
+    )
+    assert created[0].budget(tenant).calls == calls  # the three steps paced as one
+
+
+def test_the_api_client_is_closed_when_the_io_manager_fails_before_reading(
+    local_env: dict[str, str],
+) -> None:
+    resources = build_resources(env_vars=False)
+    missing = LandingStorageResource(
+        credential=resources["storage"].credential,
+        container="never-created-container",
+        create_container=False,
+    )
+    resources["landing_io_manager"] = BlobLandingIOManager(storage=missing)
+    with dg.instance_for_test() as instance:
+        assert dg.materialize([xero_tenants], instance=instance, resources=resources).success
+        tenant = instance.get_dynamic_partitions(TENANTS.name or "")[0]
+        before = open_http_clients()
+        result = dg.materialize(
+            [ENDPOINT_ASSETS[0]],
+            partition_key=tenant,
+            instance=instance,
+            resources=resources,
+            raise_on_error=False,
+        )
+    assert not result.success
+    assert "never-created-container" in str(
+        result.get_step_failure_events()[0].step_failure_data.error
+    )
+    assert open_http_clients() == before

@@ -11,6 +11,7 @@ materialization is read, whatever the partitioning scheme.
 # No `from __future__ import annotations`: Dagster inspects the ResourceDependency
 # annotation at class creation.
 
+import contextlib
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from azure.storage.blob import ContainerClient
 
 from oauth_etl.defs.storage import LandingStorageResource
 from oauth_etl.storage.batch import LandingBatch
-from oauth_etl.storage.errors import ManifestError
+from oauth_etl.storage.errors import ContainerMissing, ManifestError, StorageAuthError
 from oauth_etl.storage.manifest import Manifest, parse_utc
 from oauth_etl.storage.reader import iter_records, latest_batch, list_batches, read_batch
 from oauth_etl.storage.writer import DEFAULT_COMPRESSION_LEVEL, DEFAULT_PART_SIZE, write_batch
@@ -82,15 +83,15 @@ class BlobLandingIOManager(dg.ConfigurableIOManager):
                 f"partition {context.asset_partition_key!r} lands tenant {obj.tenant_id!r}: "
                 "downstream loads follow the recorded tenant_id metadata"
             )
-        container = self.storage.container_client()
-        manifest = write_batch(
-            container,
-            obj,
-            prefix=self.storage.prefix,
-            run_id=context.run_id,
-            part_size_bytes=self.part_size_bytes,
-            compression_level=self.compression_level,
-        )
+        with _person_must_act():
+            manifest = write_batch(
+                self.storage.container_client(),
+                obj,
+                prefix=self.storage.prefix,
+                run_id=context.run_id,
+                part_size_bytes=self.part_size_bytes,
+                compression_level=self.compression_level,
+            )
         uri = f"{self.storage.container_url()}/{manifest.location}/"
         metadata: dict[str, Any] = {
             "dagster/row_count": dg.MetadataValue.int(manifest.record_count),
@@ -123,7 +124,8 @@ class BlobLandingIOManager(dg.ConfigurableIOManager):
         )
 
     def load_input(self, context: dg.InputContext) -> Iterator[dict[str, Any]]:
-        container = self.storage.container_client()
+        with _person_must_act():
+            container = self.storage.container_client()
         manifests: list[Manifest] = []
         for target in self._targets(context):
             manifests.extend(self._manifests(container, target))
@@ -228,6 +230,17 @@ def recorded_metadata(
         if isinstance(text, str) and text:
             found[name] = text
     return found
+
+
+@contextlib.contextmanager
+def _person_must_act() -> Iterator[None]:
+    """A missing container or a refused credential: retrying cannot help, so say so."""
+    try:
+        yield
+    except (ContainerMissing, StorageAuthError) as exc:
+        raise dg.Failure(
+            description=str(exc), metadata={"error": type(exc).__name__}, allow_retries=False
+        ) from exc
 
 
 def _chain_records(

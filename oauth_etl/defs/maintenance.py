@@ -12,6 +12,7 @@ from pydantic import Field
 from oauth_etl import contract
 from oauth_etl.contract import ScheduleSettings
 from oauth_etl.defs.storage import LandingStorageResource
+from oauth_etl.defs.xero.schedules import running_schedule
 from oauth_etl.storage.writer import sweep_incomplete_batches
 
 DAY_HOURS = 24
@@ -52,12 +53,11 @@ def landing_sweep_job() -> None:
 @dg.definitions
 def maintenance() -> dg.Definitions:
     settings = contract.settings(ScheduleSettings)
-    weekly = dg.ScheduleDefinition(
-        name="landing_sweep_weekly",
-        job=landing_sweep_job,
-        cron_schedule=settings.sweep_cron,
-        execution_timezone=settings.timezone,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Weekly: deletes parts of batches that never committed.",
+    weekly = running_schedule(
+        "landing_sweep_weekly",
+        landing_sweep_job,
+        settings.sweep_cron,
+        settings,
+        "Weekly: deletes parts of batches that never committed.",
     )
     return dg.Definitions(jobs=[landing_sweep_job], schedules=[weekly])

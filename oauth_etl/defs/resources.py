@@ -11,7 +11,7 @@ contract (`oauth_etl.contract`) as `dg.EnvVar`s: resolved at launch, shown by na
 # No `from __future__ import annotations`: Dagster reads the field annotations at class
 # creation.
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
@@ -30,9 +30,7 @@ from oauth_etl.defs.storage import (
     LandingStorageResource,
     SasToken,
 )
-from oauth_etl.oauth.authorize import DEFAULT_SCOPES, Mode
 from oauth_etl.oauth.manager import TokenManager
-from oauth_etl.oauth.tokens import TokenSet
 from oauth_etl.xero.client import Connection, XeroClient
 
 
@@ -91,19 +89,6 @@ class XeroOAuthResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     def token_manager(self) -> TokenManager:
         return self.connection.token_manager()
-
-    def authorize(
-        self,
-        *,
-        mode: Mode,
-        scopes: Sequence[str] = DEFAULT_SCOPES,
-        redirect_uri: str | None = None,
-        port: int = 0,
-        output: Callable[[str], None] = print,
-    ) -> TokenSet:
-        return self.connection.authorize(
-            mode=mode, scopes=scopes, redirect_uri=redirect_uri, port=port, output=output
-        )
 
     def auth(self) -> httpx.Auth:
         return self.connection.auth()

@@ -7,7 +7,6 @@ both open one of these and close it when done.
 from __future__ import annotations
 
 import re
-from types import TracebackType
 
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContainerClient
@@ -106,17 +105,6 @@ class LandingContainer:
 
     def close(self) -> None:
         self.service.close()
-
-    def __enter__(self) -> LandingContainer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"LandingContainer({self.describe()!r}, prefix={self.prefix!r})"

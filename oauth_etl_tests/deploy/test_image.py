@@ -153,7 +153,10 @@ def test_uv_steps_install_the_locked_runtime_without_dev_deps(tmp_path: Path) ->
         # Installed into the venv (non-editable), not read from the repository.
         installed = pathlib.Path(oauth_etl.__file__)
         assert installed.is_relative_to(pathlib.Path(sys.prefix)), installed
-        for dev_only in ("pytest", "mypy", "ruff", "hypothesis"):
+        for dev_only in (
+            "pytest", "mypy", "ruff", "hypothesis",
+            "starlette", "uvicorn", "dagster_webserver", "oauth_etl_dev",
+        ):
             assert importlib.util.find_spec(dev_only) is None, dev_only + " is in the image"
         # dagster-k8s is importable in the image: check the launcher config against it.
         from dagster._config import process_config
@@ -189,3 +192,14 @@ def test_uv_steps_install_the_locked_runtime_without_dev_deps(tmp_path: Path) ->
         cwd=tmp_path,
     )
     assert console.returncode == 0, console.stderr[-2000:]
+    # The development commands are listed, and say what they need instead of failing.
+    sandbox = subprocess.run(
+        [str(venv / "bin" / "oauth-etl"), "sandbox", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert sandbox.returncode == 1 and "development install" in sandbox.stderr, sandbox.stderr
+    assert "Traceback" not in sandbox.stderr

@@ -9,7 +9,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
-from oauth_etl.local_services import free_port
 from oauth_etl.oauth.authorize import (
     DEFAULT_REDIRECT_URI,
     DEFAULT_SCOPES,
@@ -23,6 +22,7 @@ from oauth_etl.oauth.authorize import (
     run_local_authorization,
 )
 from oauth_etl.oauth.errors import AuthorizationFailed
+from oauth_etl_dev.local_services import free_port
 from oauth_etl_tests.oauth.test_manager import Env
 
 LOGIN = "https://login.test"

@@ -17,7 +17,6 @@ import orjson
 import pytest
 from azure.storage.blob import ContainerClient
 
-from oauth_etl.local_services import Azurite
 from oauth_etl.oauth.auth import BearerAuth
 from oauth_etl.oauth.authorize import DEFAULT_REDIRECT_URI, DEFAULT_SCOPES, authorize
 from oauth_etl.oauth.endpoint import TokenEndpoint
@@ -26,6 +25,7 @@ from oauth_etl.oauth.locks import FileLock
 from oauth_etl.oauth.manager import TokenManager
 from oauth_etl.oauth.stores import FileTokenStore, KeyVaultTokenStore
 from oauth_etl.oauth.tokens import TokenSet
+from oauth_etl_dev.local_services import Azurite
 from oauth_etl_tests.conftest import SandboxFactory
 from oauth_etl_tests.oauth.fake_keyvault import VAULT_URL, FakeKeyVaultTransport, fake_secret_client
 

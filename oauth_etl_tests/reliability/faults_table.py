@@ -14,7 +14,7 @@ from pathlib import Path
 
 import orjson
 
-from oauth_etl.local_services import PROJECT_ROOT
+from oauth_etl_dev.local_services import PROJECT_ROOT
 from oauth_etl_tests.reliability.faults_log import ENV_VAR
 
 README = PROJECT_ROOT / "README.md"

@@ -26,7 +26,6 @@ import httpx
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from oauth_etl.local_services import AZURITE_KEY, Azurite, start_azurite, start_sandbox
 from oauth_etl.oauth.errors import (
     AuthorizationRequired,
     TokenEndpointError,
@@ -43,6 +42,7 @@ from oauth_etl.xero.catalog import endpoint
 from oauth_etl.xero.client import XeroClient
 from oauth_etl.xero.errors import RateLimited
 from oauth_etl.xero.rate import RateBudget
+from oauth_etl_dev.local_services import AZURITE_KEY, Azurite, start_azurite, start_sandbox
 from oauth_etl_tests.conftest import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SandboxHandle
 from oauth_etl_tests.oauth.fake_keyvault import VAULT_URL, FakeKeyVaultTransport, fake_secret_client
 from oauth_etl_tests.oauth.fake_token_server import Scripted, respond

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 import pytest
 from azure.storage.blob import ContainerClient
 
-from oauth_etl.local_services import Azurite
 from oauth_etl.storage import LandingBatch, iter_records, list_batches, write_batch
 from oauth_etl.storage.manifest import MANIFEST_NAME
+from oauth_etl_dev.local_services import Azurite
 from oauth_etl_tests.reliability.faults_log import record as record_fault
 from oauth_etl_tests.reliability.landing_worker import ENDPOINT, SOURCE, TENANT
 from oauth_etl_tests.storage._support import PROJECT_ROOT, record, records, wait_for_line

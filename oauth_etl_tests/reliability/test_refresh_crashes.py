@@ -25,9 +25,9 @@ import orjson
 import pytest
 from azure.storage.blob import ContainerClient
 
-from oauth_etl.local_services import Azurite
 from oauth_etl.oauth.stores import FileTokenStore, KeyVaultTokenStore
 from oauth_etl.oauth.tokens import TokenSet
+from oauth_etl_dev.local_services import Azurite
 from oauth_etl_tests.conftest import SandboxFactory
 from oauth_etl_tests.oauth.fake_keyvault import VAULT_URL, FakeKeyVaultTransport, fake_secret_client
 from oauth_etl_tests.oauth.test_sandbox_integration import (

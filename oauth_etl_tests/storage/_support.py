@@ -19,7 +19,7 @@ from azure.storage.blob import (
     generate_container_sas,
 )
 
-from oauth_etl.local_services import AZURITE_KEY
+from oauth_etl_dev.local_services import AZURITE_KEY
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,8 +12,8 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 from oauth_etl.defs.io_manager import BlobLandingIOManager
 from oauth_etl.defs.resources import XeroOAuthResource
 from oauth_etl.defs.storage import ConnectionString, LandingStorageResource, SasToken
-from oauth_etl.local_services import AZURITE_KEY, Azurite
 from oauth_etl.storage import BatchStats, LandingBatch, list_batches
+from oauth_etl_dev.local_services import AZURITE_KEY, Azurite
 from oauth_etl_tests.storage._support import account_sas, record, records
 
 TENANTS = dg.StaticPartitionsDefinition(["tenant-a", "tenant-b"])

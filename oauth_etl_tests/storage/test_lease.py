@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from azure.storage.blob import BlobLeaseClient, ContainerClient
 
-from oauth_etl.local_services import Azurite
 from oauth_etl.storage import BlobLeaseLock, LeaseLost, LeaseTimeout
+from oauth_etl_dev.local_services import Azurite
 from oauth_etl_tests.storage._support import start_worker, wait_for_line
 
 

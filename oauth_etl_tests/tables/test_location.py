@@ -6,14 +6,14 @@ from dataclasses import dataclass
 
 import pytest
 
-from oauth_etl.local_services import AZURITE_KEY as AZURITE_ACCOUNT_KEY
-from oauth_etl.tables.emulator import filter_listing
 from oauth_etl.tables.location import (
     STORAGE_SCOPE,
     TableStore,
     default_root,
     storage_options_provider,
 )
+from oauth_etl_dev.azurite_relay import filter_listing
+from oauth_etl_dev.local_services import AZURITE_KEY as AZURITE_ACCOUNT_KEY
 
 
 def test_default_root_sits_beside_the_landed_batches() -> None:

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from oauth_etl.demo import Echo, local_stack
-from oauth_etl.local_services import PROJECT_ROOT
+from oauth_etl_dev.demo import Echo, local_stack
+from oauth_etl_dev.local_services import PROJECT_ROOT
 from oauth_etl_tests.ui.webserver import (
     ASSET_NODES_QUERY,
     Repository,

@@ -15,10 +15,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from oauth_etl.defs.resources import XeroOAuthResource, build_resources
-from oauth_etl.demo import local_environment
-from oauth_etl.local_services import AZURITE_KEY, Azurite
+from oauth_etl.connection import open_from_environment
 from oauth_etl.xero.catalog import CATALOG
+from oauth_etl_dev.demo import local_environment
+from oauth_etl_dev.local_services import AZURITE_KEY, Azurite
 from oauth_etl_tests.conftest import SandboxFactory
 from oauth_etl_tests.ui.webserver import (
     ASSET_JOB,
@@ -72,9 +72,8 @@ def environment(
     env = local_environment(handle.sandbox, azurite, workdir)
     # A container of its own, so other tests' batches never show up here.
     env["OAUTH_ETL_CONTAINER"] = f"ui-{secrets.token_hex(6)}"
-    oauth = build_resources(env, env_vars=False)["oauth"]
-    assert isinstance(oauth, XeroOAuthResource)
-    oauth.authorize(mode="unattended", output=lambda _: None)
+    with open_from_environment(env) as (connection, _):
+        connection.authorize(mode="unattended", output=lambda _: None)
     return env
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import yaml
 
-from oauth_etl.local_services import (
+from oauth_etl_dev.local_services import (
     LOOPBACK,
     PROJECT_ROOT,
     ServiceProcess,

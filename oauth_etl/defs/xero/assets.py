@@ -172,7 +172,7 @@ def _require_scope(xero: XeroApiResource, endpoint: Endpoint) -> None:
 
 
 def build_endpoint_asset(
-    endpoint: Endpoint, retry_policy: dg.RetryPolicy = XERO_RETRY_POLICY
+    endpoint: Endpoint, retry_policy: dg.RetryPolicy | None = XERO_RETRY_POLICY
 ) -> dg.AssetsDefinition:
     """One asset for one catalog endpoint: data, not twenty-seven copies of a function."""
     key = asset_key(endpoint)

@@ -170,6 +170,17 @@ def xero_token_health(oauth: XeroOAuthResource) -> dg.AssetCheckResult:
             description=f"no refresh token in {status.store}: run `oauth-etl authorize`",
             metadata={"store": status.store, "remedy": "oauth-etl authorize"},
         )
+    if status.refresh_token_age_seconds is None and status.refresh_days_left is None:
+        # E.g. a refresh token imported from another tool: it may be days from death.
+        return dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=(
+                "the refresh token's age is unknown: run `oauth-etl token refresh` once "
+                "to start counting Xero's 60 days"
+            ),
+            metadata={"store": status.store, "remedy": "oauth-etl token refresh"},
+        )
     age_days = (status.refresh_token_age_seconds or 0.0) / DAY
     days_left = (
         status.refresh_days_left

@@ -6,6 +6,7 @@ import.
 """
 
 import time
+from typing import Any
 
 import dagster as dg
 
@@ -43,33 +44,50 @@ def daily_run_requests(
     ]
 
 
+def running_schedule(
+    name: str,
+    job: Any,  # a @dg.job or a dg.define_asset_job (whose type Dagster does not export)
+    cron: str,
+    settings: ScheduleSettings,
+    description: str,
+    **kwargs: Any,
+) -> dg.ScheduleDefinition:
+    """A schedule in the settings' timezone, on from the start (unattended operation)."""
+    return dg.ScheduleDefinition(
+        name=name,
+        job=job,
+        cron_schedule=cron,
+        execution_timezone=settings.timezone,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=description,
+        **kwargs,
+    )
+
+
 def build_schedules(settings: ScheduleSettings) -> list[dg.ScheduleDefinition]:
     return [
-        dg.ScheduleDefinition(
-            name="xero_daily",
-            job=xero_extract_job,
-            cron_schedule=settings.daily_cron,
+        running_schedule(
+            "xero_daily",
+            xero_extract_job,
+            settings.daily_cron,
+            settings,
+            "Daily incremental extraction (xero_extract: every endpoint but the opt-in ones), "
+            "one run per tenant.",
             execution_fn=daily_run_requests,
-            execution_timezone=settings.timezone,
-            default_status=dg.DefaultScheduleStatus.RUNNING,
-            description="Daily incremental extraction (xero_extract: every endpoint but the "
-            "opt-in ones), one run per tenant.",
         ),
-        dg.ScheduleDefinition(
-            name="xero_token_keepalive_weekly",
-            job=xero_token_keepalive_job,
-            cron_schedule=settings.keepalive_cron,
-            execution_timezone=settings.timezone,
-            default_status=dg.DefaultScheduleStatus.RUNNING,
-            description="Weekly refresh: an unused refresh token dies after 60 days.",
+        running_schedule(
+            "xero_token_keepalive_weekly",
+            xero_token_keepalive_job,
+            settings.keepalive_cron,
+            settings,
+            "Weekly refresh: an unused refresh token dies after 60 days.",
         ),
-        dg.ScheduleDefinition(
-            name="xero_token_health_daily",
-            job=xero_token_health_job,
-            cron_schedule=settings.health_cron,
-            execution_timezone=settings.timezone,
-            default_status=dg.DefaultScheduleStatus.RUNNING,
-            description="Runs the xero_token_health check daily.",
+        running_schedule(
+            "xero_token_health_daily",
+            xero_token_health_job,
+            settings.health_cron,
+            settings,
+            "Runs the xero_token_health check daily.",
         ),
     ]
 

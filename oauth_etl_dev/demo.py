@@ -32,7 +32,9 @@ from oauth_etl.defs.xero.assets import DEFAULT_ASSETS, ENDPOINT_ASSETS
 from oauth_etl.defs.xero.checks import BATCH_CHECKS
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.defs.xero.tenants import xero_tenants
-from oauth_etl.local_services import (
+from oauth_etl.storage.reader import latest_batch
+from oauth_etl.xero.catalog import CATALOG
+from oauth_etl_dev.local_services import (
     PROJECT_ROOT,
     Azurite,
     Sandbox,
@@ -40,8 +42,6 @@ from oauth_etl.local_services import (
     start_azurite,
     start_sandbox,
 )
-from oauth_etl.storage.reader import latest_batch
-from oauth_etl.xero.catalog import CATALOG
 
 Echo = Callable[[str], None]
 LOCAL_HOME = PROJECT_ROOT / ".oauth_etl"
@@ -70,7 +70,7 @@ class _ProgressHandler(logging.Handler):
 
 def progress_logger(echo: Echo) -> dg.LoggerDefinition:
     def build(_: dg.InitLoggerContext) -> logging.Logger:
-        logger = logging.getLogger("oauth_etl.demo.progress")
+        logger = logging.getLogger("oauth_etl_dev.demo.progress")
         logger.handlers = [_ProgressHandler(echo)]
         logger.setLevel(logging.INFO)
         logger.propagate = False

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
 
-from oauth_etl.local_services import (
+from oauth_etl_dev.local_services import (
     LOOPBACK,
     LocalServiceError,
     ServiceProcess,
