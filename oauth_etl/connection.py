@@ -180,9 +180,12 @@ class XeroConnection:
         scopes: Sequence[str] = DEFAULT_SCOPES,
         port: int = 0,
         output: Callable[[str], None] = print,
+        redirect_uri: str | None = None,
         **kwargs: Any,
     ) -> TokenSet:
-        """Run the authorization code flow (PKCE) and store the first token set."""
+        """Run the authorization code flow (PKCE) and store the first token set.
+
+        `redirect_uri` overrides the setting (XERO_REDIRECT_URI) for this authorization."""
         client_id, _ = self.credentials()
         return authorize(
             self.token_manager(),
@@ -190,7 +193,7 @@ class XeroConnection:
             client_id=client_id,
             scopes=scopes,
             mode=mode,
-            redirect_uri=self.settings.redirect_uri,
+            redirect_uri=redirect_uri or self.settings.redirect_uri,
             port=port,
             output=output,
             **kwargs,
