@@ -187,12 +187,12 @@ def test_the_redirect_uri_setting_reaches_the_authorize_request(
     # Not registered: refused like Xero refuses it, and the error says what to register.
     default = build_resources(env, env_vars=False)["oauth"]
     with pytest.raises(AuthorizationFailed, match="redirect-uri"):
-        default.authorize(mode="unattended", output=lambda _: None)
+        default.connection.authorize(mode="unattended", output=lambda _: None)
     configured = build_resources({**env, "XERO_REDIRECT_URI": registered}, env_vars=False)
-    tokens = configured["oauth"].authorize(mode="unattended", output=lambda _: None)
+    tokens = configured["oauth"].connection.authorize(mode="unattended", output=lambda _: None)
     assert tokens.refresh_token is not None
     # An explicit URI (the CLI's --redirect-uri) wins over the setting.
     with pytest.raises(AuthorizationFailed, match="redirect"):
-        configured["oauth"].authorize(
+        configured["oauth"].connection.authorize(
             mode="unattended", redirect_uri="http://localhost:9312/other", output=lambda _: None
         )

@@ -83,7 +83,9 @@ def test_whole_catalog_for_two_tenants_equals_the_sandbox_then_only_changes(
     # The whole catalog needs the opt-in scopes (the sandbox's app has them): asked for
     # explicitly, as a user would with `oauth-etl authorize --with-journals ...`.
     opted = scopes_for(with_journals=True, with_classic_expenses=True)
-    resources["oauth"].authorize(mode="unattended", scopes=opted.scopes, output=lambda _: None)
+    resources["oauth"].connection.authorize(
+        mode="unattended", scopes=opted.scopes, output=lambda _: None
+    )
     assert dg.materialize([xero_tenants], instance=instance, resources=resources).success
     tenants = instance.get_dynamic_partitions(TENANTS.name or "")
     assert len(tenants) == 2

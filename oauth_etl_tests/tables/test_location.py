@@ -89,9 +89,11 @@ def test_an_account_url_uses_a_sas_or_a_fresh_token_per_operation() -> None:
 
 
 def test_a_store_for_the_landing_account_and_an_overridden_root() -> None:
-    store = TableStore.for_account(container="xero-raw", prefix="raw/", sas_token=None)
+    store = TableStore.for_account(
+        container="xero-raw", prefix="raw/", account_url="https://acct.blob.core.windows.net"
+    )
     assert store.root == "az://xero-raw/raw/tables/xero"
-    assert store.storage_options()["account_name"] == "devstoreaccount1"  # nothing set: Azurite
+    assert store.storage_options()["account_name"] == "acct"
     other = TableStore.for_account(
         container="xero-raw",
         account_url="https://acct.blob.core.windows.net",
