@@ -90,7 +90,10 @@ def test_an_account_url_uses_a_sas_or_a_fresh_token_per_operation() -> None:
 
 def test_a_store_for_the_landing_account_and_an_overridden_root() -> None:
     store = TableStore.for_account(
-        container="xero-raw", prefix="raw/", account_url="https://acct.blob.core.windows.net"
+        container="xero-raw",
+        prefix="raw/",
+        account_url="https://acct.blob.core.windows.net",
+        sas_token="sv=2",
     )
     assert store.root == "az://xero-raw/raw/tables/xero"
     assert store.storage_options()["account_name"] == "acct"
