@@ -31,11 +31,11 @@ from typing import Any
 import orjson
 
 from bench.common import BenchResult, Figure
-from oauth_etl.sandbox import data
 from oauth_etl.storage.batch import LandingBatch
 from oauth_etl.storage.manifest import Manifest
 from oauth_etl.storage.writer import write_batch
 from oauth_etl_dev.local_services import PROJECT_ROOT, azurite_connection_string, start_azurite
+from oauth_etl_dev.sandbox import data
 
 GROWTH_TARGET_MIB = 100.0
 TENANT = "bench-tenant"

@@ -110,7 +110,7 @@ def main() -> None:
 
 
 for _name, _target, _help in (
-    ("sandbox", "oauth_etl.sandbox.cli:sandbox_command", "A local Xero (development)."),
+    ("sandbox", "oauth_etl_dev.sandbox.cli:sandbox_command", "A local Xero (development)."),
     ("demo", "oauth_etl_dev.demo:demo_command", "The whole job on local defaults (development)."),
     ("ui", "oauth_etl_dev.demo:ui_command", "`dagster dev` on local defaults (development)."),
 ):

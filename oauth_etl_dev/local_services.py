@@ -202,7 +202,7 @@ def start_sandbox(
     argv = [
         sys.executable,
         "-m",
-        "oauth_etl.sandbox",
+        "oauth_etl_dev.sandbox",
         "--host",
         LOOPBACK,
         "--port",

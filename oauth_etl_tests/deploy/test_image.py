@@ -155,7 +155,7 @@ def test_uv_steps_install_the_locked_runtime_without_dev_deps(tmp_path: Path) ->
         assert installed.is_relative_to(pathlib.Path(sys.prefix)), installed
         for dev_only in (
             "pytest", "mypy", "ruff", "hypothesis",
-            "starlette", "uvicorn", "dagster_webserver", "oauth_etl_dev",
+            "starlette", "uvicorn", "dagster_webserver", "oauth_etl_dev", "oauth_etl.sandbox",
         ):
             assert importlib.util.find_spec(dev_only) is None, dev_only + " is in the image"
         # dagster-k8s is importable in the image: check the launcher config against it.

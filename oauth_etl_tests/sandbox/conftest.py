@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from oauth_etl.sandbox import SandboxConfig, SandboxServer
+from oauth_etl_dev.sandbox import SandboxConfig, SandboxServer
 
 CLIENT_ID = "sandbox-test-client"
 CLIENT_SECRET = "sandbox-test-secret"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from oauth_etl.sandbox import ENDPOINTS, SCOPES_BY_ENDPOINT, Paging
+from oauth_etl_dev.sandbox import ENDPOINTS, SCOPES_BY_ENDPOINT, Paging
 from oauth_etl_tests.sandbox.conftest import Xero, XeroFactory
 
 

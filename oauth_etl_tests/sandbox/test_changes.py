@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from oauth_etl.sandbox import SandboxConfig
-from oauth_etl.sandbox import cli as sandbox_cli
-from oauth_etl.sandbox.cli import sandbox_command
+from oauth_etl_dev.sandbox import SandboxConfig
+from oauth_etl_dev.sandbox import cli as sandbox_cli
+from oauth_etl_dev.sandbox.cli import sandbox_command
 from oauth_etl_tests.sandbox.conftest import Xero, XeroFactory
 
 READ = "accounting.transactions.read accounting.settings.read"

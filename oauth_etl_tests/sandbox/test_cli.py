@@ -7,8 +7,8 @@ import socket
 import pytest
 from click.testing import CliRunner
 
-from oauth_etl.sandbox import SandboxConfig, SandboxServer, SandboxStartError
-from oauth_etl.sandbox.cli import sandbox_command
+from oauth_etl_dev.sandbox import SandboxConfig, SandboxServer, SandboxStartError
+from oauth_etl_dev.sandbox.cli import sandbox_command
 
 
 @pytest.mark.parametrize(

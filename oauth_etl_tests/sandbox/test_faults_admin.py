@@ -188,7 +188,7 @@ def test_clock_endpoint(xero: Xero) -> None:
 
 
 def test_cli_subprocess_serves_and_drops(sandbox_factory: SandboxFactory) -> None:
-    """The path the project's fixtures use: `python -m oauth_etl.sandbox ...`."""
+    """The path the project's fixtures use: `python -m oauth_etl_dev.sandbox ...`."""
     handle = sandbox_factory("--tenants", "1", "--records", "30", "--no-limits")
     xero = Xero(handle.url, handle.client_id, handle.client_secret)
     try:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from openapi_schema_validator import OAS30ReadValidator
 
-from oauth_etl.sandbox import ENDPOINTS
+from oauth_etl_dev.sandbox import ENDPOINTS
 from oauth_etl_tests.sandbox.conftest import Xero, XeroFactory
 
 SPEC_DIR = Path("/work/shared/xero-openapi")
@@ -58,7 +58,7 @@ _UNDECLARED_OK = {"DateString", "DueDateString", "DeliveryDateString"}
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """One sandbox for the module: responses of every endpoint."""
-    from oauth_etl.sandbox import SandboxConfig, SandboxServer
+    from oauth_etl_dev.sandbox import SandboxConfig, SandboxServer
 
     server = SandboxServer(
         SandboxConfig(client_id="schema", client_secret="s", records=120, limits=False)

@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 from azure.storage.blob import ContainerClient
 
-from oauth_etl.sandbox import data
-from oauth_etl.sandbox.gen_transactions import gen_invoice
 from oauth_etl.storage.batch import LandingBatch
 from oauth_etl.storage.manifest import Manifest
 from oauth_etl.storage.writer import write_batch
 from oauth_etl.tables.location import TableStore, default_root, storage_options_provider
 from oauth_etl_dev.azurite_relay import StartFromRelay
 from oauth_etl_dev.local_services import Azurite, azurite_connection_string
+from oauth_etl_dev.sandbox import data
+from oauth_etl_dev.sandbox.gen_transactions import gen_invoice
 
 PREFIX = "raw"
 BASE_MS = 1_700_000_000_000

@@ -18,19 +18,19 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from oauth_etl.sandbox.catalog import Endpoint, Paging
-from oauth_etl.sandbox.query import (
+from oauth_etl_dev.sandbox.catalog import Endpoint, Paging
+from oauth_etl_dev.sandbox.query import (
     QueryError,
     parse_if_modified_since,
     parse_order,
     parse_where,
     sort_key,
 )
-from oauth_etl.sandbox.responses import json_response, problem
-from oauth_etl.sandbox.store import Table
+from oauth_etl_dev.sandbox.responses import json_response, problem
+from oauth_etl_dev.sandbox.store import Table
 
 if TYPE_CHECKING:
-    from oauth_etl.sandbox.app import SandboxApp, SandboxState
+    from oauth_etl_dev.sandbox.app import SandboxApp, SandboxState
 
 API_PREFIX = "/api.xro/2.0/"
 NOT_FOUND_TEXT = "The resource you're looking for cannot be found"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 
-from oauth_etl.sandbox.catalog import ENDPOINTS
-from oauth_etl.sandbox.data import (
+from oauth_etl_dev.sandbox.catalog import ENDPOINTS
+from oauth_etl_dev.sandbox.data import (
     ACCOUNTS,
     CURRENCIES,
     DAY_MS,
@@ -24,7 +24,7 @@ from oauth_etl.sandbox.data import (
     stable_uuid,
     sum_totals,
 )
-from oauth_etl.sandbox.gen_transactions import (
+from oauth_etl_dev.sandbox.gen_transactions import (
     _prepay_like,
     gen_bank_transaction,
     gen_contact,

@@ -14,13 +14,13 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from oauth_etl.sandbox.catalog import ENDPOINTS, ENDPOINTS_BY_LOWER, Endpoint
-from oauth_etl.sandbox.edits import EditSpecError, parse_plan
-from oauth_etl.sandbox.faults import FaultSpecError, parse_fault
-from oauth_etl.sandbox.responses import JSON, http_date, json_response
+from oauth_etl_dev.sandbox.catalog import ENDPOINTS, ENDPOINTS_BY_LOWER, Endpoint
+from oauth_etl_dev.sandbox.edits import EditSpecError, parse_plan
+from oauth_etl_dev.sandbox.faults import FaultSpecError, parse_fault
+from oauth_etl_dev.sandbox.responses import JSON, http_date, json_response
 
 if TYPE_CHECKING:
-    from oauth_etl.sandbox.app import SandboxApp, SandboxState
+    from oauth_etl_dev.sandbox.app import SandboxApp, SandboxState
 
 
 class AdminError(ValueError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from oauth_etl.sandbox.catalog import ALL_SCOPES
+from oauth_etl_dev.sandbox.catalog import ALL_SCOPES
 
 DAY = 86_400
 

@@ -20,25 +20,25 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from oauth_etl.sandbox.accounting import API_PREFIX, NOT_FOUND_TEXT, AccountingApi
-from oauth_etl.sandbox.admin import AdminApi
-from oauth_etl.sandbox.catalog import ENDPOINTS_BY_LOWER
-from oauth_etl.sandbox.clock import SandboxClock
-from oauth_etl.sandbox.config import SandboxConfig
-from oauth_etl.sandbox.data import DAY_MS
-from oauth_etl.sandbox.edits import EditEngine, EditPlan
-from oauth_etl.sandbox.faults import Fault, FaultQueue
-from oauth_etl.sandbox.identity import (
+from oauth_etl_dev.sandbox.accounting import API_PREFIX, NOT_FOUND_TEXT, AccountingApi
+from oauth_etl_dev.sandbox.admin import AdminApi
+from oauth_etl_dev.sandbox.catalog import ENDPOINTS_BY_LOWER
+from oauth_etl_dev.sandbox.clock import SandboxClock
+from oauth_etl_dev.sandbox.config import SandboxConfig
+from oauth_etl_dev.sandbox.data import DAY_MS
+from oauth_etl_dev.sandbox.edits import EditEngine, EditPlan
+from oauth_etl_dev.sandbox.faults import Fault, FaultQueue
+from oauth_etl_dev.sandbox.identity import (
     AccessGrant,
     AuthorizePageError,
     IdentityService,
     TokenError,
 )
-from oauth_etl.sandbox.injection import with_fault
-from oauth_etl.sandbox.limits import RateLimiter
-from oauth_etl.sandbox.responses import json_response, problem
-from oauth_etl.sandbox.stats import Stats
-from oauth_etl.sandbox.store import DataStore, make_tenants
+from oauth_etl_dev.sandbox.injection import with_fault
+from oauth_etl_dev.sandbox.limits import RateLimiter
+from oauth_etl_dev.sandbox.responses import json_response, problem
+from oauth_etl_dev.sandbox.stats import Stats
+from oauth_etl_dev.sandbox.store import DataStore, make_tenants
 
 FORM = "application/x-www-form-urlencoded"
 

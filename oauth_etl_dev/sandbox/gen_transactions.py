@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from oauth_etl.sandbox.data import (
+from oauth_etl_dev.sandbox.data import (
     ACCOUNTS,
     BANK_CODES,
     EXPENSE_CODES,

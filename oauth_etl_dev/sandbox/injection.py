@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import Response
 
-from oauth_etl.sandbox.accounting import PAGE_IGNORED
-from oauth_etl.sandbox.faults import Fault
-from oauth_etl.sandbox.responses import JSON, json_response, problem
+from oauth_etl_dev.sandbox.accounting import PAGE_IGNORED
+from oauth_etl_dev.sandbox.faults import Fault
+from oauth_etl_dev.sandbox.responses import JSON, json_response, problem
 
 if TYPE_CHECKING:
-    from oauth_etl.sandbox.app import SandboxApp
+    from oauth_etl_dev.sandbox.app import SandboxApp
 
 MAINTENANCE_TEXT = "The Xero API is currently offline for maintenance"
 

@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 import click
 
-from oauth_etl.sandbox.catalog import ENDPOINTS_BY_LOWER
-from oauth_etl.sandbox.store import CHANGE_KINDS
+from oauth_etl_dev.sandbox.catalog import ENDPOINTS_BY_LOWER
+from oauth_etl_dev.sandbox.store import CHANGE_KINDS
 
 F = TypeVar("F", bound=Callable[..., Any])
 

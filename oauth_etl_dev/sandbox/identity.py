@@ -20,10 +20,10 @@ from urllib.parse import unquote, urlencode, urlsplit
 
 import orjson
 
-from oauth_etl.sandbox.catalog import ALL_SCOPES
-from oauth_etl.sandbox.clock import SandboxClock
-from oauth_etl.sandbox.config import SandboxConfig
-from oauth_etl.sandbox.stats import Stats
+from oauth_etl_dev.sandbox.catalog import ALL_SCOPES
+from oauth_etl_dev.sandbox.clock import SandboxClock
+from oauth_etl_dev.sandbox.config import SandboxConfig
+from oauth_etl_dev.sandbox.stats import Stats
 
 VERIFIER_RE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})

@@ -14,9 +14,9 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from oauth_etl.sandbox.clock import SandboxClock
-from oauth_etl.sandbox.config import SandboxConfig
-from oauth_etl.sandbox.stats import Stats
+from oauth_etl_dev.sandbox.clock import SandboxClock
+from oauth_etl_dev.sandbox.config import SandboxConfig
+from oauth_etl_dev.sandbox.stats import Stats
 
 MINUTE = 60.0
 DAY = 86_400.0

@@ -16,8 +16,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from oauth_etl.sandbox.catalog import ENDPOINTS, Endpoint
-from oauth_etl.sandbox.store import CHANGE_KINDS, TenantStore
+from oauth_etl_dev.sandbox.catalog import ENDPOINTS, Endpoint
+from oauth_etl_dev.sandbox.store import CHANGE_KINDS, TenantStore
 
 TARGETS = ("any", "served")
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from oauth_etl.sandbox.catalog import ENDPOINTS, Endpoint
-from oauth_etl.sandbox.data import (
+from oauth_etl_dev.sandbox.catalog import ENDPOINTS, Endpoint
+from oauth_etl_dev.sandbox.data import (
     DAY_MS,
     HISTORY_DAYS,
     TRADES,
@@ -19,7 +19,7 @@ from oauth_etl.sandbox.data import (
     parse_net_date,
     stable_uuid,
 )
-from oauth_etl.sandbox.gen_settings import GENERATORS
+from oauth_etl_dev.sandbox.gen_settings import GENERATORS
 
 CHANGE_KINDS = frozenset({"edit", "insert", "archive", "delete"})
 

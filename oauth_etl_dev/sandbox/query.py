@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from oauth_etl.sandbox.data import Record, parse_net_date
+from oauth_etl_dev.sandbox.data import Record, parse_net_date
 
 
 class QueryError(ValueError):

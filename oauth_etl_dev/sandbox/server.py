@@ -17,8 +17,8 @@ try:
 except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
     _new_loop = asyncio.new_event_loop
 
-from oauth_etl.sandbox.app import SandboxApp
-from oauth_etl.sandbox.config import SandboxConfig
+from oauth_etl_dev.sandbox.app import SandboxApp
+from oauth_etl_dev.sandbox.config import SandboxConfig
 
 
 class SandboxStartError(RuntimeError):
