@@ -34,7 +34,7 @@ from oauth_etl.oauth.locks import (
     keyvault_lock_location,
     secret_identity,
 )
-from oauth_etl.oauth.manager import ManagerHooks, TokenManager, TokenStatus
+from oauth_etl.oauth.manager import TokenManager, TokenStatus
 from oauth_etl.oauth.rescue import (
     BlobRescueSink,
     FileRescueSink,
@@ -77,7 +77,6 @@ __all__ = [
     "KeyVaultTokenStore",
     "LockLocation",
     "LockTimeout",
-    "ManagerHooks",
     "OAuthError",
     "RescueLocation",
     "RescueSink",

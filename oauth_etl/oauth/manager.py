@@ -15,13 +15,12 @@ from pathlib import Path
 from oauth_etl.oauth.errors import AuthorizationRequired, InvalidGrant, TokenStoreError
 from oauth_etl.oauth.refresh import (
     Grant,
-    ManagerHooks,
     RefreshingTokens,
     TokenEndpointLike,
 )
 from oauth_etl.oauth.tokens import REFRESH_TOKEN_LIFETIME_SECONDS, TokenSet, fingerprint_of
 
-__all__ = ["Grant", "ManagerHooks", "TokenEndpointLike", "TokenManager", "TokenStatus"]
+__all__ = ["Grant", "TokenEndpointLike", "TokenManager", "TokenStatus"]
 
 logger = logging.getLogger(__name__)
 

@@ -51,13 +51,6 @@ class TokenEndpointLike(Protocol):
     def revoke(self, refresh_token: str) -> None: ...
 
 
-class ManagerHooks:
-    """Test seams (the crash and torture workers use them); the defaults do nothing."""
-
-    def after_refresh_response(self, payload: dict[str, Any]) -> None:
-        """Called after the token endpoint answered, before the new set is saved."""
-
-
 class RefreshingTokens:
     """One token set: cached, refreshed under both locks, saved at once."""
 
@@ -77,7 +70,6 @@ class RefreshingTokens:
         save_backoff: float = 0.25,
         refresh_attempts: int = 3,
         refresh_backoff: float = 0.5,
-        hooks: ManagerHooks | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if grant not in ("authorization_code", "client_credentials"):
@@ -97,7 +89,6 @@ class RefreshingTokens:
         self._save_backoff = save_backoff
         self._refresh_attempts = refresh_attempts
         self._refresh_backoff = refresh_backoff
-        self._hooks = hooks or ManagerHooks()
         self._sleep = sleep
         self._thread_lock = threading.Lock()
         # (access token, use-until, set) in one tuple: read and replaced atomically, no lock.
@@ -239,7 +230,6 @@ class RefreshingTokens:
                     raise
                 self._retry_or_raise(attempt, exc, refresh_token)
                 continue
-            self._hooks.after_refresh_response(payload)
             try:
                 new = TokenSet.from_token_response(payload, self.clock(), previous)
             except TokenEndpointError as exc:

@@ -18,21 +18,21 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import orjson
 
 from oauth_etl.oauth.endpoint import TokenEndpoint
 from oauth_etl.oauth.errors import OAuthError
 from oauth_etl.oauth.locks import CrossProcessLock, FileLock
-from oauth_etl.oauth.manager import ManagerHooks, TokenManager
+from oauth_etl.oauth.manager import TokenEndpointLike, TokenManager
 from oauth_etl.oauth.stores import FileTokenStore, KeyVaultTokenStore, TokenStore
 from oauth_etl.oauth.tokens import fingerprint_of
+from oauth_etl_tests.oauth.answered import OnRefreshAnswer
 
 
-class KillAfterRefresh(ManagerHooks):
-    def after_refresh_response(self, payload: dict[str, Any]) -> None:
-        os.kill(os.getpid(), signal.SIGKILL)
+def kill_after_refresh(endpoint: TokenEndpointLike) -> OnRefreshAnswer:
+    """SIGKILL this process once the endpoint has answered a refresh, before any save."""
+    return OnRefreshAnswer(endpoint, lambda _payload: os.kill(os.getpid(), signal.SIGKILL))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,8 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         file_store = FileTokenStore(args.store)
         store, lock = file_store, FileLock(file_store.lock_path, timeout=30)
-    hooks = KillAfterRefresh() if args.kill_after_refresh else None
-    manager = TokenManager(store, endpoint, lock, hooks=hooks, refresh_backoff=0.05)
+    asked = kill_after_refresh(endpoint) if args.kill_after_refresh else endpoint
+    manager = TokenManager(store, asked, lock, refresh_backoff=0.05)
 
     if args.ready:
         Path(args.ready).touch()

@@ -36,10 +36,10 @@ import orjson
 from oauth_etl.oauth.endpoint import TokenEndpoint
 from oauth_etl.oauth.errors import OAuthError
 from oauth_etl.oauth.locks import CrossProcessLock, FileLock
-from oauth_etl.oauth.manager import ManagerHooks, TokenManager
+from oauth_etl.oauth.manager import TokenManager
 from oauth_etl.oauth.stores import FileTokenStore, KeyVaultTokenStore, TokenStore
 from oauth_etl.oauth.tokens import TokenSet, fingerprint_of
-from oauth_etl_tests.oauth.token_worker import KillAfterRefresh
+from oauth_etl_tests.oauth.token_worker import kill_after_refresh
 
 STEPS = ("before-call", "after-answer", "mid-save", "after-save", "none")
 
@@ -146,8 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         store, lock = file_store, FileLock(file_store.lock_path, timeout=30)
         if args.kill_at == "mid-save":
             patch = kill_mid_save(file_store)
-    hooks = KillAfterRefresh() if args.kill_at == "after-answer" else ManagerHooks()
-    manager = TokenManager(store, endpoint, AnnouncedLock(lock), hooks=hooks, refresh_backoff=0.05)
+    asked = kill_after_refresh(endpoint) if args.kill_at == "after-answer" else endpoint
+    manager = TokenManager(store, asked, AnnouncedLock(lock), refresh_backoff=0.05)
     # From here on the process only waits for the lock: the lease test times the takeover.
     print(orjson.dumps({"waiting": time.time()}).decode(), flush=True)
     try:

@@ -8,7 +8,7 @@ store + FileLock for `--seconds` after the go file appears, then prints one JSON
      "refreshes": [[time, fingerprint], ...], "started": t, "ended": t}
 
 `used` holds the access tokens that got a 200 (fingerprints only), `refreshes` every
-token endpoint answer this process received (logged by a `ManagerHooks`), so the test
+token endpoint answer this process received (logged by wrapping its token endpoint), so the test
 can match the sandbox's grant count against what the workers saw.
 
 A negative `--skew` keeps a cached token for that long past its expiry: the API
@@ -30,18 +30,19 @@ from oauth_etl.oauth.auth import BearerAuth
 from oauth_etl.oauth.endpoint import TokenEndpoint
 from oauth_etl.oauth.errors import OAuthError
 from oauth_etl.oauth.locks import FileLock
-from oauth_etl.oauth.manager import ManagerHooks, TokenManager
+from oauth_etl.oauth.manager import TokenManager
 from oauth_etl.oauth.stores import FileTokenStore
 from oauth_etl.oauth.tokens import fingerprint_of
+from oauth_etl_tests.oauth.answered import OnRefreshAnswer
 
 
-class RefreshLog(ManagerHooks):
+class RefreshLog:
     """Every token endpoint answer this process got: (time, new access token fingerprint)."""
 
     def __init__(self) -> None:
         self.events: list[tuple[float, str]] = []
 
-    def after_refresh_response(self, payload: dict[str, Any]) -> None:
+    def __call__(self, payload: dict[str, Any]) -> None:
         self.events.append((time.time(), fingerprint_of(payload.get("access_token"))))
 
 
@@ -78,10 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     log = RefreshLog()
     manager = TokenManager(
         store,
-        endpoint,
+        OnRefreshAnswer(endpoint, log),
         FileLock(store.lock_path, timeout=30),
         skew_seconds=args.skew,
-        hooks=log,
         refresh_backoff=0.05,
     )
     unauthorized = 0
