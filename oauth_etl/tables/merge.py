@@ -41,7 +41,7 @@ from oauth_etl.xero.catalog import UPDATED
 
 DEFAULT_CHUNK_RECORDS = 5_000  # records converted at a time
 DEFAULT_MERGE_ROWS = 10_000  # rows merged per Delta commit and table
-DEFAULT_RETENTION_DAYS = 30
+DEFAULT_RETENTION_DAYS = 7  # as Delta's own deletedFileRetentionDuration
 
 Pair = tuple[str, Mapping[str, Any]]  # (batch id, record)
 
