@@ -79,7 +79,7 @@ def merge_batches(
     if len(tenants) > 1:
         raise ValueError(f"merge one tenant's batches at a time, got {sorted(tenants)}")
     if not manifests:
-        return MergeResult(table.name, "")
+        return MergeResult(table.name, "", children={c.name: TableCounts() for c in table.children})
 
     def pairs() -> Iterator[Pair]:
         for manifest in manifests:

@@ -18,6 +18,7 @@ from pydantic import Field, PrivateAttr
 from oauth_etl import contract
 from oauth_etl.contract import TablesSettings
 from oauth_etl.defs.storage import ConnectionString, LandingStorageResource, SasToken
+from oauth_etl.defs.tables.batches import LandedBatchesIOManager
 from oauth_etl.tables.location import TableStore, default_root
 
 
@@ -101,7 +102,9 @@ def build_table_resources(
     env_vars: bool = True,
 ) -> dict[str, Any]:
     """The `tables` resource on `storage`, from the contract's `tables` section (bound as
-    `dg.EnvVar`s in the code location, as values in tests and the demo)."""
+    `dg.EnvVar`s in the code location, as values in tests and the demo), and the input
+    manager the table assets read the landed batches with."""
+
     values = contract.values("tables", environ)
     bound: dict[str, Any] = {}
     for variable in contract.variables("tables"):
@@ -113,18 +116,14 @@ def build_table_resources(
             )
         else:
             bound[variable.field] = values[variable.field]
-    return {"tables": DeltaTablesResource(storage=storage, **bound)}
+    return {
+        "tables": DeltaTablesResource(storage=storage, **bound),
+        "landed_batches_io_manager": LandedBatchesIOManager(storage=storage),
+    }
 
 
 @dg.definitions
 def table_resources() -> dg.Definitions:
-    from oauth_etl.defs.resources import build_resources
-    from oauth_etl.defs.tables.batches import LandedBatchesIOManager
+    from oauth_etl.defs.resources import build_resources  # the landing account, as bound
 
-    storage = build_resources()["storage"]
-    return dg.Definitions(
-        resources={
-            **build_table_resources(storage),
-            "landed_batches_io_manager": LandedBatchesIOManager(storage=storage),
-        }
-    )
+    return dg.Definitions(resources=build_table_resources(build_resources()["storage"]))
