@@ -25,6 +25,7 @@ from oauth_etl.tables.model import TENANT
 from oauth_etl_dev.azurite_relay import StartFromRelay
 from oauth_etl_dev.local_services import LOOPBACK, Azurite
 from oauth_etl_tests.conftest import SandboxHandle
+from oauth_etl_tests.test_cli import probe
 
 ENDPOINTS = {"invoices": "Invoices", "contacts": "Contacts", "tax_rates": "TaxRates"}
 ID_FIELDS = {"invoices": "InvoiceID", "contacts": "ContactID", "tax_rates": "Name"}
@@ -169,3 +170,12 @@ def test_tables_merge_landed_batches_check_and_replay(
     assert not evaluation.passed
     found = {k: getattr(v, "value", v) for k, v in evaluation.metadata.items()}
     assert found["table_ids"] == found["landed_ids"] - 1
+
+    # `oauth-etl table show`, on the same contract, without importing Dagster.
+    shown = probe({}, "table", "show", "xero/invoices", "--tenant", tenant_id)
+    assert shown.returncode == 0, shown.stderr
+    rows = len(expected_ids("invoices")) - 1
+    assert f"{rows} row(s) for tenant {tenant_id}" in shown.stdout
+    assert "  InvoiceID " in shown.stdout and "versions (newest first):" in shown.stdout
+    loaded = next(line for line in shown.stdout.splitlines() if line.startswith("loaded:"))
+    assert "dagster" not in loaded, loaded
