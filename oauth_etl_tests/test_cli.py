@@ -212,10 +212,15 @@ def test_demo_lands_every_endpoint_and_prints_its_summary(tmp_path: Path) -> Non
     assert code == 0, "\n".join(lines)
     assert lines[-1] == "every landed count equals the sandbox's"
     rows = [line for line in lines if "/xero/" in line]
-    assert len(rows) == 2 * 24  # the catalog's 27 less the opt-in three (new-app sandbox)
+    assert len(rows) == 24  # one tenant: the catalog's 27 less the opt-in three (new-app sandbox)
     assert not any(row.split()[1] in ("journals", "expense_claims", "receipts") for row in rows)
     invoices = [row.split() for row in rows if row.split()[1] == "invoices"]
     assert [int(row[2]) for row in invoices] == [20]
+    # Its Delta table beside it: one row per invoice, and the line items below it.
+    assert [int(row[3]) for row in invoices] == [20]
+    (line_items,) = [line.split() for line in lines if line.split()[:1] == ["invoice_line_items"]]
+    assert int(line_items[1]) > 0
+    assert "every table check passed" in lines
     assert json.dumps(lines).count("demo-secret") == 0
 
 
