@@ -18,10 +18,11 @@ from oauth_etl.defs.storage import LandingStorageResource
 from oauth_etl.defs.tables.assets import TABLE_ASSETS, table_key
 from oauth_etl.defs.tables.checks import TABLE_CHECKS
 from oauth_etl.defs.tables.resources import DeltaTablesResource, build_table_resources
+from oauth_etl.defs.tables.upkeep import xero_tables_upkeep_job
 from oauth_etl.defs.xero.assets import ENDPOINT_ASSETS
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.defs.xero.tenants import xero_tenants
-from oauth_etl.tables.model import TENANT
+from oauth_etl.tables.model import TENANT, table_names
 from oauth_etl_dev.azurite_relay import StartFromRelay
 from oauth_etl_dev.local_services import LOOPBACK, Azurite
 from oauth_etl_tests.conftest import SandboxHandle
@@ -179,3 +180,20 @@ def test_tables_merge_landed_batches_check_and_replay(
     assert "  InvoiceID " in shown.stdout and "versions (newest first):" in shown.stdout
     loaded = next(line for line in shown.stdout.splitlines() if line.startswith("loaded:"))
     assert "dagster" not in loaded, loaded
+
+    # The weekly upkeep over every table: the merged ones kept up, the others skipped.
+    upkept = xero_tables_upkeep_job.execute_in_process(
+        instance=instance, resources={"tables": tables}
+    )
+    assert upkept.success
+    (output,) = [
+        e for e in upkept.all_node_events if e.event_type == dg.DagsterEventType.STEP_OUTPUT
+    ]
+    figures = {k: getattr(v, "value", v) for k, v in output.step_output_data.metadata.items()}
+    merged = 4  # invoices, its line items, contacts, tax_rates
+    assert (figures["tables"], figures["tables_missing"]) == (merged, len(table_names()) - merged)
+    assert figures["retention_days"] == 7
+    checkpoint = "tables/xero/invoices/_delta_log/_last_checkpoint"  # written by upkeep
+    assert storage.container_client().get_blob_client(checkpoint).exists()
+    after = DeltaTable(tables.store.uri("invoices"), storage_options=tables.store.storage_options())
+    assert after.to_pyarrow_dataset().count_rows() == len(expected_ids("invoices")) - 1
