@@ -80,7 +80,10 @@ def test_schedules_sensors_jobs(repo: dg.RepositoryDefinition) -> None:
     assert schedules["xero_token_health_daily"].cron_schedule == "0 6 * * *"
     assert schedules["xero_tables_upkeep_weekly"].cron_schedule == "30 5 * * 0"
     assert all(s.execution_timezone == "UTC" for s in schedules.values())
-    assert [s.name for s in repo.sensor_defs] == ["xero_tenants_sensor"]
+    assert sorted(s.name for s in repo.sensor_defs) == [
+        "xero_tables_after_extract",
+        "xero_tenants_sensor",
+    ]
     assert sorted(j.name for j in repo.get_all_jobs()) == [
         "__ASSET_JOB",
         "landing_sweep",

@@ -18,7 +18,7 @@ from oauth_etl.defs.storage import LandingStorageResource
 from oauth_etl.defs.tables.assets import TABLE_ASSETS, table_key
 from oauth_etl.defs.tables.checks import TABLE_CHECKS
 from oauth_etl.defs.tables.resources import DeltaTablesResource, build_table_resources
-from oauth_etl.defs.tables.upkeep import xero_tables_upkeep_job
+from oauth_etl.defs.tables.upkeep import xero_tables_after_extract, xero_tables_upkeep_job
 from oauth_etl.defs.xero.assets import ENDPOINT_ASSETS
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.defs.xero.tenants import xero_tenants
@@ -136,6 +136,17 @@ def test_tables_merge_landed_batches_check_and_replay(
     assert lines["dagster/row_count"] == sum(len(r.get("LineItems") or []) for r in invoices) > 0
     checks = first.get_asset_check_evaluations()
     assert len(checks) == len(ENDPOINTS) and all(c.passed for c in checks), checks
+
+    # A successful extraction run asks for its tenant's tables (the sensor's answer).
+    context = dg.build_run_status_sensor_context(
+        sensor_name="xero_tables_after_extract",
+        dagster_instance=instance,
+        dagster_run=first.dagster_run,
+        dagster_event=first.get_run_success_event(),
+    )
+    request = xero_tables_after_extract(context)
+    assert isinstance(request, dg.RunRequest)
+    assert (request.partition_key, request.run_key) == (tenant_id, first.run_id)
 
     # Incremental: 3 invoices change, 2 are new; only the new batch is merged.
     sandbox.post(
