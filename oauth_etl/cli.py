@@ -273,5 +273,42 @@ def token_restore(rescue_location: str) -> None:
     click.echo(f"restored from {rescue_location}; you may delete it now")
 
 
+@main.group("table")
+def table_group() -> None:
+    """The Delta tables merged from the landed batches (read-only)."""
+
+
+@table_group.command("show")
+@click.argument("name")
+@click.option("--tenant", default=None, help="Count one tenant's rows (default: every tenant).")
+@click.option("--history", type=int, default=10, show_default=True, help="Versions listed.")
+def table_show(name: str, tenant: str | None, history: int) -> None:
+    """Schema, row count and latest versions of a table, e.g. `xero/invoices`."""
+    from oauth_etl import contract
+    from oauth_etl.contract import StorageSettings, TablesSettings
+    from oauth_etl.tables.location import TableStore
+    from oauth_etl.tables.show import describe, render
+    from oauth_etl.tables.upkeep import TableMissing
+
+    try:
+        storage = contract.settings(StorageSettings)
+        tables = contract.settings(TablesSettings)
+        storage.credential()  # names the variables to set when there is no account
+        store = TableStore.for_account(
+            container=storage.container,
+            prefix=storage.prefix,
+            connection_string=storage.connection_string,
+            account_url=storage.account_url,
+            sas_token=storage.sas_token,
+            root=tables.root,
+            endpoint_url=tables.endpoint_url,
+        )
+        click.echo(render(describe(store, name, tenant_id=tenant, history=history)))
+    except (TableMissing, KeyError) as exc:
+        fail(exc.args[0] if exc.args else exc)
+    except _user_errors() as exc:
+        fail(exc)
+
+
 if __name__ == "__main__":
     main()

@@ -90,10 +90,20 @@ class ScheduleSettings:
     keepalive_cron: str = "15 4 * * 0"  # weekly: far inside Xero's 60 days
     health_cron: str = "0 6 * * *"
     sweep_cron: str = "45 3 * * 6"  # Saturday, between two daily runs
+    tables_upkeep_cron: str = "30 5 * * 0"  # Sunday, after the keep-alive
     timezone: str = "UTC"
 
 
-Section = Literal["oauth", "xero", "storage", "schedules"]
+@dataclass(frozen=True)
+class TablesSettings:
+    """The Delta tables merged from the landed batches (oauth_etl.tables)."""
+
+    root: str | None = None  # unset: az://<container>/<prefix>tables/xero
+    retention_days: int = 7  # time travel kept by vacuum (Delta's own default)
+    endpoint_url: str | None = None  # unset: the landing account's blob endpoint
+
+
+Section = Literal["oauth", "xero", "storage", "tables", "schedules"]
 Kind = Literal["str", "int"]
 
 
@@ -237,6 +247,26 @@ CONTRACT: tuple[Variable, ...] = (
     ),
     Variable("OAUTH_ETL_CONTAINER", "storage", "container", "landing container"),
     Variable("OAUTH_ETL_PREFIX", "storage", "prefix", "path prefix inside the container"),
+    # -- the Delta tables (DeltaTablesResource) ----------------------------------------
+    Variable(
+        "OAUTH_ETL_TABLES_ROOT",
+        "tables",
+        "root",
+        "where the Delta tables live (default `az://<container>/<prefix>tables/xero`)",
+    ),
+    Variable(
+        "OAUTH_ETL_TABLES_RETENTION_DAYS",
+        "tables",
+        "retention_days",
+        "days of time travel the weekly upkeep keeps (vacuum retention)",
+        kind="int",
+    ),
+    Variable(
+        "OAUTH_ETL_TABLES_ENDPOINT_URL",
+        "tables",
+        "endpoint_url",
+        "blob endpoint delta-rs uses, when not the landing account's (the local Azurite relay)",
+    ),
     # -- schedules (read when the definitions load: a cron is part of a definition) -------
     Variable("OAUTH_ETL_DAILY_CRON", "schedules", "daily_cron", "xero_daily"),
     Variable(
@@ -244,6 +274,12 @@ CONTRACT: tuple[Variable, ...] = (
     ),
     Variable("OAUTH_ETL_HEALTH_CRON", "schedules", "health_cron", "xero_token_health_daily"),
     Variable("OAUTH_ETL_SWEEP_CRON", "schedules", "sweep_cron", "landing_sweep_weekly"),
+    Variable(
+        "OAUTH_ETL_TABLES_UPKEEP_CRON",
+        "schedules",
+        "tables_upkeep_cron",
+        "xero_tables_upkeep_weekly",
+    ),
     Variable("OAUTH_ETL_TIMEZONE", "schedules", "timezone", "timezone of every schedule"),
 )
 
@@ -289,6 +325,7 @@ SECTIONS: dict[Section, type[Any]] = {
     "oauth": OAuthSettings,
     "xero": XeroApiSettings,
     "storage": StorageSettings,
+    "tables": TablesSettings,
     "schedules": ScheduleSettings,
 }
 T = TypeVar("T")

@@ -216,6 +216,11 @@ def test_demo_lands_every_endpoint_and_prints_its_summary(tmp_path: Path) -> Non
     assert not any(row.split()[1] in ("journals", "expense_claims", "receipts") for row in rows)
     invoices = [row.split() for row in rows if row.split()[1] == "invoices"]
     assert [int(row[2]) for row in invoices] == [20]
+    # Its Delta table beside it: one row per invoice, and the line items below it.
+    assert [int(row[3]) for row in invoices] == [20]
+    (line_items,) = [line.split() for line in lines if line.split()[:1] == ["invoice_line_items"]]
+    assert int(line_items[1]) > 0
+    assert "every table check passed" in lines
     assert json.dumps(lines).count("demo-secret") == 0
 
 

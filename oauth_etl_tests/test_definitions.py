@@ -36,6 +36,16 @@ ENDPOINT_ASSETS = [
     "xero/users",
 ]
 
+TABLES = [key.replace("xero/", "xero_tables/") for key in ENDPOINT_ASSETS]
+CHILD_TABLES = [
+    "xero_tables/bank_transaction_line_items",
+    "xero_tables/credit_note_line_items",
+    "xero_tables/invoice_line_items",
+    "xero_tables/journal_lines",
+    "xero_tables/purchase_order_line_items",
+    "xero_tables/quote_line_items",
+]
+
 
 @pytest.fixture(scope="module")
 def repo() -> dg.RepositoryDefinition:
@@ -44,13 +54,14 @@ def repo() -> dg.RepositoryDefinition:
 
 def test_asset_keys(repo: dg.RepositoryDefinition) -> None:
     keys = sorted(k.to_user_string() for k in repo.asset_graph.get_all_asset_keys())
-    assert keys == sorted([*ENDPOINT_ASSETS, "xero/tenants"])
+    assert keys == sorted([*ENDPOINT_ASSETS, *TABLES, *CHILD_TABLES, "xero/tenants"])
 
 
 def test_asset_checks(repo: dg.RepositoryDefinition) -> None:
     checks = sorted(k.to_user_string() for k in repo.asset_graph.asset_check_keys)
     assert checks == sorted(
         [f"{key}:landed_batch_valid" for key in ENDPOINT_ASSETS]
+        + [f"{key}:ids_match_landed" for key in TABLES]
         + ["xero/tenants:xero_token_health"]
     )
 
@@ -60,18 +71,25 @@ def test_schedules_sensors_jobs(repo: dg.RepositoryDefinition) -> None:
     assert sorted(schedules) == [
         "landing_sweep_weekly",
         "xero_daily",
+        "xero_tables_upkeep_weekly",
         "xero_token_health_daily",
         "xero_token_keepalive_weekly",
     ]
     assert schedules["xero_daily"].cron_schedule == "30 2 * * *"
     assert schedules["xero_token_keepalive_weekly"].cron_schedule == "15 4 * * 0"
     assert schedules["xero_token_health_daily"].cron_schedule == "0 6 * * *"
+    assert schedules["xero_tables_upkeep_weekly"].cron_schedule == "30 5 * * 0"
     assert all(s.execution_timezone == "UTC" for s in schedules.values())
-    assert [s.name for s in repo.sensor_defs] == ["xero_tenants_sensor"]
+    assert sorted(s.name for s in repo.sensor_defs) == [
+        "xero_tables_after_extract",
+        "xero_tenants_sensor",
+    ]
     assert sorted(j.name for j in repo.get_all_jobs()) == [
         "__ASSET_JOB",
         "landing_sweep",
         "xero_extract",
+        "xero_tables",
+        "xero_tables_upkeep",
         "xero_token_health",
         "xero_token_keepalive",
     ]
@@ -89,3 +107,22 @@ def test_every_endpoint_asset_is_shaped_alike(repo: dg.RepositoryDefinition) -> 
         assert node.description and "GET /api.xro/2.0/" in node.description
     tenants = graph.get(dg.AssetKey(["xero", "tenants"]))
     assert tenants.partitions_def is None and not tenants.pools
+
+
+def test_every_table_is_downstream_of_its_landing_asset(repo: dg.RepositoryDefinition) -> None:
+    graph = repo.asset_graph
+    for key in TABLES:
+        node = graph.get(dg.AssetKey.from_user_string(key))
+        landing = dg.AssetKey.from_user_string(key.replace("xero_tables/", "xero/"))
+        assert node.parent_keys == {landing}
+        assert node.group_name == "xero_tables"
+        assert node.partitions_def == dg.DynamicPartitionsDefinition(name="xero_tenants")
+        assert {"dagster/kind/delta", "dagster/kind/azure"} <= set(node.tags)
+        assert "dagster/column_schema" in node.metadata
+    children = {
+        "xero_tables/invoice_line_items": "xero_tables/invoices",
+        "xero_tables/journal_lines": "xero_tables/journals",
+    }
+    for child, parent in children.items():
+        node = graph.get(dg.AssetKey.from_user_string(child))
+        assert node.parent_keys == {dg.AssetKey.from_user_string(parent)}

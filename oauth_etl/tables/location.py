@@ -101,6 +101,16 @@ def storage_options_provider(
     return with_token
 
 
+def with_endpoint(
+    options: Callable[[], dict[str, str]], endpoint_url: str
+) -> Callable[[], dict[str, str]]:
+    """The same credentials, sent to another blob endpoint."""
+    endpoint = {"azure_storage_endpoint": endpoint_url.rstrip("/")}
+    if endpoint_url.startswith("http://"):
+        endpoint["allow_http"] = "true"
+    return lambda: {**options(), **endpoint}
+
+
 @dataclass(frozen=True)
 class TableStore:
     """The root every table lives under, and how to open it. Secrets stay out of repr."""
@@ -117,13 +127,21 @@ class TableStore:
         connection_string: str | None = None,
         account_url: str | None = None,
         sas_token: str | None = None,
+        credential: object | None = None,
         root: str | None = None,
+        endpoint_url: str | None = None,
     ) -> TableStore:
         """Tables of the landing account (the storage resource's settings); `root`
-        overrides the default location."""
+        overrides the default location, `endpoint_url` the blob endpoint delta-rs calls
+        (the local Azurite relay: see oauth_etl_dev/azurite_relay.py)."""
         options = storage_options_provider(
-            connection_string=connection_string, account_url=account_url, sas_token=sas_token
+            connection_string=connection_string,
+            account_url=account_url,
+            sas_token=sas_token,
+            credential=credential,
         )
+        if endpoint_url:
+            options = with_endpoint(options, endpoint_url)
         return cls(root or default_root(container, prefix), options)
 
     def uri(self, table: str) -> str:

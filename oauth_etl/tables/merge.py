@@ -41,7 +41,7 @@ from oauth_etl.xero.catalog import UPDATED
 
 DEFAULT_CHUNK_RECORDS = 5_000  # records converted at a time
 DEFAULT_MERGE_ROWS = 10_000  # rows merged per Delta commit and table
-DEFAULT_RETENTION_DAYS = 30
+DEFAULT_RETENTION_DAYS = 7  # as Delta's own deletedFileRetentionDuration
 
 Pair = tuple[str, Mapping[str, Any]]  # (batch id, record)
 
@@ -79,7 +79,7 @@ def merge_batches(
     if len(tenants) > 1:
         raise ValueError(f"merge one tenant's batches at a time, got {sorted(tenants)}")
     if not manifests:
-        return MergeResult(table.name, "")
+        return MergeResult(table.name, "", children={c.name: TableCounts() for c in table.children})
 
     def pairs() -> Iterator[Pair]:
         for manifest in manifests:

@@ -14,6 +14,7 @@ from oauth_etl.tables.location import (
 )
 from oauth_etl_dev.azurite_relay import filter_listing
 from oauth_etl_dev.local_services import AZURITE_KEY as AZURITE_ACCOUNT_KEY
+from oauth_etl_dev.local_services import azurite_connection_string
 
 
 def test_default_root_sits_beside_the_landed_batches() -> None:
@@ -89,14 +90,19 @@ def test_an_account_url_uses_a_sas_or_a_fresh_token_per_operation() -> None:
 
 
 def test_a_store_for_the_landing_account_and_an_overridden_root() -> None:
+    with pytest.raises(ValueError, match="no storage account"):  # no default account
+        TableStore.for_account(container="xero-raw", prefix="raw/", sas_token=None)
     store = TableStore.for_account(
         container="xero-raw",
         prefix="raw/",
-        account_url="https://acct.blob.core.windows.net",
-        sas_token="sv=2",
+        connection_string=azurite_connection_string(10000),
+        endpoint_url="http://127.0.0.1:10001/devstoreaccount1",  # e.g. the startFrom relay
     )
     assert store.root == "az://xero-raw/raw/tables/xero"
-    assert store.storage_options()["account_name"] == "acct"
+    options = store.storage_options()
+    assert options["account_name"] == "devstoreaccount1"
+    assert options["azure_storage_endpoint"] == "http://127.0.0.1:10001/devstoreaccount1"
+    assert options["allow_http"] == "true"
     other = TableStore.for_account(
         container="xero-raw",
         account_url="https://acct.blob.core.windows.net",
