@@ -28,12 +28,8 @@ from oauth_etl_dev.sandbox.config import SandboxConfig
 from oauth_etl_dev.sandbox.data import DAY_MS
 from oauth_etl_dev.sandbox.edits import EditEngine, EditPlan
 from oauth_etl_dev.sandbox.faults import Fault, FaultQueue
-from oauth_etl_dev.sandbox.identity import (
-    AccessGrant,
-    AuthorizePageError,
-    IdentityService,
-    TokenError,
-)
+from oauth_etl_dev.sandbox.grants import AccessGrant, AuthorizePageError, TokenError
+from oauth_etl_dev.sandbox.identity import IdentityService
 from oauth_etl_dev.sandbox.injection import with_fault
 from oauth_etl_dev.sandbox.limits import RateLimiter
 from oauth_etl_dev.sandbox.responses import json_response, problem

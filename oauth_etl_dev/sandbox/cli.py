@@ -11,7 +11,7 @@ from click.core import ParameterSource
 from oauth_etl_dev.sandbox import cli_changes
 from oauth_etl_dev.sandbox.catalog import ALL_SCOPES, ENDPOINTS_BY_LOWER
 from oauth_etl_dev.sandbox.config import DAY, REGISTERED_REDIRECT_URIS, SandboxConfig
-from oauth_etl_dev.sandbox.identity import SCOPE_PRESETS
+from oauth_etl_dev.sandbox.grants import SCOPE_PRESETS
 from oauth_etl_dev.sandbox.limits import TIER_DAY_LIMITS, tier_day_limit
 from oauth_etl_dev.sandbox.server import SandboxStartError, serve_forever
 

@@ -10,7 +10,7 @@ from oauth_etl.oauth.authorize import DEFAULT_REDIRECT_URI
 from oauth_etl.oauth.scopes import scopes_for
 from oauth_etl_dev.sandbox import SandboxConfig
 from oauth_etl_dev.sandbox.config import REGISTERED_REDIRECT_URIS
-from oauth_etl_dev.sandbox.identity import NEW_APP_SCOPES
+from oauth_etl_dev.sandbox.grants import NEW_APP_SCOPES
 from oauth_etl_tests.sandbox.conftest import READ_ALL, REDIRECT, Xero, XeroFactory, pkce_pair
 
 

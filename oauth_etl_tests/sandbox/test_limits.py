@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from oauth_etl_dev.sandbox import SandboxConfig
 from oauth_etl_dev.sandbox import cli as sandbox_cli
 from oauth_etl_dev.sandbox.config import REGISTERED_REDIRECT_URIS
-from oauth_etl_dev.sandbox.identity import NEW_APP_SCOPES
+from oauth_etl_dev.sandbox.grants import NEW_APP_SCOPES
 from oauth_etl_dev.sandbox.limits import tier_day_limit
 from oauth_etl_tests.sandbox.conftest import Xero, XeroFactory
 
