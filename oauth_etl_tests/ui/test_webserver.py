@@ -16,6 +16,7 @@ import orjson
 import pytest
 
 from oauth_etl.connection import open_from_environment
+from oauth_etl.tables.model import table_names
 from oauth_etl.xero.catalog import CATALOG
 from oauth_etl_dev.demo import local_environment
 from oauth_etl_dev.local_services import AZURITE_KEY, Azurite
@@ -46,8 +47,9 @@ SCHEDULES = {
     "xero_token_keepalive_weekly",
     "xero_token_health_daily",
     "landing_sweep_weekly",
+    "xero_tables_upkeep_weekly",
 }
-SENSORS = {"xero_tenants_sensor"}
+SENSORS = {"xero_tenants_sensor", "xero_tables_after_extract"}
 
 
 def token_secrets(token_file: Path) -> set[str]:
@@ -98,8 +100,9 @@ def test_webserver_lists_launches_and_hides_secrets(
 
     nodes = server.graphql(ASSET_NODES_QUERY)["assetNodes"]
     keys = {tuple(n["assetKey"]["path"]) for n in nodes}
-    expected_keys = {TENANTS_KEY, *(("xero", e.name) for e in CATALOG)}
-    assert len(CATALOG) == 27
+    tables = {("xero_tables", name) for name in table_names()}
+    expected_keys = {TENANTS_KEY, *(("xero", e.name) for e in CATALOG), *tables}
+    assert len(CATALOG) == 27 and len(tables) == 27 + 6  # + the line-item child tables
     assert keys == expected_keys
     checks = {
         (tuple(n["assetKey"]["path"]), c["name"])
