@@ -96,7 +96,9 @@ class _Window:
             return 0
         # Ours before the reported call, and the call itself. Calls started at the very same
         # instant count as others: a tie can only make us slower, never over the limit.
-        ours = sum(1 for t in self.starts if t < report.started) + 1
+        # `starts` is sorted (see add): a bisection, not a scan of up to 10,000 app starts
+        # on every acquire.
+        ours = bisect.bisect_left(self.starts, report.started) + 1
         return max(0, (self.limit - report.remaining) - ours)
 
     def earliest(self, now: float) -> float:
