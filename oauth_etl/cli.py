@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, NoReturn
 
 import click
@@ -58,23 +58,41 @@ def _user_errors() -> tuple[type[Exception], ...]:
 
 
 @contextlib.contextmanager
-def connected() -> Iterator[tuple[XeroConnection, XeroApi]]:
-    """The connection and API of the environment contract; closed on exit. A configuration,
-    OAuth, Xero or storage error ends the command with `error: ...` and status 1."""
+def connected(token_set: str | None = None) -> Iterator[tuple[XeroConnection, XeroApi]]:
+    """The connection and API of the environment contract (of `token_set`, else the
+    default set's); closed on exit. A configuration, OAuth, Xero or storage error ends the
+    command with `error: ...` and status 1."""
     from oauth_etl.connection import open_from_environment
+    from oauth_etl.oauth.errors import OAuthError
 
     errors = _user_errors()
     try:
-        with open_from_environment() as pair:
+        with open_from_environment(token_set=token_set) as pair:
             yield pair
     except errors as exc:
+        if token_set and isinstance(exc, OAuthError):
+            from oauth_etl.token_sets import set_error
+
+            fail(set_error(token_set, exc))  # names the set and its own authorize command
         fail(exc)
 
 
 @contextlib.contextmanager
-def token_manager() -> Iterator[TokenManager]:
-    with connected() as (connection, _):
+def token_manager(token_set: str | None = None) -> Iterator[TokenManager]:
+    with connected(token_set) as (connection, _):
         yield connection.token_manager()
+
+
+CONNECTION_HELP = (
+    "The token set NAME, listed in OAUTH_ETL_CONNECTIONS (one per Xero user who connected "
+    "organisations); default: the set at OAUTH_ETL_TOKEN_STORE."
+)
+
+
+def connection_option(command: Callable[..., None]) -> Callable[..., None]:
+    return click.option(
+        "--connection", "token_set", default=None, metavar="NAME", help=CONNECTION_HELP
+    )(command)
 
 
 class _Deferred(click.Command):
@@ -152,7 +170,9 @@ CLASSIC_EXPENSES_HELP = (
     is_flag=True,
     help="Follow the authorize redirect without a person (the sandbox approves at once).",
 )
+@connection_option
 def authorize_command(
+    token_set: str | None,
     scopes: str | None,
     redirect_uri: str | None,
     with_journals: bool,
@@ -161,7 +181,10 @@ def authorize_command(
     no_browser: bool,
     unattended: bool,
 ) -> None:
-    """Authorization code flow with PKCE: stores the first token set, lists the tenants."""
+    """Authorization code flow with PKCE: stores the first token set, lists the tenants.
+
+    Log in to Xero as the user who connected the organisations; with --connection NAME
+    the token set is stored as NAME's (a second Xero user's organisations)."""
     from oauth_etl.oauth.authorize import Mode
     from oauth_etl.oauth.scopes import CLASSIC_EXPENSES_SCOPE, JOURNALS_SCOPE, scopes_for
 
@@ -177,13 +200,14 @@ def authorize_command(
                 f"not asked for (opt-in): {', '.join(sorted(plan.left_out))}; see "
                 "--with-journals and --with-classic-expenses"
             )
-    with connected() as (connection, api):
+    with connected(token_set) as (connection, api):
         tokens = connection.authorize(
             mode=mode, scopes=requested, redirect_uri=redirect_uri, port=port, output=click.echo
         )
         store = connection.token_manager().store.describe()
-        click.echo(f"authorized: {tokens!r} saved to {store}")
-        for tenant in api.connections():
+        named = f" (token set {token_set!r})" if token_set else ""
+        click.echo(f"authorized{named}: {tokens!r} saved to {store}")
+        for tenant in api.connections_of(connection.name):
             click.echo(f"tenant {tenant.tenant_id}  {tenant.tenant_type:<12} {tenant.tenant_name}")
 
 
@@ -217,58 +241,70 @@ def token_group() -> None:
 
 
 @token_group.command("status")
-def token_status() -> None:
-    """Store, access-token expiry, refresh-token age and days left."""
-    with token_manager() as manager:
-        status = manager.status()
-    for line in status.lines():
-        click.echo(line)
-    if not status.present:
+@connection_option
+def token_status(token_set: str | None) -> None:
+    """Store, access-token expiry, refresh-token age and days left (of every token set,
+    unless --connection names one)."""
+    with connected(token_set) as (connection, _):
+        names = (connection.name,) if token_set else connection.set_names()
+        statuses = [(name, connection.for_set(name).token_manager().status()) for name in names]
+    for name, status in statuses:
+        if len(statuses) > 1:
+            click.echo(f"token set {name}:")
+        for line in status.lines():
+            click.echo(("  " if len(statuses) > 1 else "") + line)
+    if not all(status.present for _, status in statuses):
         sys.exit(1)
 
 
 @token_group.command("ensure")
-def token_ensure() -> None:
+@connection_option
+def token_ensure(token_set: str | None) -> None:
     """Make sure a valid access token exists, refreshing only if needed."""
-    with token_manager() as manager:
+    with token_manager(token_set) as manager:
         manager.access_token()
     click.echo("access token valid")
 
 
 @token_group.command("refresh")
-def token_refresh() -> None:
+@connection_option
+def token_refresh(token_set: str | None) -> None:
     """Refresh now (rotates the refresh token)."""
-    with token_manager() as manager:
+    with token_manager(token_set) as manager:
         tokens = manager.refresh(force=True)
     click.echo(f"refreshed: {tokens!r}")
 
 
 @token_group.command("revoke")
+@connection_option
 @click.confirmation_option(prompt="Revoke the refresh token? A person must authorize again.")
-def token_revoke() -> None:
+def token_revoke(token_set: str | None) -> None:
     """Revoke the refresh token at Xero and forget the token set."""
-    with token_manager() as manager:
+    with token_manager(token_set) as manager:
         manager.revoke()
-    click.echo("revoked: run `oauth-etl authorize` to connect again")
+    again = "oauth-etl authorize" + (f" --connection {token_set}" if token_set else "")
+    click.echo(f"revoked: run `{again}` to connect again")
 
 
 @token_group.command("import")
-def token_import() -> None:
+@connection_option
+def token_import(token_set: str | None) -> None:
     """Read a refresh token from standard input (moving from another tool) and store it."""
     refresh_token = sys.stdin.readline().strip()
     if not refresh_token:
         fail("no refresh token on standard input")
-    with token_manager() as manager:
+    with token_manager(token_set) as manager:
         manager.import_refresh_token(refresh_token)
     click.echo("imported: the first `token ensure` will refresh it")
 
 
 @token_group.command("restore")
 @click.argument("rescue_location")
-def token_restore(rescue_location: str) -> None:
+@connection_option
+def token_restore(rescue_location: str, token_set: str | None) -> None:
     """Put a rescued token set back into the store: RESCUE_LOCATION is the file path or
-    blob URL a failed save named."""
-    with token_manager() as manager:
+    blob URL a failed save named (with --connection NAME, into NAME's store)."""
+    with token_manager(token_set) as manager:
         manager.restore(rescue_location)
     click.echo(f"restored from {rescue_location}; you may delete it now")
 

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from oauth_etl import contract
+from oauth_etl.connection_storage import AccountContainer, LeaseLock
 from oauth_etl.contract import ConfigError, OAuthSettings, StorageSettings, XeroApiSettings
 from oauth_etl.oauth.auth import BearerAuth
 from oauth_etl.oauth.authorize import DEFAULT_REDIRECT_URI, DEFAULT_SCOPES, Mode, authorize
 from oauth_etl.oauth.endpoint import TokenEndpoint
-from oauth_etl.oauth.errors import LockTimeout, TokenStoreError
 from oauth_etl.oauth.locks import CrossProcessLock, FileLock, keyvault_lock_location
 from oauth_etl.oauth.manager import TokenManager
 from oauth_etl.oauth.rescue import (
@@ -30,6 +30,7 @@ from oauth_etl.oauth.rescue import (
     default_rescue_dir,
     parse_rescue_location,
 )
+from oauth_etl.oauth.sets import DEFAULT, set_names, settings_for
 from oauth_etl.oauth.stores import (
     FileTokenStore,
     KeyVaultTokenStore,
@@ -43,92 +44,59 @@ from oauth_etl.oauth.tokens import TokenSet
 
 if TYPE_CHECKING:
     from azure.keyvault.secrets import SecretClient
-    from azure.storage.blob import ContainerClient
 
     from oauth_etl.storage.container import LandingContainer
-    from oauth_etl.storage.lease import BlobLeaseLock
+    from oauth_etl.token_sets import Survey, TenantDirectory
     from oauth_etl.xero.client import Connection, XeroClient
 
 
-class LeaseLock:
-    """A blob lease as the token lifecycle's cross-process lock, speaking its errors."""
-
-    def __init__(self, lease: BlobLeaseLock, wait_seconds: float) -> None:
-        self._lease = lease
-        self._wait_seconds = wait_seconds
-
-    def describe(self) -> str:
-        return self._lease.describe()
-
-    @contextlib.contextmanager
-    def hold(self) -> Iterator[None]:
-        from oauth_etl.storage.errors import LeaseLost, LeaseTimeout
-
-        try:
-            with self._lease.hold():
-                yield
-        except LeaseTimeout:
-            raise LockTimeout(self._lease.describe(), self._wait_seconds) from None
-        except LeaseLost as exc:
-            raise TokenStoreError(
-                f"the refresh lock {self._lease.describe()} was lost while held ({exc}); "
-                "run `oauth-etl token status` to check the stored token set"
-            ) from None
-
-
-class AccountContainer:
-    """Another container of the landing account (same client and credential), checked
-    or created on first use: the lock's and the rescue copies' containers."""
-
-    def __init__(self, landing: Callable[[], LandingContainer], name: str) -> None:
-        self._landing = landing
-        self.name = name
-        self._container: LandingContainer | None = None
-
-    def _opened(self) -> LandingContainer:
-        if self._container is None:
-            from oauth_etl.storage.container import LandingContainer
-
-            # Shares the landing container's service client: closed with it, never here.
-            self._container = LandingContainer(self._landing().service, self.name)
-        return self._container
-
-    def client(self) -> ContainerClient:
-        return self._opened().client()
-
-    # What BlobRescueSink uses (its ContainerLike): the URL never carries a SAS.
-    @property
-    def url(self) -> str:
-        return self._opened().url()
-
-    def upload_blob(self, name: str, data: bytes, **kwargs: Any) -> Any:
-        return self.client().upload_blob(name, data, **kwargs)
-
-    def download_blob(self, blob: str, **kwargs: Any) -> Any:
-        return self.client().download_blob(blob, **kwargs)
-
-
 class XeroConnection:
-    """The Xero app's OAuth connection: one token manager, built on first use."""
+    """The Xero app's OAuth connection: one token manager, built on first use.
+
+    The default token set's connection also opens the further sets' (`for_set`,
+    OAUTH_ETL_CONNECTIONS: oauth_etl.oauth.sets) and closes them with itself.
+    """
 
     def __init__(
         self,
         settings: OAuthSettings,
         landing: Callable[[], LandingContainer] | None = None,
         secret_client: Callable[[str], SecretClient] | None = None,
+        name: str = DEFAULT,
     ) -> None:
         """`landing` gives the landing container (its account holds the Key Vault store's
         lock); `secret_client` opens a vault (default: `make_secret_client`, looked up
-        when used)."""
+        when used); `name` is the token set's (settings already derived for it)."""
         self.settings = settings
+        self.name = name
         self._landing = landing
         self._secret_client = secret_client
         self._vaults: dict[str, SecretClient] = {}
         self._manager: TokenManager | None = None
         self._endpoint: TokenEndpoint | None = None
+        self._sets: dict[str, XeroConnection] = {}
 
     def __repr__(self) -> str:
-        return f"XeroConnection(store={self.settings.token_store!r})"
+        named = "" if self.name == DEFAULT else f"name={self.name!r}, "
+        return f"XeroConnection({named}store={self.settings.token_store!r})"
+
+    def set_names(self) -> tuple[str, ...]:
+        """The token sets this connection reaches: every set of the deployment from the
+        default set's connection (default first), just its own from a named one."""
+        return set_names(self.settings) if self.name == DEFAULT else (self.name,)
+
+    def for_set(self, name: str) -> XeroConnection:
+        """The connection of token set `name` (opened once; ConfigError if not declared)."""
+        if name == self.name:
+            return self
+        if self.name != DEFAULT:
+            raise ValueError(f"token set {self.name!r} does not open other sets")
+        found = self._sets.get(name)
+        if found is None:
+            found = self._sets[name] = XeroConnection(
+                settings_for(self.settings, name), self._landing, self._secret_client, name
+            )
+        return found
 
     def vault(self, url: str) -> SecretClient:
         """The vault's client, opened once per URL and closed by `close()`."""
@@ -290,38 +258,97 @@ class XeroConnection:
         for client in self._vaults.values():
             client.close()
         self._vaults.clear()
+        for named in self._sets.values():
+            named.close()
+        self._sets.clear()
         self._endpoint = self._manager = None
 
 
 class XeroApi:
-    """The Accounting API on a connection: one client, so one rate budget per tenant."""
+    """The Accounting API on a connection: one client, so one rate budget per tenant.
+
+    With several token sets the client puts on each call the token of the set that sees
+    its tenant (oauth_etl.token_sets); with one set it is that set's client, as ever.
+    """
 
     def __init__(self, connection: XeroConnection, settings: XeroApiSettings) -> None:
         self.connection = connection
         self.settings = settings
         self._client: XeroClient | None = None
+        self._set_clients: dict[str, XeroClient] = {}  # each set's own, for /connections
+        self._directory: TenantDirectory | None = None
+
+    def _new_client(self, auth: httpx.Auth) -> XeroClient:
+        from oauth_etl.xero.client import XeroClient
+
+        return XeroClient(
+            self.connection.settings.api_url,
+            auth,
+            timeout=float(self.settings.timeout_seconds),
+            max_attempts=self.settings.max_attempts,
+            page_size=self.settings.page_size,
+        )
+
+    def several(self) -> bool:
+        return len(self.connection.set_names()) > 1
 
     def client(self) -> XeroClient:
         """The one client of this run or command (built on first use)."""
         if self._client is None:
-            from oauth_etl.xero.client import XeroClient
+            if self.several():
+                from oauth_etl.token_sets import TenantRouter
 
-            self._client = XeroClient(
-                self.connection.settings.api_url,
-                self.connection.auth(),
-                timeout=float(self.settings.timeout_seconds),
-                max_attempts=self.settings.max_attempts,
-                page_size=self.settings.page_size,
-            )
+                auth: httpx.Auth = TenantRouter(
+                    lambda name: self.connection.for_set(name).auth(), self.directory().owner
+                )
+            else:
+                auth = self.connection.auth()
+            self._client = self._new_client(auth)
         return self._client
 
+    def connections_of(self, name: str) -> list[Connection]:
+        """The organisations token set `name` sees (GET /connections with its token)."""
+        if not self.several():
+            self.connection.for_set(name)  # a name that is not declared fails clearly
+            return self.client().connections()
+        client = self._set_clients.get(name)
+        if client is None:
+            client = self._set_clients[name] = self._new_client(
+                self.connection.for_set(name).auth()
+            )
+        return client.connections()
+
+    def survey(self) -> Survey:
+        """Every set's organisations now (a failing set recorded, not raised)."""
+        from oauth_etl.token_sets import survey
+
+        return survey(self.connection.set_names(), self.connections_of)
+
+    def directory(self) -> TenantDirectory:
+        """Tenant -> token set, surveyed once for this client's lifetime."""
+        if self._directory is None:
+            from oauth_etl.token_sets import TenantDirectory
+
+            self._directory = TenantDirectory(self.survey)
+        return self._directory
+
     def connections(self) -> list[Connection]:
-        return self.client().connections()
+        """Every tenant once (several sets: as its owning set sees it; a failing set raises)."""
+        if not self.several():
+            return self.client().connections()
+        found = self.survey()
+        for view in found.failed():
+            assert view.error is not None
+            raise view.error
+        return found.connections()
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        for client in [self._client, *self._set_clients.values()]:
+            if client is not None:
+                client.close()
+        self._client = None
+        self._set_clients.clear()
+        self._directory = None
 
 
 def open_landing(settings: StorageSettings) -> LandingContainer:
@@ -346,11 +373,13 @@ def open_landing(settings: StorageSettings) -> LandingContainer:
 
 @contextlib.contextmanager
 def open_from_environment(
-    environ: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None, token_set: str | None = None
 ) -> Iterator[tuple[XeroConnection, XeroApi]]:
     """The connection and API the environment contract describes, closed on exit.
 
-    The landing account is opened only when the token store needs its lock.
+    `token_set`: that set's connection and an API on its token alone (default: the
+    default set's, whose API reaches every set's tenants). The landing account is opened
+    only when a token store needs its lock.
     """
     landing: list[LandingContainer] = []
 
@@ -359,12 +388,15 @@ def open_from_environment(
             landing.append(open_landing(contract.settings(StorageSettings, environ)))
         return landing[0]
 
-    connection = XeroConnection(contract.settings(OAuthSettings, environ), landing_container)
-    api = XeroApi(connection, contract.settings(XeroApiSettings, environ))
+    root = XeroConnection(contract.settings(OAuthSettings, environ), landing_container)
     try:
-        yield connection, api
+        connection = root.for_set(token_set) if token_set else root
+        api = XeroApi(connection, contract.settings(XeroApiSettings, environ))
+        try:
+            yield connection, api
+        finally:
+            api.close()
     finally:
-        api.close()
-        connection.close()
+        root.close()
         for container in landing:
             container.close()

@@ -50,6 +50,8 @@ class OAuthSettings:
     rescue_location: str | None = None
     # Unset: derived from the Key Vault secret's identity (oauth_etl.oauth.locks).
     token_lock: str | None = None
+    # Names of further token sets beside the default one (oauth_etl.oauth.sets).
+    connections: str | None = None
 
 
 @dataclass(frozen=True)
@@ -210,6 +212,13 @@ CONTRACT: tuple[Variable, ...] = (
         "token_lock",
         "the Key Vault store's lease blob, `CONTAINER/BLOB` in the landing account "
         "(default: derived from the secret)",
+    ),
+    Variable(
+        "OAUTH_ETL_CONNECTIONS",
+        "oauth",
+        "connections",
+        "names of further token sets (`a,b`: one per Xero user who connected "
+        "organisations), each stored beside OAUTH_ETL_TOKEN_STORE (unset: one set)",
     ),
     # -- the Accounting API (XeroApiResource) -------------------------------------------
     Variable("XERO_TIMEOUT_SECONDS", "xero", "timeout_seconds", "API read timeout", kind="int"),

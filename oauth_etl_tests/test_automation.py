@@ -23,6 +23,7 @@ from oauth_etl.defs.xero.schedules import build_schedules, daily_run_requests
 from oauth_etl.defs.xero.sensors import xero_tenants_sensor
 from oauth_etl.oauth.errors import AuthorizationRequired
 from oauth_etl.oauth.manager import TokenManager, TokenStatus
+from oauth_etl.oauth.sets import DEFAULT
 from oauth_etl_tests.conftest import SandboxHandle
 
 DAY = 86_400.0
@@ -33,8 +34,8 @@ class ShiftedClockOAuth(XeroOAuthResource):
 
     clock_offset_seconds: float = 0.0
 
-    def token_manager(self) -> TokenManager:
-        manager = super().token_manager()
+    def token_manager(self, token_set: str = DEFAULT) -> TokenManager:
+        manager = super().token_manager(token_set)
         manager.clock = lambda: time.time() + self.clock_offset_seconds
         return manager
 
@@ -163,7 +164,7 @@ def test_token_health_passes_warns_then_fails_naming_the_command(
 class FixedStatusOAuth(XeroOAuthResource):
     """The resource with a token manager that reports a given status."""
 
-    def token_manager(self) -> TokenManager:
+    def token_manager(self, token_set: str = DEFAULT) -> TokenManager:
         status = TokenStatus(
             store="file x", lock="file x.lock", grant="authorization_code", present=True,
             has_refresh_token=True,

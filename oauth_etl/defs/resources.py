@@ -31,6 +31,8 @@ from oauth_etl.defs.storage import (
     SasToken,
 )
 from oauth_etl.oauth.manager import TokenManager
+from oauth_etl.oauth.sets import DEFAULT
+from oauth_etl.token_sets import Survey
 from oauth_etl.xero.client import Connection, XeroClient
 
 
@@ -66,6 +68,7 @@ class XeroOAuthResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     timeout_seconds: int = _field("oauth", "timeout_seconds")
     rescue_location: str | None = _field("oauth", "rescue_location")
     token_lock: str | None = _field("oauth", "token_lock")
+    connections: str | None = _field("oauth", "connections")
     storage: dg.ResourceDependency[LandingStorageResource]
 
     _connection: XeroConnection | None = PrivateAttr(default=None)
@@ -87,8 +90,12 @@ class XeroOAuthResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             self._connection = XeroConnection(self.settings(), lambda: self.storage.landing)
         return self._connection
 
-    def token_manager(self) -> TokenManager:
-        return self.connection.token_manager()
+    def set_names(self) -> tuple[str, ...]:
+        """Every token set: the default first, then OAUTH_ETL_CONNECTIONS in order."""
+        return self.connection.set_names()
+
+    def token_manager(self, token_set: str = DEFAULT) -> TokenManager:
+        return self.connection.for_set(token_set).token_manager()
 
     def auth(self) -> httpx.Auth:
         return self.connection.auth()
@@ -125,12 +132,22 @@ class XeroApiResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return self.api.client()
 
     def connections(self) -> list[Connection]:
+        """Every tenant once, from every token set (one that cannot answer raises)."""
         return self.api.connections()
 
+    def survey(self) -> Survey:
+        """What each token set sees now; a set that cannot answer is recorded, not raised."""
+        return self.api.survey()
+
     def granted_scopes(self) -> tuple[str, ...] | None:
-        """The stored token set's scopes; None when none is stored or its grant is unknown."""
-        tokens = self.oauth.token_manager().current()
-        return tuple(tokens.scope.split()) if tokens is not None and tokens.scope else None
+        """The stored token sets' scopes (several sets: any set's, since Xero itself refuses
+        a call its set lacks the scope for); None when none is stored or none is known."""
+        granted: list[str] = []
+        for name in self.oauth.set_names():
+            tokens = self.oauth.token_manager(name).current()
+            if tokens is not None and tokens.scope:
+                granted += [s for s in tokens.scope.split() if s not in granted]
+        return tuple(granted) or None
 
 
 def _bound(section: Section, environ: Mapping[str, str] | None, env_vars: bool) -> dict[str, Any]:

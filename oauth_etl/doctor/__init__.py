@@ -7,9 +7,10 @@ prerequisite failed is reported, not run), renders one line per check (✔ ok, !
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
 import orjson
@@ -60,6 +61,7 @@ __all__ = [
     "render_text",
     "run_checks",
     "standard_steps",
+    "token_set_steps",
 ]
 
 MARKS: dict[str, str] = {"ok": "✔", "warn": "!", "fail": "✘"}
@@ -128,18 +130,60 @@ def standard_steps(
 ) -> list[Step]:
     """The doctor's checks in order, from factories (a factory that raises is a ✘ too)."""
 
+    steps = token_set_steps(manager, connections, endpoints)
+    return [
+        Step("settings", lambda: check_settings(environ)),
+        *steps[:-1],
+        Step("landing container", lambda: check_landing(landing(), prefix)),
+        Step("credential secrets", lambda: check_credential_secrets(read_secret, secret_names)),
+        steps[-1],
+    ]
+
+
+# `oauth-etl authorize`, `oauth-etl token refresh` ... in a named set's fixes.
+_COMMAND = re.compile(r"`(oauth-etl (?:authorize|token [a-z-]+))`")
+
+
+def token_set_steps(
+    manager: Callable[[], TokenManager],
+    connections: Callable[[], Sequence[ConnectionLike]],
+    endpoints: Iterable[Endpoint] | None = None,
+    token_set: str | None = None,
+) -> list[Step]:
+    """The checks of one token set (rescue location last); those of a named further set
+    (OAUTH_ETL_CONNECTIONS) are called `<check> [NAME]`, their commands `--connection NAME`."""
+
     def granted() -> CheckResult:
         tokens = manager().current()
         return check_scopes(tokens.scope if tokens else "", endpoints)
 
+    def named(check: str) -> str:
+        return f"{check} [{token_set}]" if token_set else check
+
+    def of_set(run: Callable[[], CheckResult]) -> Callable[[], CheckResult]:
+        if not token_set:
+            return run
+
+        def renamed() -> CheckResult:
+            result = run()
+            command = rf"`\1 --connection {token_set}`"
+            return replace(
+                result,
+                name=named(result.name),
+                detail=_COMMAND.sub(command, result.detail),
+                fix=_COMMAND.sub(command, result.fix),
+            )
+
+        return renamed
+
+    def step(check: str, run: Callable[[], CheckResult], *needs: str) -> Step:
+        return Step(named(check), of_set(run), tuple(named(n) for n in needs))
+
     return [
-        Step("settings", lambda: check_settings(environ)),
-        Step("token store", lambda: check_token_store(manager().store, manager().lock)),
-        Step("lock", lambda: check_lock(manager().lock)),
-        Step("token set", lambda: check_token_set(manager()), ("token store", "lock")),
-        Step("scopes", granted, ("token set",)),
-        Step("tenants", lambda: check_tenants(connections), ("token set",)),
-        Step("landing container", lambda: check_landing(landing(), prefix)),
-        Step("credential secrets", lambda: check_credential_secrets(read_secret, secret_names)),
-        Step("rescue location", lambda: check_rescue(manager().store, manager().rescue)),
+        step("token store", lambda: check_token_store(manager().store, manager().lock)),
+        step("lock", lambda: check_lock(manager().lock)),
+        step("token set", lambda: check_token_set(manager()), "token store", "lock"),
+        step("scopes", granted, "token set"),
+        step("tenants", lambda: check_tenants(connections), "token set"),
+        step("rescue location", lambda: check_rescue(manager().store, manager().rescue)),
     ]

@@ -26,6 +26,7 @@ from oauth_etl.oauth.errors import AuthorizationRequired, LockTimeout, OAuthErro
 from oauth_etl.oauth.locks import CrossProcessLock, keyvault_lock_location
 from oauth_etl.oauth.rescue import FileRescueSink, RescueSink, parse_rescue_location
 from oauth_etl.oauth.scopes import RESTRICTED_SCOPES, unreadable
+from oauth_etl.oauth.sets import parse_names, store_for
 from oauth_etl.oauth.stores import FileTokenStore, KeyVaultTokenStore, TokenStore, parse_store_uri
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ TOKEN_STORE_VAR = _name("oauth", "token_store")
 REDIRECT_URI_VAR = _name("oauth", "redirect_uri")
 RESCUE_LOCATION_VAR = _name("oauth", "rescue_location")
 TOKEN_LOCK_VAR = _name("oauth", "token_lock")
+CONNECTIONS_VAR = _name("oauth", "connections")
 URL_VARS = tuple(_name("oauth", f) for f in ("login_url", "identity_url", "api_url"))
 CONNECTION_STRING_VAR = _name("storage", "connection_string")
 ACCOUNT_URL_VAR = _name("storage", "account_url")
@@ -102,11 +104,20 @@ def check_settings(environ: Mapping[str, str]) -> CheckResult:
             "your app → Configuration)"
         )
     store = oauth.token_store
+    further: tuple[str, ...] = ()
     try:
         parse_store_uri(store)
     except ValueError as exc:
         problems.append(str(exc))
         fixes.append(f"fix {TOKEN_STORE_VAR}")
+    else:
+        try:
+            further = parse_names(oauth.connections)
+            for token_set in further:
+                store_for(store, token_set)
+        except contract.ConfigError as exc:
+            problems.append(str(exc))
+            fixes.append(f"fix {CONNECTIONS_VAR}")
     if not (storage.connection_string or storage.account_url):
         problems.append("no storage account configured")
         fixes.append(
@@ -143,8 +154,9 @@ def check_settings(environ: Mapping[str, str]) -> CheckResult:
         return CheckResult("settings", "fail", "; ".join(problems), "; ".join(fixes))
     confidential = oauth.client_secret or oauth.client_secret_secret_name
     kind = "confidential (client secret set)" if confidential else "public (PKCE)"
+    sets = f" (and token sets {', '.join(further)} beside it)" if further else ""
     return CheckResult(
-        "settings", "ok", f"client {kind}, token store {store}, container {container!r}"
+        "settings", "ok", f"client {kind}, token store {store}{sets}, container {container!r}"
     )
 
 

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 from oauth_etl import contract
 from oauth_etl.connection import XeroApi, XeroConnection, open_landing
 from oauth_etl.contract import OAuthSettings, StorageSettings, XeroApiSettings
-from oauth_etl.doctor import CheckResult, run_checks, standard_steps
+from oauth_etl.doctor import CheckResult, run_checks, standard_steps, token_set_steps
 from oauth_etl.oauth.scopes import selection
+from oauth_etl.oauth.sets import DEFAULT, parse_names
 from oauth_etl.oauth.stores import read_secret
 
 if TYPE_CHECKING:
@@ -66,19 +67,25 @@ def check_environment(
         assert vault_url is not None
         return read_secret(vault_url, name, client=connection().vault(vault_url))
 
+    endpoints = selection(with_journals=with_journals, with_classic_expenses=with_classic_expenses)
     try:
         steps = standard_steps(
             environ=env,
             manager=lambda: connection().token_manager(),
-            connections=lambda: api().connections(),
+            connections=lambda: api().connections_of(DEFAULT),
             landing=lambda: _probe_target(landing(), storage.create_container),
             prefix=storage.prefix,
-            endpoints=selection(
-                with_journals=with_journals, with_classic_expenses=with_classic_expenses
-            ),
+            endpoints=endpoints,
             read_secret=read if vault_url else None,
             secret_names=names,
         )
+        for name in _further_sets(oauth):
+            steps += token_set_steps(
+                lambda name=name: connection().for_set(name).token_manager(),  # type: ignore[misc]
+                lambda name=name: api().connections_of(name),  # type: ignore[misc]
+                endpoints,
+                name,
+            )
         return run_checks(steps)
     finally:
         if "api" in opened:
@@ -87,6 +94,14 @@ def check_environment(
             opened["connection"].close()
         if "landing" in opened:
             opened["landing"].close()
+
+
+def _further_sets(oauth: OAuthSettings) -> tuple[str, ...]:
+    """The named token sets to check too (malformed names: the settings check reports)."""
+    try:
+        return parse_names(oauth.connections)
+    except contract.ConfigError:
+        return ()
 
 
 def _probe_target(landing: LandingContainer, create: bool) -> ContainerClient:

@@ -42,9 +42,17 @@ class OAuthError(Exception):
 class AuthorizationRequired(OAuthError):
     """No usable refresh token: a person has to authorize the app again."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"authorization required: {reason}; {AUTHORIZE_HINT}")
+    def __init__(self, reason: str, hint: str = AUTHORIZE_HINT) -> None:
+        super().__init__(f"authorization required: {reason}; {hint}")
         self.reason = reason
+
+
+class TenantNotAuthorized(AuthorizationRequired):
+    """No token set of the deployment sees the tenant (several sets: oauth.sets)."""
+
+    def __init__(self, tenant_id: str, reason: str, hint: str) -> None:
+        super().__init__(f"no token set sees tenant {tenant_id} ({reason})", hint)
+        self.tenant_id = tenant_id
 
 
 class InvalidGrant(OAuthError):

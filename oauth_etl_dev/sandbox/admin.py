@@ -51,6 +51,8 @@ class AdminApi:
             ("POST", "/_sandbox/edits"): self.admin_edits,
             ("DELETE", "/_sandbox/edits"): self.admin_edits,
             ("POST", "/_sandbox/change"): self.admin_change,
+            ("GET", "/_sandbox/consent"): self.admin_consent,
+            ("POST", "/_sandbox/consent"): self.admin_consent,
         }
         handler = handlers.get((request.method, lower.rstrip("/")))
         if handler is None:
@@ -162,6 +164,17 @@ class AdminApi:
         payload = await self._payload(request)
         self.state.reset(keep_tokens=bool(payload.get("keep_tokens", False)))
         return json_response({"reset": True})
+
+    async def admin_consent(self, request: Request) -> Response:
+        """{"tenants": [ids] | null}: the organisations the next authorizations connect."""
+        identity = self.state.identity.state
+        if request.method == "POST":
+            chosen = (await self._payload(request)).get("tenants")
+            if chosen is not None and (not isinstance(chosen, list) or not chosen):
+                raise AdminError('"tenants" must be a non-empty list of tenant ids, or null')
+            identity.consent = None if chosen is None else tuple(self._tenant(t) for t in chosen)
+        consent = identity.consent
+        return json_response({"tenants": None if consent is None else list(consent)})
 
     async def admin_tenants(self, request: Request) -> Response:
         return json_response(

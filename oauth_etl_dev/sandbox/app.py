@@ -216,6 +216,8 @@ class SandboxApp:
             return self.unauthorized(
                 correlation, f"TokenExpired: token expired at {expired}", invalid_token=True
             )
+        if grant.chain is not None:  # which token set made the call (chain 1 = first authorized)
+            self.state.stats.calls_by_chain[str(grant.chain.chain_id)] += 1
         return grant
 
     def connections(self, request: Request, correlation: str) -> Response:

@@ -71,6 +71,7 @@ class AuthCode:
     scopes: frozenset[str]
     challenge: str | None
     expires_at: float
+    tenants: tuple[str, ...] = ()  # the organisations the person connected
     used: bool = False
 
 
@@ -109,6 +110,9 @@ class IdentityState:
     chains: list[Chain] = field(default_factory=list)
     refresh: dict[str, RefreshToken] = field(default_factory=dict)
     access: dict[str, AccessGrant] = field(default_factory=dict)
+    # The organisations the next person to authorize connects (None: every one), as a
+    # second Xero user who connected other organisations would (POST /_sandbox/consent).
+    consent: tuple[str, ...] | None = None
 
 
 def s256(verifier: str) -> str:

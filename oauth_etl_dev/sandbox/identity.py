@@ -93,6 +93,9 @@ class IdentityService:
             scopes=scopes,
             challenge=challenge,
             expires_at=self.clock.now() + self.config.code_ttl,
+            tenants=self.state.consent
+            if self.state.consent is not None
+            else tuple(self.tenant_ids),
         )
         return back(code=code)
 
@@ -198,7 +201,7 @@ class IdentityService:
         chain = Chain(
             chain_id=len(self.state.chains) + 1,
             scopes=code.scopes,
-            tenants=tuple(self.tenant_ids),
+            tenants=code.tenants,
             auth_event_id=secrets.token_hex(4) + "-0000-4000-8000-" + secrets.token_hex(6),
         )
         self.state.chains.append(chain)

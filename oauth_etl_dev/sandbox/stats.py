@@ -30,6 +30,7 @@ class Stats:
     )
     faults_fired: Counter[str] = field(default_factory=Counter)
     max_in_flight: Counter[str] = field(default_factory=Counter)
+    calls_by_chain: Counter[str] = field(default_factory=Counter)  # accepted bearer calls
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -45,4 +46,5 @@ class Stats:
             "rate_limited": dict(self.rate_limited),
             "faults_fired": dict(self.faults_fired),
             "max_in_flight": dict(self.max_in_flight),
+            "api_calls_by_chain": dict(self.calls_by_chain),
         }

@@ -9,6 +9,7 @@ import hashlib
 import itertools
 import warnings
 from array import array
+from typing import Any
 
 import dagster as dg
 from azure.storage.blob import ContainerClient
@@ -20,9 +21,11 @@ from oauth_etl.defs.xero.assets import asset_key
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.defs.xero.tenants import xero_tenants
 from oauth_etl.oauth.errors import OAuthError
+from oauth_etl.oauth.sets import DEFAULT, authorize_command
 from oauth_etl.storage.errors import ChecksumMismatch, ManifestError
 from oauth_etl.storage.manifest import Manifest
 from oauth_etl.storage.reader import iter_records, read_batch
+from oauth_etl.token_sets import set_error
 from oauth_etl.xero.catalog import CATALOG, Endpoint
 
 REFRESH_TOKEN_LIFETIME_DAYS = 60
@@ -148,38 +151,71 @@ BATCH_CHECKS: list[dg.AssetChecksDefinition] = [build_batch_check(e) for e in CA
     asset=xero_tenants,
     name="xero_token_health",
     description=(
-        "Age of the refresh token and days left before Xero's 60-day expiry; warns at "
-        f"{WARN_DAYS_LEFT} days, fails when a person must authorize again. Read-only."
+        "Age of each refresh token and days left before Xero's 60-day expiry; warns at "
+        f"{WARN_DAYS_LEFT} days, fails when a person must authorize again. Read-only. "
+        "With several token sets, the worst set decides; metadata per set."
     ),
 )
 def xero_token_health(oauth: XeroOAuthResource) -> dg.AssetCheckResult:
+    names = oauth.set_names()
+    if len(names) == 1:
+        return token_set_health(oauth, DEFAULT)
+    return combined({name: token_set_health(oauth, name) for name in names})
+
+
+def combined(results: dict[str, dg.AssetCheckResult]) -> dg.AssetCheckResult:
+    """Several sets' health in one result: worst wins, metadata keyed `<set>/<key>`."""
+    failing = {name: r for name, r in results.items() if not r.passed}
+    severity = (
+        dg.AssetCheckSeverity.ERROR
+        if any(r.severity == dg.AssetCheckSeverity.ERROR for r in failing.values())
+        else dg.AssetCheckSeverity.WARN
+    )
+    metadata: dict[str, Any] = {
+        f"{name}/{key}": value.value
+        for name, r in results.items()
+        for key, value in (r.metadata or {}).items()
+    }
+    metadata["token_sets"] = ", ".join(results)
+    return dg.AssetCheckResult(
+        passed=not failing,
+        severity=severity,
+        description="; ".join(f"token set {name!r}: {r.description}" for name, r in failing.items())
+        or None,
+        metadata=metadata,
+    )
+
+
+def token_set_health(oauth: XeroOAuthResource, name: str) -> dg.AssetCheckResult:
     # Read-only: a health check that refreshed would hide the ageing it reports on.
+    authorize = authorize_command(name)
     try:
-        status = oauth.token_manager().status()
+        status = oauth.token_manager(name).status()
     except OAuthError as exc:
         return dg.AssetCheckResult(
             passed=False,
             severity=dg.AssetCheckSeverity.ERROR,
-            description=str(exc),
-            metadata={"remedy": "oauth-etl authorize"},
+            description=set_error(name, exc),
+            metadata={"remedy": authorize},
         )
     if not status.present or not status.has_refresh_token:
         return dg.AssetCheckResult(
             passed=False,
             severity=dg.AssetCheckSeverity.ERROR,
-            description=f"no refresh token in {status.store}: run `oauth-etl authorize`",
-            metadata={"store": status.store, "remedy": "oauth-etl authorize"},
+            description=f"no refresh token in {status.store}: run `{authorize}`",
+            metadata={"store": status.store, "remedy": authorize},
         )
+    refresh = "oauth-etl token refresh" + ("" if name == DEFAULT else f" --connection {name}")
     if status.refresh_token_age_seconds is None and status.refresh_days_left is None:
         # E.g. a refresh token imported from another tool: it may be days from death.
         return dg.AssetCheckResult(
             passed=False,
             severity=dg.AssetCheckSeverity.WARN,
             description=(
-                "the refresh token's age is unknown: run `oauth-etl token refresh` once "
+                f"the refresh token's age is unknown: run `{refresh}` once "
                 "to start counting Xero's 60 days"
             ),
-            metadata={"store": status.store, "remedy": "oauth-etl token refresh"},
+            metadata={"store": status.store, "remedy": refresh},
         )
     age_days = (status.refresh_token_age_seconds or 0.0) / DAY
     days_left = (
@@ -198,9 +234,9 @@ def xero_token_health(oauth: XeroOAuthResource) -> dg.AssetCheckResult:
             severity=dg.AssetCheckSeverity.ERROR,
             description=(
                 f"The Xero refresh token went unused for {age_days:.0f} days and has expired: "
-                "run `oauth-etl authorize`."
+                f"run `{authorize}`."
             ),
-            metadata={**metadata, "remedy": "oauth-etl authorize"},
+            metadata={**metadata, "remedy": authorize},
         )
     if days_left <= WARN_DAYS_LEFT:
         return dg.AssetCheckResult(
@@ -208,7 +244,7 @@ def xero_token_health(oauth: XeroOAuthResource) -> dg.AssetCheckResult:
             severity=dg.AssetCheckSeverity.WARN,
             description=(
                 f"The Xero refresh token dies in {days_left:.1f} days: run "
-                "`oauth-etl token refresh` (or turn on xero_token_keepalive_weekly)."
+                f"`{refresh}` (or turn on xero_token_keepalive_weekly)."
             ),
             metadata=metadata,
         )

@@ -1,7 +1,9 @@
 """The jobs: a tenant's extraction, the token keep-alive and the token health check.
 
 Xero kills a refresh token that goes unused for 60 days: the keep-alive job rotates it
-even when extraction is paused (schedules.py runs it weekly).
+even when extraction is paused (schedules.py runs it weekly), every token set of the
+deployment in turn (OAUTH_ETL_CONNECTIONS): one that fails does not stop the others,
+and the run then fails naming it.
 """
 
 from typing import Any
@@ -13,6 +15,9 @@ from oauth_etl.defs.resources import XeroOAuthResource
 from oauth_etl.defs.xero.assets import DEFAULT_ASSETS
 from oauth_etl.defs.xero.checks import xero_token_health
 from oauth_etl.defs.xero.partitions import TENANTS
+from oauth_etl.oauth.errors import OAuthError
+from oauth_etl.oauth.sets import DEFAULT
+from oauth_etl.token_sets import set_error
 
 DAY = 86_400.0
 
@@ -42,30 +47,47 @@ class KeepAliveConfig(dg.Config):
     )
 
 
-@dg.op(description="Rotates the Xero refresh token when it has not been used recently.")
+@dg.op(description="Rotates each Xero refresh token that has not been used recently.")
 def keep_xero_token_alive(
     context: dg.OpExecutionContext, config: KeepAliveConfig, oauth: XeroOAuthResource
 ) -> dg.Output[None]:
-    manager = oauth.token_manager()
-    rotated = manager.keep_alive(min_age_seconds=config.min_age_days * DAY)
-    status = manager.status()
-    context.log.info(
-        "refresh token rotated" if rotated else "refresh token recent enough: nothing to do"
-    )
-    return dg.Output(
-        None,
-        metadata={
-            "rotated": rotated,
-            "refresh_token_age_days": round(status.refresh_token_age_seconds / DAY, 2)
+    names = oauth.set_names()
+    metadata: dict[str, bool | float | str] = {}
+    failures: list[str] = []
+    for name in names:
+        # The default set's keys are unprefixed, as they were before there were several.
+        key = "" if name == DEFAULT else f"{name}/"
+        which = "" if name == DEFAULT else f"token set {name!r}: "
+        try:
+            manager = oauth.token_manager(name)
+            rotated = manager.keep_alive(min_age_seconds=config.min_age_days * DAY)
+            status = manager.status()
+        except OAuthError as exc:
+            if len(names) == 1:
+                raise
+            failures.append(set_error(name, exc))
+            context.log.error(failures[-1])
+            metadata[f"{key}failed"] = True
+            continue
+        context.log.info(
+            which
+            + ("refresh token rotated" if rotated else "refresh token recent enough: nothing to do")
+        )
+        metadata[f"{key}rotated"] = rotated
+        metadata[f"{key}refresh_token_age_days"] = (
+            round(status.refresh_token_age_seconds / DAY, 2)
             if status.refresh_token_age_seconds is not None
-            else -1.0,
-        },
-    )
+            else -1.0
+        )
+    if failures:
+        # After every other set was kept alive: the run fails, naming the sets that were not.
+        raise dg.Failure(description="; ".join(failures), metadata=metadata)
+    return dg.Output(None, metadata=metadata)
 
 
 @dg.job(
     name="xero_token_keepalive",
-    description="Keeps the Xero refresh token alive while extraction is paused.",
+    description="Keeps every Xero refresh token alive while extraction is paused.",
 )
 def xero_token_keepalive_job() -> None:
     keep_xero_token_alive()

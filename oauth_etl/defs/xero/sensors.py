@@ -1,10 +1,14 @@
-"""`xero_tenants_sensor`: registers newly connected organisations as tenant partitions."""
+"""`xero_tenants_sensor`: registers newly connected organisations as tenant partitions.
+
+With several token sets it registers what the sets that answer see, and says which set
+could not answer (the `xero/tenants` asset fails on it; the health check names it too).
+"""
 
 import dagster as dg
 
 from oauth_etl.defs.resources import XeroApiResource
 from oauth_etl.defs.xero.partitions import TENANTS
-from oauth_etl.defs.xero.tenants import organisation_ids
+from oauth_etl.defs.xero.tenants import organisation_ids, surveyed
 
 
 @dg.sensor(
@@ -16,9 +20,16 @@ from oauth_etl.defs.xero.tenants import organisation_ids
 def xero_tenants_sensor(
     context: dg.SensorEvaluationContext, xero: XeroApiResource
 ) -> dg.SensorResult:
-    tenant_ids = organisation_ids(xero.connections())
+    found = surveyed(xero)
+    tenant_ids = organisation_ids(found.connections())
     known = set(context.instance.get_dynamic_partitions(TENANTS.name or ""))
     new = [t for t in tenant_ids if t not in known]
+    problem = found.problem()
+    if problem:
+        context.log.warning(problem)
     if not new:
-        return dg.SensorResult(skip_reason=f"no new tenants ({len(tenant_ids)} connected)")
+        unanswered = f"; {problem}" if problem else ""
+        return dg.SensorResult(
+            skip_reason=f"no new tenants ({len(tenant_ids)} connected){unanswered}"
+        )
     return dg.SensorResult(dynamic_partitions_requests=[TENANTS.build_add_request(new)])

@@ -2,7 +2,9 @@
 
 A newly connected tenant becomes a partition of every Xero asset without a code
 change: the `xero/tenants` asset and `xero_tenants_sensor` (sensors.py) both register
-what `/connections` returns.
+what `/connections` returns, asked with every token set (oauth_etl.token_sets). A set
+that cannot answer does not hide the others' tenants: they are registered, then the
+asset fails naming the set and its remedy.
 """
 
 import dagster as dg
@@ -10,10 +12,22 @@ import dagster as dg
 from oauth_etl.defs.resources import XeroApiResource
 from oauth_etl.defs.xero.assets import XERO_RETRY_POLICY
 from oauth_etl.defs.xero.partitions import TENANTS
+from oauth_etl.oauth.errors import AuthorizationRequired
+from oauth_etl.oauth.sets import VARIABLE
+from oauth_etl.token_sets import Survey
 from oauth_etl.xero.client import Connection
 
+OWNER_RULE = (
+    "a tenant several token sets see is read with the first of them: the default set, "
+    f"then {VARIABLE} in declared order"
+)
 
-def tenant_table(connections: list[Connection]) -> dg.TableMetadataValue:
+
+def tenant_table(
+    connections: list[Connection], owners: dict[str, str] | None = None
+) -> dg.TableMetadataValue:
+    """The tenants; with `owners` (several token sets) the set that reads each one."""
+    columns = ["tenant_id", "tenant_name", "tenant_type"] + (["token_set"] if owners else [])
     return dg.MetadataValue.table(
         records=[
             dg.TableRecord(
@@ -21,18 +35,38 @@ def tenant_table(connections: list[Connection]) -> dg.TableMetadataValue:
                     "tenant_id": c.tenant_id,
                     "tenant_name": c.tenant_name,
                     "tenant_type": c.tenant_type,
+                    **({"token_set": owners[c.tenant_id]} if owners else {}),
                 }
             )
             for c in connections
         ],
-        schema=dg.TableSchema(
-            columns=[
-                dg.TableColumn("tenant_id", "string"),
-                dg.TableColumn("tenant_name", "string"),
-                dg.TableColumn("tenant_type", "string"),
-            ]
-        ),
+        schema=dg.TableSchema(columns=[dg.TableColumn(name, "string") for name in columns]),
     )
+
+
+def surveyed(xero: XeroApiResource) -> Survey:
+    """Every token set's organisations; with one set its error is raised as it always was."""
+    found = xero.survey()
+    if len(found.views) == 1 and found.views[0].error is not None:
+        raise found.views[0].error
+    return found
+
+
+def set_metadata(found: Survey) -> dict[str, str]:
+    """Per token set: how many organisations it sees and reads (several sets only)."""
+    if len(found.views) == 1:
+        return {}
+    owners = found.owners()
+    return {
+        "owner_rule": OWNER_RULE,
+        **{
+            f"token_set/{v.name}": "could not answer"
+            if v.error is not None
+            else f"sees {len(v.connections)}, reads "
+            f"{sum(1 for c in v.connections if owners[c.tenant_id] == v.name)}"
+            for v in found.views
+        },
+    }
 
 
 def organisation_ids(connections: list[Connection]) -> list[str]:
@@ -53,13 +87,22 @@ def organisation_ids(connections: list[Connection]) -> list[str]:
 def xero_tenants(
     context: dg.AssetExecutionContext, xero: XeroApiResource
 ) -> dg.MaterializeResult[None]:
-    connections = xero.connections()
+    found = surveyed(xero)
+    connections = found.connections()
     tenant_ids = organisation_ids(connections)
     known = set(context.instance.get_dynamic_partitions(TENANTS.name or ""))
     new = [t for t in tenant_ids if t not in known]
     if new:
         context.instance.add_dynamic_partitions(TENANTS.name or "", new)
         context.log.info(f"registered {len(new)} new tenant partition(s): {', '.join(new)}")
+    failed = found.failed()
+    if failed:
+        # Registered what the others see; the failing set's tenants are not "gone".
+        raise dg.Failure(
+            description=found.problem(),
+            metadata={"registered": len(new), **set_metadata(found)},
+            allow_retries=not all(isinstance(v.error, AuthorizationRequired) for v in failed),
+        )
     gone = sorted(known - set(tenant_ids))
     if gone:
         # Kept as partitions so their history stays visible; extraction skips them.
@@ -67,8 +110,9 @@ def xero_tenants(
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(tenant_ids),
-            "tenants": tenant_table(connections),
+            "tenants": tenant_table(connections, found.owners() if len(found.views) > 1 else None),
             "new_tenants": len(new),
             "disconnected_tenants": ", ".join(gone),
+            **set_metadata(found),
         }
     )
