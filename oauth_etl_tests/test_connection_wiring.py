@@ -196,3 +196,21 @@ def test_the_redirect_uri_setting_reaches_the_authorize_request(
         configured["oauth"].connection.authorize(
             mode="unattended", redirect_uri="http://localhost:9312/other", output=lambda _: None
         )
+
+
+def test_each_token_set_has_its_own_secret_and_lease_blob(
+    build: Build, fake_vault: FakeKeyVaultTransport
+) -> None:
+    # OAUTH_ETL_CONNECTIONS: the set `acme` lives in secret `<secret>-acme`, its lease blob
+    # derived from that secret's identity, so the two sets refresh independently.
+    secret = unique_secret()
+    oauth = build(secret, OAUTH_ETL_CONNECTIONS="acme")
+    default, acme = oauth.token_manager(), oauth.token_manager("acme")
+    assert f"'{secret}-acme'" in acme.store.describe()
+    assert f"'{expected_blob(secret + '-acme')}'" in acme.lock.describe()
+    assert f"'{expected_blob(secret)}'" in default.lock.describe()
+    with default.lock.hold(), acme.lock.hold():  # both at once: independent
+        pass
+    acme.store_initial(_tokens())
+    assert fake_vault.value(f"{secret}-acme") is not None
+    assert fake_vault.value(secret) is None  # the default set's secret is untouched

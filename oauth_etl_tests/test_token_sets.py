@@ -22,9 +22,13 @@ from oauth_etl.defs.xero.assets import ENDPOINT_ASSETS
 from oauth_etl.defs.xero.checks import xero_token_health
 from oauth_etl.defs.xero.jobs import xero_token_keepalive_job
 from oauth_etl.defs.xero.partitions import TENANTS
+from oauth_etl.defs.xero.sensors import xero_tenants_sensor
 from oauth_etl.defs.xero.tenants import xero_tenants
 from oauth_etl.doctor.run import check_environment
+from oauth_etl.oauth.errors import AuthorizationRequired, TenantNotAuthorized
 from oauth_etl.oauth.sets import lock_for, parse_names, settings_for, store_for
+from oauth_etl.token_sets import SetView, Survey, TenantDirectory
+from oauth_etl.xero.types import Connection
 from oauth_etl_dev.demo import local_environment
 from oauth_etl_dev.local_services import Azurite
 from oauth_etl_tests import canary
@@ -89,6 +93,49 @@ def test_two_sets_never_share_a_store_or_a_lock(tmp_path: Path) -> None:
         assert root.for_set("b").set_names() == ("b",)
     finally:
         root.close()
+
+
+def org(tenant_id: str) -> Connection:
+    return Connection(id="c-" + tenant_id, tenant_id=tenant_id, tenant_name=None,
+                      tenant_type="ORGANISATION")  # fmt: skip
+
+
+def test_a_tenant_is_read_with_the_first_set_that_sees_it_and_a_move_is_followed() -> None:
+    surveys = [
+        Survey((SetView("default", (org("t1"), org("t2"))), SetView("b", (org("t2"),)))),
+        # Later: t3 was connected by b's user, and t2 left the default set for b.
+        Survey((SetView("default", (org("t1"),)), SetView("b", (org("t2"), org("t3"))))),
+    ]
+    asked: list[int] = []
+
+    def run_survey() -> Survey:
+        asked.append(1)
+        return surveys[min(len(asked), len(surveys)) - 1]
+
+    directory = TenantDirectory(run_survey)
+    assert directory.owner("t2") == "default" and directory.owner("t1") == "default"
+    assert len(asked) == 1  # one survey for the directory's lifetime
+    assert directory.owner("t3") == "b"  # unknown: surveyed once more, found
+    assert len(asked) == 2
+    with pytest.raises(TenantNotAuthorized, match="--connection NAME") as raised:
+        directory.owner("t9")
+    assert "asked: default, b" in str(raised.value)
+    assert len(asked) == 3
+    with pytest.raises(TenantNotAuthorized):
+        directory.owner("t9")
+    assert len(asked) == 3  # a tenant nobody sees is asked about once, not on every call
+    # The fresh survey moved t2: the next lifetime (run) reads it with b.
+    assert TenantDirectory(lambda: surveys[1]).owner("t2") == "b"
+
+
+def test_a_set_that_cannot_answer_is_named_with_its_own_command() -> None:
+    dead = AuthorizationRequired("the grant was revoked")
+    found = Survey((SetView("default", (org("t1"),)), SetView("b", error=dead)))
+    with pytest.raises(TenantNotAuthorized) as raised:
+        TenantDirectory(lambda: found).owner("t2")
+    assert "token set 'b' could not list its organisations" in str(raised.value)
+    assert "run `oauth-etl authorize --connection b`" in str(raised.value)
+    assert found.connections() == [org("t1")]
 
 
 # -- two Xero users on the sandbox ---------------------------------------------------------
@@ -167,6 +214,11 @@ def test_tenants_of_both_sets_are_registered_and_each_run_uses_the_set_that_sees
     instance: dg.DagsterInstance,
 ) -> None:
     resources = build_resources(env_vars=False)
+    with dg.build_sensor_context(instance=instance, resources={"xero": resources["xero"]}) as ctx:
+        sensed = xero_tenants_sensor(ctx)
+    assert isinstance(sensed, dg.SensorResult)
+    (request,) = sensed.dynamic_partitions_requests or []
+    assert sorted(request.partition_keys) == sorted(tenants)  # type: ignore[union-attr]
     registered = dg.materialize([xero_tenants], instance=instance, resources=resources)
     assert registered.success
     assert sorted(instance.get_dynamic_partitions(TENANTS.name or "")) == sorted(tenants)
