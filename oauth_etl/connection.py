@@ -10,6 +10,7 @@ are imported only when a Key Vault or the landing account is actually used.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +76,7 @@ class XeroConnection:
         self._manager: TokenManager | None = None
         self._endpoint: TokenEndpoint | None = None
         self._sets: dict[str, XeroConnection] = {}
+        self._lock = threading.RLock()
 
     def __repr__(self) -> str:
         named = "" if self.name == DEFAULT else f"name={self.name!r}, "
@@ -91,12 +93,13 @@ class XeroConnection:
             return self
         if self.name != DEFAULT:
             raise ValueError(f"token set {self.name!r} does not open other sets")
-        found = self._sets.get(name)
-        if found is None:
-            found = self._sets[name] = XeroConnection(
-                settings_for(self.settings, name), self._landing, self._secret_client, name
-            )
-        return found
+        with self._lock:
+            found = self._sets.get(name)
+            if found is None:
+                found = self._sets[name] = XeroConnection(
+                    settings_for(self.settings, name), self._landing, self._secret_client, name
+                )
+            return found
 
     def vault(self, url: str) -> SecretClient:
         """The vault's client, opened once per URL and closed by `close()`."""
@@ -190,28 +193,32 @@ class XeroConnection:
 
     def token_manager(self) -> TokenManager:
         """The connection's one token manager (built on first use)."""
-        if self._manager is None:
-            client_id, client_secret = self.credentials()
-            identity = self.settings.identity_url.rstrip("/")
-            location = parse_store_uri(self.settings.token_store)
-            store, lock = self._store_and_lock()
-            self._endpoint = TokenEndpoint(
-                token_url=f"{identity}/connect/token",
-                revocation_url=f"{identity}/connect/revocation",
-                client_id=client_id,
-                client_secret=client_secret,
-                timeout=float(self.settings.timeout_seconds),
-            )
-            self._manager = TokenManager(
-                store,
-                self._endpoint,
-                lock,
-                skew_seconds=float(self.settings.refresh_skew_seconds),
-                grant=self.settings.grant_type,  # type: ignore[arg-type]  # checked there
-                scope=self.settings.scopes,
-                rescue=self.rescue_sink(location),
-            )
-        return self._manager
+        with self._lock:  # a run's threads may ask first at once: one manager, one endpoint
+            if self._manager is None:
+                self._manager = self._new_manager()
+            return self._manager
+
+    def _new_manager(self) -> TokenManager:
+        client_id, client_secret = self.credentials()
+        identity = self.settings.identity_url.rstrip("/")
+        location = parse_store_uri(self.settings.token_store)
+        store, lock = self._store_and_lock()
+        self._endpoint = TokenEndpoint(
+            token_url=f"{identity}/connect/token",
+            revocation_url=f"{identity}/connect/revocation",
+            client_id=client_id,
+            client_secret=client_secret,
+            timeout=float(self.settings.timeout_seconds),
+        )
+        return TokenManager(
+            store,
+            self._endpoint,
+            lock,
+            skew_seconds=float(self.settings.refresh_skew_seconds),
+            grant=self.settings.grant_type,  # type: ignore[arg-type]  # checked there
+            scope=self.settings.scopes,
+            rescue=self.rescue_sink(location),
+        )
 
     def authorize(
         self,

@@ -6,12 +6,16 @@ some organisations, as a second Xero user would; `api_calls_by_chain` says which
 set made each call (chain 1: the default set, authorized first; chain 2: `second`).
 """
 
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import anyio
 import dagster as dg
+import httpx
 import pytest
 from azure.storage.blob import BlobServiceClient
 
@@ -27,7 +31,7 @@ from oauth_etl.defs.xero.tenants import xero_tenants
 from oauth_etl.doctor.run import check_environment
 from oauth_etl.oauth.errors import AuthorizationRequired, TenantNotAuthorized
 from oauth_etl.oauth.sets import lock_for, parse_names, settings_for, store_for
-from oauth_etl.token_sets import SetView, Survey, TenantDirectory
+from oauth_etl.token_sets import SetView, Survey, TenantDirectory, TenantRouter
 from oauth_etl.xero.types import Connection
 from oauth_etl_dev.demo import local_environment
 from oauth_etl_dev.local_services import Azurite
@@ -138,13 +142,36 @@ def test_a_set_that_cannot_answer_is_named_with_its_own_command() -> None:
     assert found.connections() == [org("t1")]
 
 
+def test_threads_asking_at_once_share_one_connection_and_manager_per_set(tmp_path: Path) -> None:
+    # A run's client threads ask for a set's token together: one manager (one in-process
+    # cache and refresh lock) per set, and nothing opened that close() would miss.
+    settings = OAuthSettings(
+        client_id="cid", token_store=f"file:{tmp_path / 'xero-token.json'}", connections="b"
+    )
+    root = XeroConnection(settings)
+    barrier = threading.Barrier(8)
+
+    def ask() -> tuple[int, int]:
+        barrier.wait()
+        named = root.for_set("b")
+        return id(named), id(named.token_manager())
+
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            seen = list(pool.map(lambda _: ask(), range(8)))
+        assert len(set(seen)) == 1
+    finally:
+        root.close()
+
+
 # -- two Xero users on the sandbox ---------------------------------------------------------
 def consent(sandbox: SandboxHandle, tenants: list[str] | None) -> None:
     sandbox.post("/_sandbox/consent", {"tenants": tenants})
 
 
 def by_chain(sandbox: SandboxHandle) -> dict[str, int]:
-    return dict(sandbox.stats()["api_calls_by_chain"])  # type: ignore[call-overload]
+    found = dict(sandbox.stats()["api_calls_by_chain"])  # type: ignore[call-overload]
+    return {"1": 0, "2": 0, **found}
 
 
 @pytest.fixture
@@ -244,6 +271,30 @@ def test_tenants_of_both_sets_are_registered_and_each_run_uses_the_set_that_sees
     after = by_chain(three)
     assert after["1"] - before["1"] >= 2
     assert after["2"] - before["2"] == 1
+
+
+def test_an_async_client_gets_the_token_of_the_set_that_sees_the_tenant(
+    two_users: dict[str, str], three: SandboxHandle, tenants: list[str]
+) -> None:
+    async def call() -> list[int]:
+        with open_from_environment() as (connection, api):
+            router = TenantRouter(lambda name: connection.for_set(name).auth(),
+                                  api.directory().owner)  # fmt: skip
+            async with httpx.AsyncClient(auth=router, timeout=10.0) as client:
+                answers = [
+                    await client.get(
+                        f"{three.url}/api.xro/2.0/TaxRates", headers={"xero-tenant-id": t}
+                    )
+                    for t in (tenants[2], tenants[0])
+                ]
+                answers.append(await client.get(f"{three.url}/connections"))
+        return [a.status_code for a in answers]
+
+    before = by_chain(three)
+    assert anyio.run(call) == [200, 200, 200]
+    after = by_chain(three)
+    # Survey (one each), tenant 2 with chain 2, tenant 0 and the untenanted call with chain 1.
+    assert (after["1"] - before["1"], after["2"] - before["2"]) == (3, 2)
 
 
 def test_keepalive_rotates_and_health_reports_every_set(
