@@ -18,6 +18,7 @@ import httpx
 
 from oauth_etl import contract
 from oauth_etl.connection_storage import AccountContainer, LeaseLock
+from oauth_etl.connection_storage import open_landing as open_landing  # where callers find it
 from oauth_etl.contract import ConfigError, OAuthSettings, StorageSettings, XeroApiSettings
 from oauth_etl.oauth.auth import BearerAuth
 from oauth_etl.oauth.authorize import DEFAULT_REDIRECT_URI, DEFAULT_SCOPES, Mode, authorize
@@ -356,26 +357,6 @@ class XeroApi:
         self._client = None
         self._set_clients.clear()
         self._directory = None
-
-
-def open_landing(settings: StorageSettings) -> LandingContainer:
-    """The landing container the settings name (its credential: StorageSettings.credential)."""
-    from oauth_etl.storage.account import make_blob_service_client
-    from oauth_etl.storage.container import LandingContainer
-
-    kind = settings.credential()
-    service = make_blob_service_client(
-        connection_string=settings.connection_string if kind == "connection_string" else None,
-        account_url=None if kind == "connection_string" else settings.account_url,
-        sas_token=settings.sas_token if kind == "sas" else None,
-    )
-    return LandingContainer(
-        service,
-        settings.container,
-        prefix=settings.prefix,
-        create_container=settings.create_container,
-        scoped_sas=kind == "sas",
-    )
 
 
 @contextlib.contextmanager

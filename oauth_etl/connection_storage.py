@@ -1,6 +1,6 @@
-"""The landing account's parts that the token lifecycle uses: the Key Vault store's
-lease lock and the containers of locks and rescue copies. Azure SDKs are imported only
-when one is used."""
+"""The landing account as the connection uses it: the landing container the settings
+name, the Key Vault store's lease lock, and the containers of locks and rescue copies.
+Azure SDKs are imported only when one is used."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from oauth_etl.contract import StorageSettings
 from oauth_etl.oauth.errors import LockTimeout, TokenStoreError
 
 if TYPE_CHECKING:
@@ -73,3 +74,23 @@ class AccountContainer:
 
     def download_blob(self, blob: str, **kwargs: Any) -> Any:
         return self.client().download_blob(blob, **kwargs)
+
+
+def open_landing(settings: StorageSettings) -> LandingContainer:
+    """The landing container the settings name (its credential: StorageSettings.credential)."""
+    from oauth_etl.storage.account import make_blob_service_client
+    from oauth_etl.storage.container import LandingContainer
+
+    kind = settings.credential()
+    service = make_blob_service_client(
+        connection_string=settings.connection_string if kind == "connection_string" else None,
+        account_url=None if kind == "connection_string" else settings.account_url,
+        sas_token=settings.sas_token if kind == "sas" else None,
+    )
+    return LandingContainer(
+        service,
+        settings.container,
+        prefix=settings.prefix,
+        create_container=settings.create_container,
+        scoped_sas=kind == "sas",
+    )

@@ -39,12 +39,9 @@ class SetView:
     connections: tuple[Connection, ...] = ()
     error: OAuthError | XeroError | None = None
 
-    @property
-    def remedy(self) -> str:
-        """What a person does when this set cannot answer."""
-        if isinstance(self.error, AuthorizationRequired):
-            return f"run `{authorize_command(self.name)}`"
-        return "see the error, then try again"
+    def explained(self) -> str:
+        """Why this set could not answer, with its own remedy ('' when it answered)."""
+        return "" if self.error is None else explained(self.name, self.error)
 
 
 @dataclass(frozen=True)
@@ -72,21 +69,21 @@ class Survey:
     def problem(self) -> str:
         """One line per set that could not answer, each with its remedy ('' if none)."""
         return "; ".join(
-            f"token set {v.name!r} could not list its organisations: {v.error} ({v.remedy})"
+            f"token set {v.name!r} could not list its organisations: {v.explained()}"
             for v in self.failed()
         )
 
 
+def explained(name: str, exc: OAuthError | XeroError) -> str:
+    """`exc` of set `name`; authorization required: with that set's own command."""
+    if isinstance(exc, AuthorizationRequired) and not isinstance(exc, TenantNotAuthorized):
+        return f"authorization required: {exc.reason}; run `{authorize_command(name)}`"
+    return str(exc)
+
+
 def set_error(name: str, exc: OAuthError) -> str:
-    """An error of set `name`, naming the set and, when a person must act, its command."""
-    if name == DEFAULT:
-        return str(exc)
-    if isinstance(exc, AuthorizationRequired):
-        return (
-            f"token set {name!r}: authorization required: {exc.reason}; "
-            f"run `{authorize_command(name)}`"
-        )
-    return f"token set {name!r}: {exc}"
+    """An error of set `name`, naming the set (the default set's: as it always read)."""
+    return str(exc) if name == DEFAULT else f"token set {name!r}: {explained(name, exc)}"
 
 
 def survey(names: Sequence[str], lister: Callable[[str], list[Connection]]) -> Survey:

@@ -28,6 +28,7 @@ from oauth_etl.defs.xero.jobs import xero_token_keepalive_job
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.defs.xero.sensors import xero_tenants_sensor
 from oauth_etl.defs.xero.tenants import xero_tenants
+from oauth_etl.doctor import check_settings
 from oauth_etl.doctor.run import check_environment
 from oauth_etl.oauth.errors import AuthorizationRequired, TenantNotAuthorized
 from oauth_etl.oauth.sets import lock_for, parse_names, settings_for, store_for
@@ -80,6 +81,20 @@ def test_an_undeclared_set_names_the_variable_and_the_command(tmp_path: Path) ->
     message = str(raised.value)
     assert "OAUTH_ETL_CONNECTIONS" in message and "declared now: a" in message
     assert "oauth-etl authorize --connection b" in message
+
+
+def test_doctor_settings_refuse_a_bad_set_name_naming_the_variable(tmp_path: Path) -> None:
+    env = {
+        "XERO_CLIENT_ID": "cid",
+        "AZURE_STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true",
+        "OAUTH_ETL_TOKEN_STORE": f"file:{tmp_path / 'xero-token.json'}",
+        "OAUTH_ETL_CONNECTIONS": "acme,Bad Name",
+    }
+    result = check_settings(env)
+    assert result.status == "fail" and "'Bad Name' is not a valid token set name" in result.detail
+    assert "OAUTH_ETL_CONNECTIONS" in result.fix
+    fine = check_settings({**env, "OAUTH_ETL_CONNECTIONS": "acme"})
+    assert fine.status == "ok" and "token sets acme beside it" in fine.detail
 
 
 def test_two_sets_never_share_a_store_or_a_lock(tmp_path: Path) -> None:
@@ -361,14 +376,19 @@ def test_a_revoked_set_fails_its_own_tenants_and_work_of_the_other_set_goes_on(
     assert "token set 'second'" in (health.description or "")
     assert health.metadata["second/remedy"].value == "oauth-etl authorize --connection second"
 
+    with dg.build_sensor_context(instance=instance, resources={"xero": fresh["xero"]}) as ctx:
+        sensed = xero_tenants_sensor(ctx)
+    assert isinstance(sensed, dg.SensorResult)
+    assert "token set 'second' could not list its organisations" in str(sensed.skip_reason)
+
     registered = dg.materialize(
         [xero_tenants], instance=instance, resources=fresh, raise_on_error=False
     )
     assert not registered.success
     (failure,) = [e for e in registered.all_events if e.is_step_failure]
-    assert "oauth-etl authorize --connection second" in str(
-        failure.step_failure_data.user_failure_data
-    )
+    said = str(failure.step_failure_data.user_failure_data)
+    assert "oauth-etl authorize --connection second" in said
+    assert "`oauth-etl authorize`" not in said  # the default set's command would mislead
 
 
 def test_doctor_checks_every_set(two_users: dict[str, str], three: SandboxHandle) -> None:
