@@ -6,6 +6,10 @@ teardown, so the token endpoint's HTTP client and any Key Vault client are close
 after every run, check and sensor tick. `XeroApiResource` keeps one `XeroClient`, so
 every step of a run shares one rate budget per tenant. Configuration comes from the
 contract (`oauth_etl.contract`) as `dg.EnvVar`s: resolved at launch, shown by name.
+
+With several token sets (OAUTH_ETL_CONNECTIONS) the same two resources serve them all:
+`token_manager(name)` per set, and the client puts on each tenant's calls the token of
+the set that sees it (oauth_etl.token_sets).
 """
 
 # No `from __future__ import annotations`: Dagster reads the field annotations at class
