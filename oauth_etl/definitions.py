@@ -3,6 +3,8 @@
 `dg` finds the same tree through `[tool.dg.project] defs_module` in pyproject.toml.
 """
 
+import functools
+import gc
 from pathlib import Path
 
 import dagster as dg
@@ -13,6 +15,19 @@ import oauth_etl.defs
 
 @dg.definitions
 def defs() -> dg.Definitions:
+    return _loaded()
+
+
+@functools.cache
+def _loaded() -> dg.Definitions:
+    """Built once per process. A run process asks for the definitions six times (the CLI
+    resolves the target, then the job, plan and steps each reconstruct the repository);
+    each load walks the whole defs tree again (~0.3 CPU-s apiece). A code server that
+    reloads starts a new process, so it still sees new code."""
     # `load_from_defs_folder` locates the project by its pyproject.toml, which an
     # installed wheel (the deployment image) does not have: load the package itself.
-    return load_defs(defs_root=oauth_etl.defs, project_root=Path(__file__).resolve().parent.parent)
+    loaded = load_defs(
+        defs_root=oauth_etl.defs, project_root=Path(__file__).resolve().parent.parent
+    )
+    gc.freeze()
+    return loaded
