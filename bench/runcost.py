@@ -39,9 +39,10 @@ DAGSTER_YAML = "telemetry:\n  enabled: false\n"
 
 @dataclass
 class Measured:
-    cpu_seconds: float  # the whole process, from wait4
+    cpu_seconds: float  # the whole process, from RUSAGE_CHILDREN
     peak_rss_mib: float
     marks: dict[str, float]
+    rss: dict[str, float]  # resident MiB at each mark
 
     def phase(self, start: str, end: str) -> float:
         """CPU-seconds between two marks; "exec" is the process's start."""
@@ -70,7 +71,8 @@ def measure(mode: str, args: list[str], env: dict[str, str], timeout: float) -> 
             raise RuntimeError(f"runcost {mode} failed ({process.returncode}):\n" + "\n".join(tail))
         found = json.loads(out.read_text())
     marks = {k: float(v) for k, v in found["marks"].items()}
-    return Measured(marks["end"], float(found["peak_rss_mib"]), marks)
+    rss = {k: float(v) for k, v in found["rss"].items()}
+    return Measured(marks["end"], float(found["peak_rss_mib"]), marks, rss)
 
 
 def children_cpu() -> float:
@@ -184,14 +186,23 @@ def run(quick: bool) -> BenchResult:
     total = median_of(runs, None)
     peak = statistics.median(r.peak_rss_mib for r in runs)
     phases = [
-        ("interpreter + imports", median_of(runs, ("exec", "defs_start"))),
-        ("definitions load", median_of(runs, ("defs_start", "defs_end"))),
-        ("run set-up until the first Xero call", median_of(runs, ("defs_end", "first_call"))),
+        ("interpreter + imports", median_of(runs, ("exec", "defs_start")), "defs_start"),
+        ("definitions load", median_of(runs, ("defs_start", "defs_end")), "defs_end"),
+        (
+            "run set-up until the first Xero call",
+            median_of(runs, ("defs_end", "first_call")),
+            "first_call",
+        ),
         (
             "extraction and landing (first Xero call to the CLI's end)",
             median_of(runs, ("first_call", "end")),
+            "end",
         ),
-        ("interpreter exit", statistics.median(r.cpu_seconds - r.marks["end"] for r in runs)),
+        (
+            "interpreter exit",
+            statistics.median(r.cpu_seconds - r.marks["end"] for r in runs),
+            None,
+        ),
     ]
     label = f"dagster asset materialize, {len(ASSETS)} assets x {RECORDS:,} records"
     result.figures += [
@@ -206,8 +217,17 @@ def run(quick: bool) -> BenchResult:
         Figure("runcost", f"{label}: peak RSS", round(peak, 1), None, "MiB"),
     ]
     result.figures += [
-        Figure("runcost", f"  of which {name}", round(seconds, 2), None, "CPU-s")
-        for name, seconds in phases
+        Figure(
+            "runcost",
+            f"  of which {name}",
+            round(seconds, 2),
+            None,
+            "CPU-s",
+            note=f"RSS {statistics.median(r.rss[at] for r in runs):.0f} MiB at its end"
+            if at
+            else "",
+        )
+        for name, seconds, at in phases
     ]
     fixed = median_of(runs, ("exec", "first_call"))
     result.lines.append(
