@@ -28,6 +28,7 @@ NOT_IN_A_RUN = (
 
 PROBE = """
 import gc, json, sys
+thresholds = gc.get_threshold()
 import oauth_etl.definitions as definitions
 first = definitions.defs()
 heavy = %r
@@ -35,6 +36,7 @@ prefixes = tuple(h + "." for h in heavy)
 print(json.dumps({
     "same": definitions.defs() is first,
     "frozen": gc.get_freeze_count(),
+    "thresholds_restored": gc.get_threshold() == thresholds,
     "loaded": sorted(m for m in sys.modules if m in heavy or m.startswith(prefixes)),
 }))
 """
@@ -62,4 +64,6 @@ def test_a_process_builds_the_definitions_once_and_imports_nothing_a_run_does_no
     # What the load built lives as long as the process: no later collection (nor the
     # interpreter's exit) walks it again.
     assert isinstance(result["frozen"], int) and result["frozen"] > 10_000
+    # Full collections paused during the load are back once it is built.
+    assert result["thresholds_restored"] is True
     assert result["loaded"] == []

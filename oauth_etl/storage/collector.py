@@ -1,4 +1,5 @@
-"""CPython's cyclic garbage collector while a batch streams.
+"""CPython's cyclic garbage collector while a batch streams (and while the code location
+loads: oauth_etl/definitions.py).
 
 Parsed pages are millions of small dicts and lists that live a few pages long: long
 enough to be promoted to the oldest generation, whose growth then triggers full
