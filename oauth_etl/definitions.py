@@ -12,7 +12,10 @@ import dagster as dg
 from dagster.components import load_defs
 
 import oauth_etl.defs
-from oauth_etl.storage.collector import oldest_generation_paused
+
+# Collections of generation 1 before a full one, while the definitions build: in effect
+# never. Each full collection walks every object built so far; all of them live on.
+PAUSED_OLDEST = 1_000_000
 
 
 @dg.definitions
@@ -34,10 +37,14 @@ def _loaded(environment: frozenset[tuple[str, str]]) -> dg.Definitions:
     collection, nor the interpreter's exit, walks it again (bench/runcost.py)."""
     # `load_from_defs_folder` locates the project by its pyproject.toml, which an
     # installed wheel (the deployment image) does not have: load the package itself.
-    with oldest_generation_paused():
+    young, middle, oldest = gc.get_threshold()
+    gc.set_threshold(young, middle, PAUSED_OLDEST)
+    try:
         loaded = load_defs(
             defs_root=oauth_etl.defs, project_root=Path(__file__).resolve().parent.parent
         )
+    finally:
+        gc.set_threshold(young, middle, oldest)
     if _loaded.cache_info().currsize == 0:
         # Only the first: later loads (tests changing the environment) may be evicted, and
         # frozen objects would never be collected.

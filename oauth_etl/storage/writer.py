@@ -37,7 +37,6 @@ from isal import isal_zlib
 
 from oauth_etl.storage.account import container_errors
 from oauth_etl.storage.batch import LandingBatch
-from oauth_etl.storage.collector import oldest_generation_paused
 from oauth_etl.storage.errors import ManifestError, StorageError
 from oauth_etl.storage.manifest import (
     MANIFEST_NAME,
@@ -251,10 +250,9 @@ def write_batch(
     )
     pipeline = _Pipeline(container, block_size)
     try:
-        with oldest_generation_paused():
-            parts = _stream_records(
-                pipeline, container, batch, base, part_size_bytes, compression_level, chunk_size
-            )
+        parts = _stream_records(
+            pipeline, container, batch, base, part_size_bytes, compression_level, chunk_size
+        )
     except BaseException:
         pipeline.abort()
         raise
