@@ -12,10 +12,7 @@ import dagster as dg
 from dagster.components import load_defs
 
 import oauth_etl.defs
-
-# Collections of generation 1 before a full one, while the definitions build: in effect
-# never. Each full collection walks every object built so far; all of them live on.
-PAUSED_OLDEST = 1_000_000
+from oauth_etl.storage.collector import oldest_generation_paused
 
 
 @dg.definitions
@@ -37,14 +34,10 @@ def _loaded(environment: frozenset[tuple[str, str]]) -> dg.Definitions:
     collection, nor the interpreter's exit, walks it again (bench/runcost.py)."""
     # `load_from_defs_folder` locates the project by its pyproject.toml, which an
     # installed wheel (the deployment image) does not have: load the package itself.
-    young, middle, oldest = gc.get_threshold()
-    gc.set_threshold(young, middle, PAUSED_OLDEST)
-    try:
+    with oldest_generation_paused():
         loaded = load_defs(
             defs_root=oauth_etl.defs, project_root=Path(__file__).resolve().parent.parent
         )
-    finally:
-        gc.set_threshold(young, middle, oldest)
     if _loaded.cache_info().currsize == 0:
         # Only the first: later loads (tests changing the environment) may be evicted, and
         # frozen objects would never be collected.

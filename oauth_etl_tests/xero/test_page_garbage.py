@@ -1,11 +1,9 @@
 """A page read over HTTP leaves no cyclic garbage holding its body.
 
 httpx ties every response to its stream in a reference cycle; a response whose body was
-read into it keeps the body until a full collection, and a response read while other
-threads allocate reaches the oldest generation first. Those promoted bodies made CPython
-run a full collection (a walk of every live object, the prefetched pages included) every
-~15,000 records: about a quarter of the extraction's CPU (bench/throughput.py). So the client
-streams each body out of the response.
+read into it keeps the body until a full collection, and while a batch streams full
+collections wait (oauth_etl/storage/collector.py). So the client streams each body out
+of its response: what a pause can hold is a few KiB of httpx objects a page, not pages.
 """
 
 from __future__ import annotations
