@@ -12,6 +12,7 @@ import time
 import traceback
 from collections.abc import Callable
 
+import bench.runcost
 from bench import calls, landing, memory, report, smallrun, tables, throughput, token, walltime
 from bench.common import BenchResult
 
@@ -24,6 +25,7 @@ BENCHMARKS: dict[str, Callable[[bool], BenchResult]] = {
     "memory": memory.run,
     "token": token.run,
     "tables": tables.run,
+    "runcost": bench.runcost.run,
 }
 
 

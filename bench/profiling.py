@@ -1,4 +1,5 @@
-"""Where the time goes: pyinstrument in every thread, frames grouped by what they do.
+"""Where the time goes: pyinstrument in every thread, frames grouped by what they do; and
+where the CPU goes: cProfile on each thread's CPU clock (`cpu_profile_all_threads`).
 
 pyinstrument samples only the thread that started it, and our pipeline works in
 three kinds of thread (the consumer, the page fetchers, the blob-landing worker),
@@ -9,7 +10,10 @@ are classified and summed. Time a thread spends blocked on a lock or queue is
 
 from __future__ import annotations
 
+import cProfile
+import pstats
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,12 +31,16 @@ RULES: tuple[tuple[str, Callable[[str, str], bool]], ...] = (
         lambda f, p: f.rsplit(".", 1)[-1] in ("acquire", "wait", "sleep", "get") and _lib(p),
     ),
     ("JSON (orjson/json)", lambda f, p: f in ("loads", "dumps") or "/json/" in p),
-    ("gzip (zlib)", lambda f, p: "compress" in f or "flush" in f or "gzip" in p),
+    ("gzip (ISA-L/zlib)", lambda f, p: "compress" in f or "flush" in f or "gzip" in p),
     ("hashing (sha256/md5)", lambda f, p: f in ("update", "hexdigest", "md5", "sha256")),
     ("upload (azure SDK)", lambda f, p: "/azure/" in p or "urllib3" in p or "requests" in p),
     ("HTTP (httpx/h11)", lambda f, p: any(x in p for x in ("/httpx/", "/httpcore/", "/h11/"))),
     ("cursor dates", lambda f, p: p.endswith("dates.py") or "_stamp" in f),
     ("paging/parse", lambda f, p: p.endswith(("envelope.py", "client.py"))),
+    (
+        "extraction bookkeeping (ids, cursor, window)",
+        lambda f, p: p.endswith(("extraction.py", "paging.py", "window.py", "cursor.py")),
+    ),
     ("writer loop", lambda f, p: p.endswith("writer.py")),
 )
 
@@ -115,3 +123,85 @@ def shares(totals: Counter[str]) -> list[tuple[str, float, float]]:
         (k, float(v), 100.0 * v / busy) for k, v in totals.most_common() if k != "waiting"
     ]
     return rows
+
+
+# --- CPU: cProfile on each thread's CPU clock -----------------------------------------------
+# Wall-clock samples count a thread waiting for the GIL as busy in whatever it waits in;
+# thread_time counts only the CPU a thread spent, so the shares add up to the process's.
+
+# A built-in's own time goes to what its caller does (a socket read is HTTP when httpx
+# calls it, upload when urllib3 does); these name the built-ins that say it themselves.
+BUILTIN_RULES: tuple[tuple[str, Callable[[str], bool]], ...] = (
+    ("JSON (orjson/json)", lambda n: "orjson" in n or "json" in n),
+    ("gzip (ISA-L/zlib)", lambda n: "compress" in n or "isal" in n or "zlib" in n),
+    ("hashing (sha256/md5)", lambda n: "_hashlib" in n or "md5" in n or "sha256" in n),
+)
+
+Func = tuple[str, int, str]
+
+
+def _category_of(func: Func) -> str | None:
+    path, _, name = func
+    if path == "~":
+        for category, test in BUILTIN_RULES:
+            if test(name):
+                return category
+        return None  # decided by the caller
+    for category, test in RULES:
+        if category != "waiting" and test(name, path):
+            return category
+    return "other"
+
+
+@contextmanager
+def cpu_profile_all_threads() -> Iterator[list[cProfile.Profile]]:
+    """cProfile, timed by each thread's CPU clock, in the calling thread and every thread
+    started inside the block."""
+    profiles: list[cProfile.Profile] = []
+    lock = threading.Lock()
+    original = threading.Thread.run
+
+    def run(thread: threading.Thread) -> None:
+        profile = cProfile.Profile(time.thread_time)
+        with lock:
+            profiles.append(profile)
+        profile.enable()
+        try:
+            original(thread)
+        finally:
+            profile.disable()
+
+    main = cProfile.Profile(time.thread_time)
+    profiles.append(main)
+    threading.Thread.run = run  # type: ignore[method-assign,assignment]
+    main.enable()
+    try:
+        yield profiles
+    finally:
+        main.disable()
+        threading.Thread.run = original  # type: ignore[method-assign]
+
+
+def cpu_summary(profiles: list[cProfile.Profile]) -> tuple[Counter[str], Counter[str]]:
+    """CPU-seconds per category (built-ins by their own name or their caller's category),
+    and the functions with the most CPU of their own."""
+    stats = pstats.Stats(profiles[0])
+    for profile in profiles[1:]:
+        stats.add(profile)
+    table: dict[Func, Any] = stats.stats  # type: ignore[attr-defined]
+    totals: Counter[str] = Counter()
+    leaves: Counter[str] = Counter()
+    for func, (_, _, own, _, callers) in table.items():
+        leaves[f"{func[2]} ({func[0].rsplit('/', 1)[-1]})"] += own
+        category = _category_of(func)
+        if category is not None:
+            totals[category] += own
+            continue
+        # A built-in with no category of its own: split its time by its callers'.
+        by_caller = {caller: figures[2] for caller, figures in callers.items()}
+        spread = sum(by_caller.values()) or 1.0
+        for caller, seconds in by_caller.items():
+            totals[_category_of(caller) or "other"] += own * seconds / spread
+        if not by_caller:
+            totals["other"] += own
+    return totals, leaves

@@ -35,6 +35,7 @@ from azure.core.exceptions import (
 from azure.storage.blob import BlobBlock, BlobClient, ContainerClient, ContentSettings
 from isal import isal_zlib
 
+from oauth_etl.storage import collector
 from oauth_etl.storage.account import container_errors
 from oauth_etl.storage.batch import LandingBatch
 from oauth_etl.storage.errors import ManifestError, StorageError
@@ -250,9 +251,10 @@ def write_batch(
     )
     pipeline = _Pipeline(container, block_size)
     try:
-        parts = _stream_records(
-            pipeline, container, batch, base, part_size_bytes, compression_level, chunk_size
-        )
+        with collector.oldest_generation_paused():
+            parts = _stream_records(
+                pipeline, container, batch, base, part_size_bytes, compression_level, chunk_size
+            )
     except BaseException:
         pipeline.abort()
         raise
@@ -355,6 +357,7 @@ def _stream_records(
             pipeline.submit(pipeline.write, part, bytes(buffer), count)
             records_before += count
             part_bytes += len(buffer)
+            collector.streamed(len(buffer))
             buffer.clear()
             if part_bytes >= part_size_bytes:
                 futures.append(pipeline.submit(pipeline.finish, part))

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from oauth_etl.xero.dates import parse_xero_datetime
+from oauth_etl.xero.dates import parse_xero_datetime, stamp_or_none
 from oauth_etl.xero.errors import MalformedResponse
 
 Record = dict[str, Any]
@@ -25,12 +25,7 @@ def stamp_of(record: Record, field_name: str | None) -> datetime | None:
     if field_name is None:
         return None
     raw = record.get(field_name)
-    if not isinstance(raw, str):
-        return None
-    try:
-        return parse_xero_datetime(raw)
-    except ValueError:
-        return None
+    return stamp_or_none(raw) if isinstance(raw, str) else None
 
 
 @dataclass(frozen=True)

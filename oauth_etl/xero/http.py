@@ -273,12 +273,16 @@ class ApiHttp:
         with slot as started:
             counters.add(calls=1)
             try:
-                response = self._http.get(url, params=params, headers=headers)
+                # Streamed, and the body joined here: httpx ties a response to its stream
+                # in a reference cycle, and a read response would keep its body in that
+                # cycle until a full collection (oauth_etl/storage/collector.py).
+                with self._http.stream("GET", url, params=params, headers=headers) as response:
+                    body = b"".join(response.iter_bytes())
             except httpx.RequestError as exc:  # transport errors and timeouts
                 raise Transient(None, f"{type(exc).__name__}: {exc}", None, None) from exc
             if budget is not None:
                 budget.observe(response.headers, started)
-        reply = Reply(response.status_code, response.content, response.headers)
+        reply = Reply(response.status_code, body, response.headers)
         classify(reply, label, endpoint, tenant_id, budget)
         return reply
 

@@ -26,6 +26,7 @@ class Seen:
     def __init__(self, window: int) -> None:
         self.window = max(window, 1)
         self.recent: list[set[str]] = [set()]
+        self.in_recent: set[str] = set()  # the union of `recent`: one lookup a record
         self.log: array[int] = array("q")
         self.everything: set[int] | None = None
 
@@ -45,16 +46,18 @@ class Seen:
             if hashed in self.everything:
                 return False
             self.everything.add(hashed)
-        elif any(key in ids for ids in self.recent) or (anywhere and hashed in self.log):
+        elif key in self.in_recent or (anywhere and hashed in self.log):
             return False
         self.recent[-1].add(key)
+        self.in_recent.add(key)
         self.log.append(hashed)
         return True
 
     def next_page(self) -> None:
         self.recent.append(set())
         if len(self.recent) > self.window:
-            self.recent.pop(0)
+            # A key is in at most one page's set: it is added only when not in any.
+            self.in_recent -= self.recent.pop(0)
 
 
 def prefetch(x: Extraction, numbers: range) -> Iterator[Page]:
