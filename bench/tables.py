@@ -35,7 +35,7 @@ from oauth_etl.storage.batch import LandingBatch
 from oauth_etl.storage.manifest import Manifest
 from oauth_etl.storage.writer import write_batch
 from oauth_etl_dev.local_services import PROJECT_ROOT, azurite_connection_string, start_azurite
-from oauth_etl_dev.sandbox import data
+from oauth_etl_dev.sandbox import data, gen_transactions
 
 GROWTH_TARGET_MIB = 100.0
 TENANT = "bench-tenant"
@@ -48,7 +48,7 @@ def invoices(count: int, stamp_ms: int = BASE_MS, every: int = 1) -> Iterator[di
     context = data.TenantContext(11, 0, TENANT, TENANT, BASE_MS, count)
     rng = random.Random(11)
     for i in range(0, count, every):
-        yield data.gen_invoice(context, rng, i, stamp_ms + i)
+        yield gen_transactions.gen_invoice(context, rng, i, stamp_ms + i)
 
 
 def peak_rss_mib() -> float:
