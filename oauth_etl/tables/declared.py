@@ -13,20 +13,27 @@ from pathlib import Path
 
 import orjson
 
-from oauth_etl.tables.model import child_shape, parent_shape, table_specs
+from oauth_etl.tables.model import BUCKET, Shape, child_shape, parent_shape, table_specs
 
 COLUMNS_FILE = Path(__file__).with_name("declared_columns.json")
 
 
 def generate() -> bytes:
-    from oauth_etl.tables.show import column_types
-
     tables: dict[str, list[tuple[str, str]]] = {}
     for table in table_specs():
-        tables[table.name] = column_types(parent_shape(table.name).schema())
+        tables[table.name] = table_columns(parent_shape(table.name))
         for child in table.children:
-            tables[child.name] = column_types(child_shape(table.name, child.name).schema())
+            tables[child.name] = table_columns(child_shape(table.name, child.name))
     return orjson.dumps(tables, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+
+
+def table_columns(shape: Shape) -> list[tuple[str, str]]:
+    """A shape's columns and the bucket partition column the merge adds (spool.py)."""
+    import pyarrow as pa
+
+    from oauth_etl.tables.show import column_types
+
+    return column_types(shape.schema().append(pa.field(BUCKET, pa.int32())))
 
 
 @cache

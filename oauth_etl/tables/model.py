@@ -31,6 +31,7 @@ TENANT = "tenant_id"
 BATCH = "_batch_id"  # the landed batch the row's values came from
 UNPARSED = "_unparsed"  # JSON object: path -> raw value that no typed column could hold
 LINE = "_line"  # a child row's position in its parent's array
+BUCKET = "_bucket"  # partition column under tenant_id: a stable hash of the (parent's) id
 
 VersionRule = Literal["updated", "batch", "append"]
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pyarrow as pa
+
 from oauth_etl.tables import declared
-from oauth_etl.tables.model import child_shape, parent_shape, table_specs
+from oauth_etl.tables.model import BUCKET, child_shape, parent_shape, table_specs
 from oauth_etl.tables.show import column_types
 
 PROBE = """
@@ -32,11 +34,12 @@ def test_the_declared_columns_file_is_current() -> None:
     )
 
 
-def test_declared_columns_are_the_shapes_columns() -> None:
+def test_declared_columns_are_the_shapes_columns_and_the_bucket() -> None:
     for table in table_specs():
-        assert declared.declared_columns(table.name) == column_types(
-            parent_shape(table.name).schema()
-        )
+        shape = parent_shape(table.name).schema().append(pa.field(BUCKET, pa.int32()))
+        assert declared.declared_columns(table.name) == column_types(shape)
         for child in table.children:
-            shape = child_shape(table.name, child.name)
-            assert declared.declared_columns(child.name) == column_types(shape.schema())
+            shape = (
+                child_shape(table.name, child.name).schema().append(pa.field(BUCKET, pa.int32()))
+            )
+            assert declared.declared_columns(child.name) == column_types(shape)
