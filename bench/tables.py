@@ -4,8 +4,8 @@ One batch of sandbox invoices (line items included) is landed in Azurite per siz
 measurement runs in a fresh interpreter (`python -m bench.tables worker ...`) that reads the
 batch back from the landing layer and:
 - `merge`: merges it into `invoices` + `invoice_line_items` (typed columns, dedupe, child
-  replacement, one Delta commit per chunk per table), then merges a second batch that changes
-  10% of the invoices (the incremental case);
+  replacement; rows spooled by bucket, then committed bucket group by bucket group), then
+  merges a second batch that changes 10% of the invoices (the incremental case);
 - `parquet`: converts the same records with pyarrow's own inference (`Table.from_pylist`,
   no typing, no dedupe, no children) and writes them as one Parquet file uploaded to the
   same container: the least work that lands the same rows in a columnar file.
