@@ -1,7 +1,8 @@
 """What the per-table asset check compares: distinct ids in the table and in the batches.
 
 Every id that landed for a tenant must have exactly one row in the table (the newest copy
-wins, none is lost), so the two counts are equal after a complete merge. Both sides stream:
+wins, none is lost), so the two counts are equal after a complete merge. For a snapshot
+endpoint, the ids landed from its last complete snapshot on (snapshots.py). Both sides stream:
 the table side reads only the id column of the tenant's files; the landed side holds one
 set of ids (about 100 bytes per id).
 """
@@ -18,6 +19,7 @@ from oauth_etl.storage.manifest import Manifest
 from oauth_etl.storage.reader import iter_records
 from oauth_etl.tables.location import TableStore
 from oauth_etl.tables.model import TENANT, TableSpec
+from oauth_etl.tables.snapshots import snapshot_start
 from oauth_etl.tables.upkeep import table
 
 
@@ -48,9 +50,12 @@ def table_ids(store: TableStore, spec: TableSpec, tenant_id: str) -> tuple[int, 
 
 
 def landed_ids(container: ContainerClient, spec: TableSpec, manifests: Iterable[Manifest]) -> int:
-    """Distinct ids across landed batches (records without an id are not counted)."""
+    """Distinct ids across landed batches (records without an id are not counted); for a
+    snapshot endpoint, from its last complete snapshot on (older ids were deleted)."""
+    manifests = sorted(manifests, key=lambda m: m.batch_id)  # batch ids sort by time
+    since = snapshot_start(spec, manifests)
     seen: set[object] = set()
-    for manifest in manifests:
+    for manifest in manifests[since or 0 :]:
         for record in iter_records(container, manifest):
             key = record.get(spec.id_field)
             if key is not None:

@@ -16,18 +16,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import pyarrow as pa
-
-from oauth_etl.tables import columns, spec
+from oauth_etl.tables import spec
 from oauth_etl.xero.catalog import CATALOG, UPDATED, Endpoint
 from oauth_etl.xero.catalog import endpoint as catalog_endpoint
+
+if TYPE_CHECKING:  # pyarrow is imported where shapes are built: the Dagster definitions
+    import pyarrow as pa  # load table specs without it (every run process loads them)
+
+    from oauth_etl.tables import columns
 
 TENANT = "tenant_id"
 BATCH = "_batch_id"  # the landed batch the row's values came from
 UNPARSED = "_unparsed"  # JSON object: path -> raw value that no typed column could hold
 LINE = "_line"  # a child row's position in its parent's array
+BUCKET = "_bucket"  # partition column under tenant_id: a stable hash of the (parent's) id
 
 VersionRule = Literal["updated", "batch", "append"]
 
@@ -124,12 +128,16 @@ class Shape:
 
     def schema(self, extra: Sequence[str] = ()) -> pa.Schema:
         """Arrow schema; `extra` are fields outside the spec, kept as strings."""
+        import pyarrow as pa
+
         tail = [pa.field(BATCH, pa.string()), pa.field(UNPARSED, pa.string())]
         added = [pa.field(name, pa.string()) for name in extra]
         return pa.schema([*self.keys, *self.fields, *added, *tail])
 
 
 def _shape(schema: str, keys: tuple[pa.Field, ...], skip: frozenset[str]) -> Shape:
+    from oauth_etl.tables import columns
+
     body = {k: v for k, v in spec.properties(schema).items() if k not in skip}
     key_names = {f.name for f in keys}
     # A property named like a key column (a child's parent id) is the key column.
@@ -140,6 +148,10 @@ def _shape(schema: str, keys: tuple[pa.Field, ...], skip: frozenset[str]) -> Sha
 
 @cache
 def parent_shape(name: str) -> Shape:
+    import pyarrow as pa
+
+    from oauth_etl.tables import columns
+
     table = table_spec(name)
     id_type = columns.field_type(spec.properties(table.schema)[table.id_field])
     keys = (pa.field(TENANT, pa.string(), nullable=False), pa.field(table.id_field, id_type))
@@ -148,6 +160,8 @@ def parent_shape(name: str) -> Shape:
 
 @cache
 def child_shape(parent: str, child: str) -> Shape:
+    import pyarrow as pa
+
     table = table_spec(parent)
     found = next(c for c in table.children if c.name == child)
     keys = (

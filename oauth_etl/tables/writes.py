@@ -1,8 +1,10 @@
 """The Delta writes of a merge: appends of new keys, keyed merges, child replacement.
 
-Every write is one atomic Delta commit. Tables are created partitioned by `tenant_id`, with
-log and deleted-file retention set to the time-travel window, so old versions stay readable
-until vacuum may drop them.
+Every write is one atomic Delta commit. Tables are created partitioned by `tenant_id` and
+`_bucket` (spool.py: a stable hash of the id), with log and deleted-file retention set to
+the time-travel window, so old versions stay readable until vacuum may drop them. A merge
+names its buckets in the predicate, so delta-rs reads and rewrites only their files. The
+table's description records its bucket count, which must never change for its life.
 """
 
 from __future__ import annotations
@@ -18,12 +20,30 @@ from deltalake.exceptions import TableNotFoundError
 
 from oauth_etl.tables.convert import ConversionStats
 from oauth_etl.tables.location import TableStore
-from oauth_etl.tables.model import BATCH, LINE, TENANT, TableSpec
+from oauth_etl.tables.model import BATCH, BUCKET, LINE, TENANT, TableSpec
 
 COMMIT_RETRIES = 5  # delta-rs retries a commit that lost a race, then raises
 # A writer holds a row group in memory until it is full: small row groups keep a merge that
 # rewrites a whole tenant's files from holding them all (Parquet's default is 1M rows).
 WRITER = WriterProperties(max_row_group_size=8_192)
+BUCKETS_NOTE = "oauth_etl buckets="  # the description of a table: its bucket count follows
+
+
+class LayoutError(RuntimeError):
+    """A table not laid out as this version writes them (e.g. made before `_bucket`)."""
+
+
+def table_buckets(dt: DeltaTable, uri: str) -> int:
+    """The bucket count a table was created with (its description records it)."""
+    metadata = dt.metadata()
+    note = metadata.description or ""
+    if list(metadata.partition_columns) != [TENANT, BUCKET] or not note.startswith(BUCKETS_NOTE):
+        raise LayoutError(
+            f"the Delta table at {uri} is partitioned by {list(metadata.partition_columns)}, "
+            f"not [{TENANT}, {BUCKET}] (made by an earlier version): delete its folder and "
+            "materialize it again, the tables are rebuilt from the landed batches"
+        )
+    return int(note.removeprefix(BUCKETS_NOTE))
 
 
 @dataclass
@@ -70,15 +90,31 @@ class Handles:
         return found
 
 
+def in_buckets(alias: str, tenant_id: str, buckets: list[int]) -> str:
+    """SQL naming a tenant's buckets: delta-rs prunes the other partitions' files with it."""
+    listed = ", ".join(str(int(b)) for b in buckets)
+    at = f"{alias}." if alias else ""
+    return f"{at}{TENANT} = {literal(tenant_id)} AND {at}{BUCKET} IN ({listed})"
+
+
 def scan(
-    dt: DeltaTable, tenant_id: str, columns: list[str], key: str, values: list[Any]
+    dt: DeltaTable,
+    tenant_id: str,
+    buckets: list[int],
+    columns: list[str],
+    key: str,
+    values: list[Any] | None,
 ) -> pa.Table:
-    """The rows of one tenant whose `key` is in `values`, batch by batch: only the matches
-    are held. (Filtering in the scanner fails on delta-rs's string_view file statistics.)"""
-    dataset = dt.to_pyarrow_dataset(partitions=[(TENANT, "=", tenant_id)])
-    wanted = pa.array(values, type=dataset.schema.field(key).type)
+    """The rows of one tenant's buckets whose `key` is in `values` (None: all), batch by
+    batch: only the matches are held. (Filtering in the scanner fails on delta-rs's
+    string_view file statistics.)"""
+    wanted_buckets = [str(b) for b in buckets]
+    dataset = dt.to_pyarrow_dataset(
+        partitions=[(TENANT, "=", tenant_id), (BUCKET, "in", wanted_buckets)]
+    )
+    wanted = None if values is None else pa.array(values, type=dataset.schema.field(key).type)
     kept = [
-        batch.filter(pc.is_in(batch.column(key), value_set=wanted))
+        batch if wanted is None else batch.filter(pc.is_in(batch.column(key), value_set=wanted))
         # No readahead: the scan holds one batch at a time, however large the table.
         for batch in dataset.to_batches(columns=columns, batch_readahead=0, fragment_readahead=0)
     ]
@@ -94,6 +130,7 @@ def append(
     counts: TableCounts,
     metadata: dict[str, Any],
     retention_days: int,
+    buckets: int,
 ) -> None:
     """Rows whose keys the table lacks: an append, which creates the table the first time."""
     if data.num_rows == 0 and dt is not None:
@@ -104,8 +141,9 @@ def append(
         write_deltalake(
             handles.store.uri(name),
             data,
-            partition_by=[TENANT],
+            partition_by=[TENANT, BUCKET],
             mode="append",
+            description=f"{BUCKETS_NOTE}{buckets}",
             storage_options=handles.store.storage_options(),
             # Time travel needs both the log and the data files of old versions.
             configuration={
@@ -157,13 +195,18 @@ def merge_parent(
     metadata: dict[str, Any],
     retention_days: int,
     fresh: bool,
+    buckets: tuple[int, list[int]],
 ) -> None:
+    """Merge a parent's newer copies; `buckets` is (the table's count, the ones touched)."""
     dt = handles.get(table.name)
     if dt is None or fresh:
-        append(handles, table.name, dt, data, counts, metadata, retention_days)
+        append(handles, table.name, dt, data, counts, metadata, retention_days, buckets[0])
         return
     key = quote(table.id_field)
-    on = f"t.{TENANT} = {literal(tenant_id)} AND s.{TENANT} = t.{TENANT} AND s.{key} = t.{key}"
+    on = (
+        f"{in_buckets('t', tenant_id, buckets[1])} AND s.{TENANT} = t.{TENANT} "
+        f"AND s.{BUCKET} = t.{BUCKET} AND s.{key} = t.{key}"
+    )
     merger = dt.merge(
         aligned(dt, data),
         predicate=on,
@@ -196,24 +239,28 @@ def merge_child(
     metadata: dict[str, Any],
     retention_days: int,
     fresh: bool,
+    buckets: tuple[int, list[int]],
 ) -> None:
     dt = handles.get(name)
     if dt is None or fresh:  # new parents have no lines yet
-        append(handles, name, dt, data, counts, metadata, retention_days)
+        append(handles, name, dt, data, counts, metadata, retention_days, buckets[0])
         return
     # Lines a changed parent no longer has: its old positions past its new array's end.
     # They join the source as markers (no batch id) that delete their match, so the
     # whole replacement is one commit and needs no id list in a SQL predicate.
-    old = scan(dt, tenant_id, [parent_id, LINE], parent_id, parent_ids)
+    old = scan(dt, tenant_id, buckets[1], [parent_id, BUCKET, LINE], parent_id, parent_ids)
     new_ends: dict[Any, int] = {}
     for parent, line in zip(
         data.column(parent_id).to_pylist(), data.column(LINE).to_pylist(), strict=True
     ):
         new_ends[parent] = max(new_ends.get(parent, 0), line + 1)
     stale = [
-        (parent, line)
-        for parent, line in zip(
-            old.column(parent_id).to_pylist(), old.column(LINE).to_pylist(), strict=True
+        (parent, bucket, line)
+        for parent, bucket, line in zip(
+            old.column(parent_id).to_pylist(),
+            old.column(BUCKET).to_pylist(),
+            old.column(LINE).to_pylist(),
+            strict=True,
         )
         if line >= new_ends.get(parent, 0)
     ]
@@ -221,14 +268,17 @@ def merge_child(
     if stale:
         markers = {f.name: pa.nulls(len(stale), f.type) for f in source.schema}
         markers[TENANT] = pa.array([tenant_id] * len(stale), pa.string())
-        markers[parent_id] = pa.array([p for p, _ in stale], source.schema.field(parent_id).type)
-        markers[LINE] = pa.array([line for _, line in stale], pa.int32())
+        markers[parent_id] = pa.array([p for p, _, _ in stale], source.schema.field(parent_id).type)
+        markers[BUCKET] = pa.array([b for _, b, _ in stale], pa.int32())
+        markers[LINE] = pa.array([line for _, _, line in stale], pa.int32())
         source = pa.concat_tables([source, pa.table(markers, schema=source.schema)])
     if source.num_rows == 0:
         return
     parent = quote(parent_id)
-    tenant = f"t.{TENANT} = {literal(tenant_id)}"
-    on = f"{tenant} AND s.{TENANT} = t.{TENANT} AND s.{parent} = t.{parent} AND s.{LINE} = t.{LINE}"
+    on = (
+        f"{in_buckets('t', tenant_id, buckets[1])} AND s.{TENANT} = t.{TENANT} "
+        f"AND s.{BUCKET} = t.{BUCKET} AND s.{parent} = t.{parent} AND s.{LINE} = t.{LINE}"
+    )
     marker = f"s.{BATCH} IS NULL"
     metrics = (
         dt.merge(

@@ -9,10 +9,9 @@ tables in one step (children first, each write one atomic Delta commit). The gra
 """
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import pyarrow as pa
 
 from oauth_etl.defs.tables.batches import (
     LAST_BATCH,
@@ -23,11 +22,13 @@ from oauth_etl.defs.tables.batches import (
 from oauth_etl.defs.tables.resources import DeltaTablesResource
 from oauth_etl.defs.xero.assets import asset_key
 from oauth_etl.defs.xero.partitions import TENANTS
+from oauth_etl.tables.declared import declared_columns
 from oauth_etl.tables.location import TableStore
-from oauth_etl.tables.merge import MergeResult, merge_batches
-from oauth_etl.tables.model import TENANT, TableSpec, child_shape, parent_shape, table_specs
-from oauth_etl.tables.show import column_types
-from oauth_etl.tables.writes import TableCounts, open_table
+from oauth_etl.tables.model import TENANT, TableSpec, table_specs
+
+if TYPE_CHECKING:  # deltalake and pyarrow load when a merge runs, not with the definitions
+    from oauth_etl.tables.merge import MergeResult
+    from oauth_etl.tables.writes import TableCounts
 
 GROUP = "xero_tables"
 KINDS = {"delta", "azure"}
@@ -37,16 +38,19 @@ def table_key(name: str) -> dg.AssetKey:
     return dg.AssetKey([GROUP, name])
 
 
-def column_schema(schema: pa.Schema) -> dg.TableSchema:
-    return dg.TableSchema(
-        columns=[dg.TableColumn(name, kind) for name, kind in column_types(schema)]
-    )
+def column_schema(columns: list[tuple[str, str]]) -> dg.TableSchema:
+    return dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in columns])
 
 
 def table_metadata(
-    store: TableStore, name: str, tenant_id: str, counts: TableCounts
+    store: TableStore, name: str, tenant_id: str, counts: "TableCounts"
 ) -> dict[str, Any]:
     """What the UI shows for one table and tenant after a merge."""
+    import pyarrow as pa
+
+    from oauth_etl.tables.show import column_types
+    from oauth_etl.tables.writes import open_table
+
     dt = open_table(store, name)
     metadata: dict[str, Any] = {
         "table_uri": store.uri(name),
@@ -64,12 +68,12 @@ def table_metadata(
     return {
         **metadata,
         "dagster/row_count": dataset.count_rows(),
-        "dagster/column_schema": column_schema(pa.schema(dt.schema().to_arrow())),
+        "dagster/column_schema": column_schema(column_types(pa.schema(dt.schema().to_arrow()))),
         "delta_version": dt.version(),
     }
 
 
-def _merge_metadata(result: MergeResult, merged: int) -> dict[str, Any]:
+def _merge_metadata(result: "MergeResult", merged: int) -> dict[str, Any]:
     return {
         "batches_merged": merged,
         "records_read": result.records_read,
@@ -97,7 +101,7 @@ def build_table_asset(spec: TableSpec) -> dg.AssetsDefinition:
                 f"Delta table of xero/{spec.name}: one row per `{spec.id_field}` per tenant "
                 f"({rule}), typed from Xero's OpenAPI spec, partitioned by `tenant_id`."
             ),
-            metadata={"dagster/column_schema": column_schema(parent_shape(spec.name).schema())},
+            metadata={"dagster/column_schema": column_schema(declared_columns(spec.name))},
         ),
         *(
             dg.AssetSpec(
@@ -110,11 +114,7 @@ def build_table_asset(spec: TableSpec) -> dg.AssetsDefinition:
                     f"element (`{child.parent_id}`, `_line`), replaced as a whole when the "
                     "parent changes."
                 ),
-                metadata={
-                    "dagster/column_schema": column_schema(
-                        child_shape(spec.name, child.name).schema()
-                    )
-                },
+                metadata={"dagster/column_schema": column_schema(declared_columns(child.name))},
             )
             for child in spec.children
         ),
@@ -130,6 +130,9 @@ def build_table_asset(spec: TableSpec) -> dg.AssetsDefinition:
     def _merge(
         context: dg.AssetExecutionContext, tables: DeltaTablesResource, landed: LandedBatches
     ) -> Iterator[dg.MaterializeResult[Any]]:
+        from oauth_etl.tables.merge import merge_batches
+        from oauth_etl.tables.writes import open_table
+
         tenant_id = context.partition_key
         store = tables.store
         after, extracted = last_merged(context.instance, parent, tenant_id)

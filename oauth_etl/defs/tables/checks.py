@@ -14,15 +14,16 @@ from oauth_etl.defs.tables.assets import table_key
 from oauth_etl.defs.tables.resources import DeltaTablesResource
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.storage.reader import list_batches
-from oauth_etl.tables.checks import check_ids
 from oauth_etl.tables.location import SOURCE
 from oauth_etl.tables.model import TableSpec, table_specs
-from oauth_etl.tables.upkeep import TableMissing
 
 
 def judge_table(
     tables: DeltaTablesResource, storage: LandingStorageResource, spec: TableSpec, tenant_id: str
 ) -> dg.AssetCheckResult:
+    from oauth_etl.tables.checks import check_ids  # deltalake: when the check runs
+    from oauth_etl.tables.upkeep import TableMissing
+
     container = storage.container_client()
     manifests = list_batches(
         container,

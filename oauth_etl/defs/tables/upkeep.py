@@ -21,12 +21,13 @@ from oauth_etl.defs.xero.jobs import xero_extract_job
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.defs.xero.schedules import TENANT_TAG, running_schedule
 from oauth_etl.tables.model import table_names
-from oauth_etl.tables.upkeep import upkeep
-from oauth_etl.tables.writes import open_table
 
 
 @dg.op(description="Compacts, vacuums and checkpoints every Delta table.")
 def upkeep_tables(context: dg.OpExecutionContext, tables: DeltaTablesResource) -> dg.Output[None]:
+    from oauth_etl.tables.upkeep import upkeep  # deltalake: when the job runs
+    from oauth_etl.tables.writes import open_table
+
     store = tables.store
     done = skipped = files_removed = vacuumed = 0
     for name in table_names():
