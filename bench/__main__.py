@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from bench import calls, landing, memory, report, smallrun, tables, throughput, token, walltime
 from bench.common import BenchResult
+from bench.tenants import run as run_tenants
 
 BENCHMARKS: dict[str, Callable[[bool], BenchResult]] = {
     "calls": calls.run,
@@ -24,6 +25,7 @@ BENCHMARKS: dict[str, Callable[[bool], BenchResult]] = {
     "memory": memory.run,
     "token": token.run,
     "tables": tables.run,
+    "tenants": run_tenants,
 }
 
 
