@@ -223,6 +223,7 @@ def figures_of(phase: Phase, max_runs: int) -> tuple[list[Figure], list[str]]:
     bound = tenant_bound(calls, records) * waves
     serial = serial_bound(calls, records) * waves
     fixed = statistics.median(phase.startup) if phase.startup else float("nan")
+    enqueued = [s.enqueued for s in phase.spans if s.enqueued is not None]
     launches = sorted(s.launched for s in phase.spans if s.launched is not None)
     gaps = [b - a for a, b in pairwise(launches)]
     rss = [p.peak_rss_kib / 1024 for p in phase.processes]
@@ -266,6 +267,7 @@ def figures_of(phase: Phase, max_runs: int) -> tuple[list[Figure], list[str]]:
         f"<= {calls} calls, {records} records; rules bound {bound / waves:.2f} s/tenant, "
         f"in-process serial bound {serial / waves:.2f} s/tenant; fixed cost per run (launch to "
         f"first step) median {fixed:.1f} s, max {max(phase.startup, default=float('nan')):.1f} s; "
+        f"the CLI queued them over {max(enqueued) - min(enqueued):.1f} s; "
         f"launches (STARTING) {statistics.median(gaps) if gaps else 0:.1f} s apart (median): "
         f"the default launcher returns once the run process has loaded the code; "
         f"RSS per run {min(rss, default=0):.0f}-{max(rss, default=0):.0f} MiB over "
@@ -311,6 +313,8 @@ def run(quick: bool) -> BenchResult:
                             result.figures += figures
                             result.lines += lines
                             print(f"[tenants] {lines[0]}", flush=True)
+                            for figure in figures:
+                                print(f"[tenants]   {figure.figure}: {figure.ours}", flush=True)
                 finally:
                     sampler.stop()
                 elapsed = time.monotonic() - started

@@ -68,6 +68,7 @@ def dagster_cli(
 ) -> str:
     """Run `dagster <args> -w workspace.yaml` (bounded); its output."""
     argv = [_executable("dagster"), *args, "-w", str(WORKSPACE)]
+    command = " ".join(args)[:120]  # a backfill names every partition
     try:
         done = subprocess.run(
             argv,
@@ -79,10 +80,10 @@ def dagster_cli(
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        raise RunQueueError(f"`dagster {' '.join(args)}` took over {timeout:.0f} s") from exc
+        raise RunQueueError(f"`dagster {command}` took over {timeout:.0f} s") from exc
     if done.returncode != 0:
         raise RunQueueError(
-            f"`dagster {' '.join(args)}` exited {done.returncode}:\n{done.stdout[-2000:]}"
+            f"`dagster {command}` exited {done.returncode}:\n{done.stdout[-2000:]}"
             f"\n{done.stderr[-2000:]}"
         )
     return done.stdout
@@ -97,7 +98,8 @@ def backfill(
 ) -> None:
     """`dagster job backfill`: one queued run per partition (the daemon launches them)."""
     args = ["job", "backfill", "-j", job, "--partitions", ",".join(partitions), "--noprompt"]
-    dagster_cli(environment, home, args)
+    # The CLI plans and submits the runs one by one: seconds each on a busy machine.
+    dagster_cli(environment, home, args, timeout=120.0 + 10.0 * len(partitions))
 
 
 def register_tenants(environment: Mapping[str, str], instance: dg.DagsterInstance) -> list[str]:
