@@ -15,6 +15,7 @@ from collections.abc import Callable
 import bench.runcost
 from bench import calls, landing, memory, report, smallrun, tables, throughput, token, walltime
 from bench.common import BenchResult
+from bench.tenants import run as run_tenants
 
 BENCHMARKS: dict[str, Callable[[bool], BenchResult]] = {
     "calls": calls.run,
@@ -26,6 +27,7 @@ BENCHMARKS: dict[str, Callable[[bool], BenchResult]] = {
     "token": token.run,
     "tables": tables.run,
     "runcost": bench.runcost.run,
+    "tenants": run_tenants,
 }
 
 

@@ -14,6 +14,7 @@ import dagster as dg
 import pytest
 
 from oauth_etl.contract import ScheduleSettings
+from oauth_etl.definitions import defs
 from oauth_etl.defs.resources import XeroApiResource, XeroOAuthResource, build_resources
 from oauth_etl.defs.storage import ConnectionString, LandingStorageResource
 from oauth_etl.defs.xero.checks import xero_token_health
@@ -73,6 +74,19 @@ def test_daily_schedule_requests_one_run_per_tenant(instance: dg.DagsterInstance
     assert [r.partition_key for r in requests] == ["tenant-a", "tenant-b"]
     assert [r.run_key for r in requests] == ["2026-11-28/tenant-a", "2026-11-28/tenant-b"]
     assert [r.tags for r in requests] == [{"xero/tenant": "tenant-a"}, {"xero/tenant": "tenant-b"}]
+
+
+def test_daily_schedule_tick_is_one_run_request_per_tenant(instance: dg.DagsterInstance) -> None:
+    # Through Dagster's own tick evaluation, as the daemon does (it refuses a returned list).
+    instance.add_dynamic_partitions(TENANTS.name or "", ["tenant-a", "tenant-b"])
+    repository = defs().get_repository_def()
+    context = dg.build_schedule_context(
+        instance=instance,
+        scheduled_execution_time=dt.datetime(2026, 11, 28, 2, 30),
+        repository_def=repository,
+    )
+    tick = repository.get_schedule_def("xero_daily").evaluate_tick(context)
+    assert [r.partition_key for r in tick.run_requests or []] == ["tenant-a", "tenant-b"]
 
 
 def test_daily_schedule_skips_and_says_why_without_tenants(instance: dg.DagsterInstance) -> None:

@@ -6,6 +6,7 @@ import.
 """
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
@@ -44,6 +45,15 @@ def daily_run_requests(
     ]
 
 
+def daily_tick(
+    context: dg.ScheduleEvaluationContext,
+) -> Iterator[dg.RunRequest | dg.SkipReason]:
+    # A plain execution_fn may return one RunRequest or SkipReason, or yield several;
+    # Dagster refuses a returned list (the daemon's tick failed on it).
+    result = daily_run_requests(context)
+    yield from [result] if isinstance(result, dg.SkipReason) else result
+
+
 def running_schedule(
     name: str,
     job: Any,  # a @dg.job or a dg.define_asset_job (whose type Dagster does not export)
@@ -73,7 +83,7 @@ def build_schedules(settings: ScheduleSettings) -> list[dg.ScheduleDefinition]:
             settings,
             "Daily incremental extraction (xero_extract: every endpoint but the opt-in ones), "
             "one run per tenant.",
-            execution_fn=daily_run_requests,
+            execution_fn=daily_tick,
         ),
         running_schedule(
             "xero_token_keepalive_weekly",
