@@ -12,10 +12,20 @@ import time
 import traceback
 from collections.abc import Callable
 
-import bench.runcost
-from bench import calls, landing, memory, report, smallrun, tables, throughput, token, walltime
+from bench import (
+    calls,
+    landing,
+    memory,
+    report,
+    runcost,
+    smallrun,
+    tables,
+    tenants,
+    throughput,
+    token,
+    walltime,
+)
 from bench.common import BenchResult
-from bench.tenants import run as run_tenants
 
 BENCHMARKS: dict[str, Callable[[bool], BenchResult]] = {
     "calls": calls.run,
@@ -26,8 +36,8 @@ BENCHMARKS: dict[str, Callable[[bool], BenchResult]] = {
     "memory": memory.run,
     "token": token.run,
     "tables": tables.run,
-    "runcost": bench.runcost.run,
-    "tenants": run_tenants,
+    "runcost": runcost.run,
+    "tenants": tenants.run,
 }
 
 
