@@ -78,8 +78,11 @@ def test_production_instance_loads_with_postgres_and_queue(dagster_home: Path) -
         queue = concurrency.run_queue_config
         assert queue is not None
         assert queue.max_concurrent_runs == 4
+        # One run per tenant, whether the run carries the schedule's tag or (a backfill,
+        # the launchpad) only its partition: every partitioned job is partitioned by tenant.
         assert queue.tag_concurrency_limits == [
-            {"key": TENANT_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+            {"key": key, "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+            for key in (TENANT_TAG, "dagster/partition")
         ]
         assert instance.run_retries_enabled
         assert instance.run_retries_max_retries == 2
