@@ -17,9 +17,11 @@ rate budget per tenant and the app's budget, whichever set's token a call carrie
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import AsyncGenerator, Callable, Generator, Sequence
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import anyio.to_thread
 import httpx
@@ -50,13 +52,18 @@ class Survey:
 
     views: tuple[SetView, ...]
 
-    def owners(self) -> dict[str, str]:
-        """tenant id -> the first set that sees it (the default set, then declared order)."""
+    @functools.cached_property
+    def _owners(self) -> Mapping[str, str]:
         found: dict[str, str] = {}
         for view in self.views:
             for connection in view.connections:
                 found.setdefault(connection.tenant_id, view.name)
-        return found
+        return MappingProxyType(found)
+
+    def owners(self) -> Mapping[str, str]:
+        """tenant id -> the first set that sees it (the default set, then declared order).
+        Built once per survey: every request of a run looks its tenant up here."""
+        return self._owners
 
     def connections(self) -> list[Connection]:
         """Each tenant once, as its owning set sees it."""

@@ -97,19 +97,29 @@ class LocalStack:
     environment: dict[str, str]
 
 
-def local_environment(sandbox: Sandbox, azurite: Azurite, workdir: Path) -> dict[str, str]:
+class Environment(dict[str, str]):
+    """Environment variables whose repr names them, never their values: a failing test's
+    traceback prints its arguments, and these hold the client secret."""
+
+    def __repr__(self) -> str:
+        return f"Environment({', '.join(sorted(self))})"
+
+
+def local_environment(sandbox: Sandbox, azurite: Azurite, workdir: Path) -> Environment:
     """The environment contract, pointed at the local sandbox, Azurite and a file store."""
-    return {
-        "XERO_CLIENT_ID": sandbox.client_id,
-        "XERO_CLIENT_SECRET": sandbox.client_secret or "",
-        "XERO_LOGIN_URL": sandbox.url,
-        "XERO_IDENTITY_URL": sandbox.url,
-        "XERO_API_URL": sandbox.url,
-        "OAUTH_ETL_TOKEN_STORE": f"file:{workdir / 'xero-token.json'}",
-        # Azurite, explicitly: the landing account has no default.
-        "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
-        "OAUTH_ETL_CONTAINER": default_of("storage", "container"),
-    }
+    return Environment(
+        {
+            "XERO_CLIENT_ID": sandbox.client_id,
+            "XERO_CLIENT_SECRET": sandbox.client_secret or "",
+            "XERO_LOGIN_URL": sandbox.url,
+            "XERO_IDENTITY_URL": sandbox.url,
+            "XERO_API_URL": sandbox.url,
+            "OAUTH_ETL_TOKEN_STORE": f"file:{workdir / 'xero-token.json'}",
+            # Azurite, explicitly: the landing account has no default.
+            "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
+            "OAUTH_ETL_CONTAINER": default_of("storage", "container"),
+        }
+    )
 
 
 @contextmanager

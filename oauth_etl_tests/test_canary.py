@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from oauth_etl_dev.demo import Environment
 from oauth_etl_tests import canary
 
 
@@ -19,3 +20,13 @@ def test_a_canary_in_dagster_metadata_is_reported() -> None:
     assert dg.materialize([leaky]).success
     hits = canary.take_hits()  # taken here, so this test itself stays green
     assert any(canary.CLIENT_SECRET in hit for hit in hits)
+
+
+def test_the_test_environment_prints_variable_names_never_their_values() -> None:
+    # A failing test's traceback prints its arguments (local_env among them).
+    environment = Environment(
+        {"XERO_CLIENT_SECRET": canary.CLIENT_SECRET, "OAUTH_ETL_CONTAINER": "c"}
+    )
+    shown = f"{environment!r} {environment!s} {[environment]!r}"
+    assert canary.CLIENT_SECRET not in shown
+    assert "XERO_CLIENT_SECRET" in shown

@@ -20,6 +20,7 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 
 from oauth_etl.defs.xero.schedules import TENANT_TAG
+from oauth_etl_dev.demo import Environment
 from oauth_etl_dev.run_queue import (
     TABLES_SENSOR,
     RunSpan,
@@ -71,7 +72,7 @@ def test_schedule_and_backfills_share_the_queue_one_run_per_tenant(
     instance: dg.DagsterInstance,
     blob_service: BlobServiceClient,
 ) -> None:
-    environment = {**local_env, "OAUTH_ETL_DAILY_CRON": "* * * * *"}
+    environment = Environment({**local_env, "OAUTH_ETL_DAILY_CRON": "* * * * *"})
     limits = instance.get_concurrency_config().run_queue_config
     assert limits is not None and limits.max_concurrent_runs == 4
 

@@ -7,6 +7,8 @@ that cannot answer does not hide the others' tenants: they are registered, then 
 asset fails naming the set and its remedy.
 """
 
+from collections.abc import Mapping
+
 import dagster as dg
 
 from oauth_etl.defs.resources import XeroApiResource
@@ -24,7 +26,7 @@ OWNER_RULE = (
 
 
 def tenant_table(
-    connections: list[Connection], owners: dict[str, str] | None = None
+    connections: list[Connection], owners: Mapping[str, str] | None = None
 ) -> dg.TableMetadataValue:
     """The tenants; with `owners` (several token sets) the set that reads each one."""
     columns = ["tenant_id", "tenant_name", "tenant_type"] + (["token_set"] if owners else [])
