@@ -19,8 +19,8 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from oauth_etl.defs.resources import XeroOAuthResource
 from oauth_etl.defs.storage import ConnectionString, LandingStorageResource
-from oauth_etl.oauth.scopes import scopes_for
 from oauth_etl.storage.account import make_blob_service_client
+from oauth_etl.xero.scopes import scopes_for
 from oauth_etl_dev.local_services import Azurite, Sandbox, start_azurite, start_sandbox
 
 CLIENT_ID = "bench-client"

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 from bench.common import Stack, calls_by_endpoint, stack
 from oauth_etl.oauth.auth import BearerAuth
-from oauth_etl.oauth.scopes import scopes_for
 from oauth_etl.storage.batch import BatchStats, LandingBatch
 from oauth_etl.storage.writer import write_batch
 from oauth_etl.xero.catalog import CATALOG, Endpoint
 from oauth_etl.xero.client import XeroClient
 from oauth_etl.xero.rate import RateBudget
+from oauth_etl.xero.scopes import scopes_for
 
 EDITS_PER_CALL = 1.0
 EDIT_FLAGS = ("--edits-per-call", str(EDITS_PER_CALL), "--edit-target", "served")

@@ -1,8 +1,8 @@
 """`oauth-etl`: authorize, look after the token set; in a development install also the
 sandbox, the demo and the UI.
 
-Every command resolves the environment contract (`oauth_etl.contract`) into the same
-`XeroConnection` the Dagster resources open (`oauth_etl.connection`), so the command line
+Every command resolves the environment contract (`oauth_etl.app.contract`) into the same
+`XeroConnection` the Dagster resources open (`oauth_etl.app.connection`), so the command line
 and a Dagster run share one token store and one lock. Start-up stays short: `--help` and
 the token commands import neither Dagster nor an Azure SDK (an Azure SDK only when a Key
 Vault store is configured), and heavier commands are imported when they run.
@@ -29,7 +29,7 @@ import click
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 if TYPE_CHECKING:
-    from oauth_etl.connection import XeroApi, XeroConnection
+    from oauth_etl.app.connection import XeroApi, XeroConnection
     from oauth_etl.oauth.manager import TokenManager
 
 DEFAULT_SCOPES_HELP = (
@@ -48,7 +48,7 @@ def fail(exc: BaseException | str) -> NoReturn:
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
-    from oauth_etl.contract import ConfigError
+    from oauth_etl.app.contract import ConfigError
     from oauth_etl.oauth.errors import OAuthError
     from oauth_etl.storage.errors import StorageError
     from oauth_etl.xero.errors import XeroError
@@ -62,7 +62,7 @@ def connected(token_set: str | None = None) -> Iterator[tuple[XeroConnection, Xe
     """The connection and API of the environment contract (of `token_set`, else the
     default set's); closed on exit. A configuration, OAuth, Xero or storage error ends the
     command with `error: ...` and status 1."""
-    from oauth_etl.connection import open_from_environment
+    from oauth_etl.app.connection import open_from_environment
     from oauth_etl.oauth.errors import OAuthError
 
     errors = _user_errors()
@@ -71,7 +71,7 @@ def connected(token_set: str | None = None) -> Iterator[tuple[XeroConnection, Xe
             yield pair
     except errors as exc:
         if token_set and isinstance(exc, OAuthError):
-            from oauth_etl.token_sets import set_error
+            from oauth_etl.app.token_sets import set_error
 
             fail(set_error(token_set, exc))  # names the set and its own authorize command
         fail(exc)
@@ -186,7 +186,7 @@ def authorize_command(
     Log in to Xero as the user who connected the organisations; with --connection NAME
     the token set is stored as NAME's (a second Xero user's organisations)."""
     from oauth_etl.oauth.authorize import Mode
-    from oauth_etl.oauth.scopes import CLASSIC_EXPENSES_SCOPE, JOURNALS_SCOPE, scopes_for
+    from oauth_etl.xero.scopes import CLASSIC_EXPENSES_SCOPE, JOURNALS_SCOPE, scopes_for
 
     mode: Mode = "unattended" if unattended else "paste" if no_browser else "browser"
     if scopes:
@@ -320,8 +320,8 @@ def table_group() -> None:
 @click.option("--history", type=int, default=10, show_default=True, help="Versions listed.")
 def table_show(name: str, tenant: str | None, history: int) -> None:
     """Schema, row count and latest versions of a table, e.g. `xero/invoices`."""
-    from oauth_etl import contract
-    from oauth_etl.contract import StorageSettings, TablesSettings
+    from oauth_etl.app import contract
+    from oauth_etl.app.contract import StorageSettings, TablesSettings
     from oauth_etl.tables.location import TableStore
     from oauth_etl.tables.show import describe, render
     from oauth_etl.tables.upkeep import TableMissing

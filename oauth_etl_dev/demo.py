@@ -26,8 +26,8 @@ import click
 import dagster as dg
 import httpx
 
-from oauth_etl.connection import open_from_environment
-from oauth_etl.contract import default_of
+from oauth_etl.app.connection import open_from_environment
+from oauth_etl.app.contract import default_of
 from oauth_etl.defs.resources import build_resources
 from oauth_etl.defs.storage import LandingStorageResource
 from oauth_etl.defs.tables.assets import TABLE_ASSETS, table_key

@@ -24,7 +24,7 @@ from typing import Any
 import dagster as dg
 import yaml
 
-from oauth_etl.connection import open_from_environment
+from oauth_etl.app.connection import open_from_environment
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.defs.xero.tenants import organisation_ids
 from oauth_etl_dev.local_services import PROJECT_ROOT, ServiceProcess, spawn_service

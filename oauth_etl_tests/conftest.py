@@ -10,7 +10,7 @@ import httpx
 import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
-from oauth_etl.connection import open_from_environment
+from oauth_etl.app.connection import open_from_environment
 from oauth_etl_dev.demo import local_environment
 from oauth_etl_dev.local_services import Azurite, Sandbox, start_azurite, start_sandbox
 from oauth_etl_tests import canary

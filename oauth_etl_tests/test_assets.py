@@ -24,8 +24,6 @@ from oauth_etl.defs.xero.assets import (
 )
 from oauth_etl.defs.xero.jobs import xero_extract_job
 from oauth_etl.defs.xero.partitions import TENANTS
-from oauth_etl.oauth.scopes import CLASSIC_EXPENSES_SCOPE as CLASSIC
-from oauth_etl.oauth.scopes import scopes_for
 from oauth_etl.storage.batch import LandingBatch
 from oauth_etl.storage.reader import list_batches
 from oauth_etl.xero.catalog import CATALOG, endpoint
@@ -33,6 +31,8 @@ from oauth_etl.xero.client import XeroClient
 from oauth_etl.xero.cursor import request_bound
 from oauth_etl.xero.dates import from_cursor, if_modified_since_header
 from oauth_etl.xero.rate import RateBudget
+from oauth_etl.xero.scopes import CLASSIC_EXPENSES_SCOPE as CLASSIC
+from oauth_etl.xero.scopes import scopes_for
 from oauth_etl_dev.local_services import Azurite
 from oauth_etl_tests.xero.fake_xero import TENANT, BearerAuth, FakeXero, always, make_records
 

@@ -13,7 +13,8 @@ from types import SimpleNamespace
 import dagster as dg
 import pytest
 
-from oauth_etl.contract import ScheduleSettings
+from oauth_etl.app.contract import ScheduleSettings
+from oauth_etl.app.sets import DEFAULT
 from oauth_etl.definitions import defs
 from oauth_etl.defs.resources import XeroApiResource, XeroOAuthResource, build_resources
 from oauth_etl.defs.storage import ConnectionString, LandingStorageResource
@@ -24,7 +25,6 @@ from oauth_etl.defs.xero.schedules import build_schedules, daily_run_requests
 from oauth_etl.defs.xero.sensors import xero_tenants_sensor
 from oauth_etl.oauth.errors import AuthorizationRequired
 from oauth_etl.oauth.manager import TokenManager, TokenStatus
-from oauth_etl.oauth.sets import DEFAULT
 from oauth_etl_tests.conftest import SandboxHandle
 
 DAY = 86_400.0

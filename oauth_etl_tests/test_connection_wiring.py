@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from oauth_etl import connection
+from oauth_etl.app import connection
 from oauth_etl.defs.resources import XeroOAuthResource, build_resources
 from oauth_etl.oauth.errors import AuthorizationFailed, LockTimeout
 from oauth_etl.oauth.rescue import BlobRescueSink, FileRescueSink, default_rescue_dir

@@ -25,10 +25,10 @@ from oauth_etl.doctor.run import check_environment
 from oauth_etl.oauth.auth import BearerAuth
 from oauth_etl.oauth.locks import FileLock
 from oauth_etl.oauth.rescue import BlobRescueSink, FileRescueSink
-from oauth_etl.oauth.scopes import scopes_for
 from oauth_etl.oauth.stores import FileTokenStore, KeyVaultTokenStore, read_secret
 from oauth_etl.xero.catalog import CATALOG, endpoint
 from oauth_etl.xero.client import XeroClient
+from oauth_etl.xero.scopes import scopes_for
 from oauth_etl_dev.demo import local_environment
 from oauth_etl_dev.local_services import AZURITE_ACCOUNT, AZURITE_KEY, Azurite, free_port
 from oauth_etl_tests import canary

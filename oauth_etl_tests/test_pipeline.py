@@ -18,11 +18,11 @@ from oauth_etl.defs.xero.assets import ENDPOINT_ASSETS
 from oauth_etl.defs.xero.checks import BATCH_CHECKS
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.defs.xero.tenants import xero_tenants
-from oauth_etl.oauth.scopes import scopes_for
 from oauth_etl.storage.manifest import Manifest
 from oauth_etl.storage.reader import iter_records, latest_batch
 from oauth_etl.xero.catalog import CATALOG, Endpoint
 from oauth_etl.xero.dates import parse_xero_datetime
+from oauth_etl.xero.scopes import scopes_for
 from oauth_etl_tests.conftest import SandboxHandle
 
 # Endpoints of the xero_extract job (Journals is opt-in, so not in it): three paged

@@ -15,9 +15,15 @@ import httpx
 import pytest
 from azure.storage.blob import ContainerClient
 
-from oauth_etl import contract
-from oauth_etl.connection import LeaseLock, XeroConnection
-from oauth_etl.contract import CONTRACT, OAuthSettings, StorageSettings, Variable, XeroApiSettings
+from oauth_etl.app import contract
+from oauth_etl.app.connection import LeaseLock, XeroConnection
+from oauth_etl.app.contract import (
+    CONTRACT,
+    OAuthSettings,
+    StorageSettings,
+    Variable,
+    XeroApiSettings,
+)
 from oauth_etl.definitions import defs
 from oauth_etl.defs.io_manager import BlobLandingIOManager
 from oauth_etl.defs.resources import XeroApiResource, XeroOAuthResource, build_resources

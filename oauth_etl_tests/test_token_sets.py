@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from oauth_etl.connection import XeroConnection
-from oauth_etl.contract import ConfigError, OAuthSettings
+from oauth_etl.app.connection import XeroConnection
+from oauth_etl.app.contract import ConfigError, OAuthSettings
+from oauth_etl.app.sets import lock_for, parse_names, settings_for, store_for
+from oauth_etl.app.token_sets import SetView, Survey, TenantDirectory
 from oauth_etl.doctor import check_settings
 from oauth_etl.oauth.errors import AuthorizationRequired, TenantNotAuthorized
-from oauth_etl.oauth.sets import lock_for, parse_names, settings_for, store_for
-from oauth_etl.token_sets import SetView, Survey, TenantDirectory
 from oauth_etl.xero.types import Connection
 
 

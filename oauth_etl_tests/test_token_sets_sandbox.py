@@ -17,7 +17,8 @@ import httpx
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from oauth_etl.connection import open_from_environment
+from oauth_etl.app.connection import open_from_environment
+from oauth_etl.app.token_sets import TenantRouter
 from oauth_etl.defs.resources import build_resources
 from oauth_etl.defs.xero.assets import ENDPOINT_ASSETS
 from oauth_etl.defs.xero.checks import xero_token_health
@@ -26,7 +27,6 @@ from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.defs.xero.sensors import xero_tenants_sensor
 from oauth_etl.defs.xero.tenants import xero_tenants
 from oauth_etl.doctor.run import check_environment
-from oauth_etl.token_sets import TenantRouter
 from oauth_etl_dev.demo import local_environment
 from oauth_etl_dev.local_services import Azurite
 from oauth_etl_tests import canary

@@ -9,8 +9,8 @@ from datetime import timedelta
 import dagster as dg
 from pydantic import Field
 
-from oauth_etl import contract
-from oauth_etl.contract import ScheduleSettings
+from oauth_etl.app import contract
+from oauth_etl.app.contract import ScheduleSettings
 from oauth_etl.defs.storage import LandingStorageResource
 from oauth_etl.defs.xero.schedules import running_schedule
 from oauth_etl.storage.writer import sweep_incomplete_batches

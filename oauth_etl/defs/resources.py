@@ -1,15 +1,15 @@
 """The code location's resources, bound to the environment contract.
 
 `XeroOAuthResource` owns the token set of a run: it opens one `XeroConnection`
-(`oauth_etl.connection`) when the run's resources are set up and closes it at
+(`oauth_etl.app.connection`) when the run's resources are set up and closes it at
 teardown, so the token endpoint's HTTP client and any Key Vault client are closed
 after every run, check and sensor tick. `XeroApiResource` keeps one `XeroClient`, so
 every step of a run shares one rate budget per tenant. Configuration comes from the
-contract (`oauth_etl.contract`) as `dg.EnvVar`s: resolved at launch, shown by name.
+contract (`oauth_etl.app.contract`) as `dg.EnvVar`s: resolved at launch, shown by name.
 
 With several token sets (OAUTH_ETL_CONNECTIONS) the same two resources serve them all:
 `token_manager(name)` per set, and the client puts on each tenant's calls the token of
-the set that sees it (oauth_etl.token_sets).
+the set that sees it (oauth_etl.app.token_sets).
 """
 
 # No `from __future__ import annotations`: Dagster reads the field annotations at class
@@ -23,9 +23,11 @@ import dagster as dg
 import httpx
 from pydantic import Field, PrivateAttr
 
-from oauth_etl import contract
-from oauth_etl.connection import XeroApi, XeroConnection
-from oauth_etl.contract import OAuthSettings, Section, XeroApiSettings
+from oauth_etl.app import contract
+from oauth_etl.app.connection import XeroApi, XeroConnection
+from oauth_etl.app.contract import OAuthSettings, Section, XeroApiSettings
+from oauth_etl.app.sets import DEFAULT
+from oauth_etl.app.token_sets import Survey
 from oauth_etl.defs.io_manager import BlobLandingIOManager
 from oauth_etl.defs.storage import (
     ConnectionString,
@@ -35,8 +37,6 @@ from oauth_etl.defs.storage import (
     SasToken,
 )
 from oauth_etl.oauth.manager import TokenManager
-from oauth_etl.oauth.sets import DEFAULT
-from oauth_etl.token_sets import Survey
 from oauth_etl.xero.client import Connection, XeroClient
 
 

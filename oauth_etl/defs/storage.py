@@ -16,8 +16,8 @@ import dagster as dg
 from azure.storage.blob import ContainerClient
 from pydantic import Field, JsonValue, PrivateAttr
 
-from oauth_etl.connection import open_landing
-from oauth_etl.contract import StorageSettings, default_of
+from oauth_etl.app.connection import open_landing
+from oauth_etl.app.contract import StorageSettings, default_of
 from oauth_etl.storage.account import safe_url
 from oauth_etl.storage.container import LandingContainer, check_container_name
 from oauth_etl.storage.lease import BlobLeaseLock

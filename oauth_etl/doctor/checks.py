@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import urlsplit
 
-from oauth_etl import contract
-from oauth_etl.contract import OAuthSettings, StorageSettings
+from oauth_etl.app import contract
+from oauth_etl.app.contract import OAuthSettings, StorageSettings
+from oauth_etl.app.sets import parse_names, store_for
 from oauth_etl.oauth.errors import AuthorizationRequired, LockTimeout, OAuthError
 from oauth_etl.oauth.locks import CrossProcessLock, keyvault_lock_location
 from oauth_etl.oauth.rescue import FileRescueSink, RescueSink, parse_rescue_location
-from oauth_etl.oauth.scopes import RESTRICTED_SCOPES, unreadable
-from oauth_etl.oauth.sets import parse_names, store_for
 from oauth_etl.oauth.stores import FileTokenStore, KeyVaultTokenStore, TokenStore, parse_store_uri
+from oauth_etl.xero.scopes import RESTRICTED_SCOPES, unreadable
 
 if TYPE_CHECKING:
     from oauth_etl.oauth.manager import TokenManager

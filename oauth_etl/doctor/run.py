@@ -1,5 +1,5 @@
 """`oauth-etl doctor` on the environment contract: the connection, the API client and the
-landing container built as every command builds them (`oauth_etl.connection`), each on
+landing container built as every command builds them (`oauth_etl.app.connection`), each on
 first use, so a link that cannot be built is a ✘ of its own check, and all closed after.
 """
 
@@ -10,13 +10,13 @@ import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from oauth_etl import contract
-from oauth_etl.connection import XeroApi, XeroConnection, open_landing
-from oauth_etl.contract import OAuthSettings, StorageSettings, XeroApiSettings
+from oauth_etl.app import contract
+from oauth_etl.app.connection import XeroApi, XeroConnection, open_landing
+from oauth_etl.app.contract import OAuthSettings, StorageSettings, XeroApiSettings
+from oauth_etl.app.sets import DEFAULT, parse_names
 from oauth_etl.doctor import CheckResult, run_checks, standard_steps, token_set_steps
-from oauth_etl.oauth.scopes import selection
-from oauth_etl.oauth.sets import DEFAULT, parse_names
 from oauth_etl.oauth.stores import read_secret
+from oauth_etl.xero.scopes import selection
 
 if TYPE_CHECKING:
     from azure.keyvault.secrets import SecretClient

@@ -1,9 +1,8 @@
-"""OAuth 2.0 token lifecycle (no Dagster); Xero specifics only in `scopes.py` and defaults."""
+"""OAuth 2.0 token lifecycle, provider-neutral: no Dagster, no Xero (scopes, URLs as parameters)."""
 
 from oauth_etl.oauth.auth import BearerAuth, is_expired_token_response
 from oauth_etl.oauth.authorize import (
     DEFAULT_REDIRECT_URI,
-    DEFAULT_SCOPES,
     AuthorizationResult,
     authorize,
     build_authorize_url,
@@ -42,7 +41,6 @@ from oauth_etl.oauth.rescue import (
     RescueSink,
     parse_rescue_location,
 )
-from oauth_etl.oauth.scopes import ScopePlan, scopes_for, unreadable
 from oauth_etl.oauth.stores import (
     DEFAULT_STORE_URI,
     FileTokenStore,
@@ -59,7 +57,6 @@ from oauth_etl.oauth.tokens import TokenSet, fingerprint_of
 
 __all__ = [
     "DEFAULT_REDIRECT_URI",
-    "DEFAULT_SCOPES",
     "DEFAULT_STORE_URI",
     "AuthorizationFailed",
     "AuthorizationRequired",
@@ -80,7 +77,6 @@ __all__ = [
     "OAuthError",
     "RescueLocation",
     "RescueSink",
-    "ScopePlan",
     "StoreLocation",
     "TokenEndpoint",
     "TokenEndpointError",
@@ -106,7 +102,5 @@ __all__ = [
     "parse_store_uri",
     "read_secret",
     "run_local_authorization",
-    "scopes_for",
     "secret_identity",
-    "unreadable",
 ]

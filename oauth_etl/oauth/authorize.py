@@ -34,21 +34,6 @@ LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1"})
 # port. 8765 is the port paste mode always used; any free port works if registered.
 DEFAULT_REDIRECT_URI = "http://localhost:8765/callback"
 
-# What `authorize` asks for unless told otherwise: what an app created in 2026 gets for
-# the default selection, `scopes_for().scopes` (oauth_etl.oauth.scopes; a test keeps the
-# two equal, written out here so that token commands need not load the catalog).
-# Journals and classic expenses are opt-in: an app without them fails the whole consent.
-DEFAULT_SCOPES: tuple[str, ...] = (
-    "offline_access",
-    "accounting.banktransactions.read",
-    "accounting.budgets.read",
-    "accounting.contacts.read",
-    "accounting.invoices.read",
-    "accounting.manualjournals.read",
-    "accounting.payments.read",
-    "accounting.settings.read",
-)
-
 Mode = Literal["browser", "print", "paste", "unattended"]
 
 _VERIFIER_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -194,7 +179,7 @@ def run_local_authorization(
     *,
     login_url: str,
     client_id: str,
-    scopes: Sequence[str] | str = DEFAULT_SCOPES,
+    scopes: Sequence[str] | str,
     mode: Mode = "browser",
     redirect_uri: str | None = None,
     port: int | None = None,
@@ -333,7 +318,7 @@ def authorize(
     *,
     login_url: str,
     client_id: str,
-    scopes: Sequence[str] | str = DEFAULT_SCOPES,
+    scopes: Sequence[str] | str,
     mode: Mode = "browser",
     redirect_uri: str | None = None,
     **kwargs: Any,

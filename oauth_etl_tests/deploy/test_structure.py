@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from dagster._core.instance.config import dagster_instance_config
 
-from oauth_etl.contract import CONTRACT, default_of
+from oauth_etl.app.contract import CONTRACT, default_of
 from oauth_etl.oauth.stores import parse_store_uri
 
 from ._config import DEPLOY_README, HELM_VALUES, LOCAL_INSTANCE, PROD_INSTANCE, load_yaml

@@ -11,7 +11,6 @@ import pytest
 
 from oauth_etl.oauth.authorize import (
     DEFAULT_REDIRECT_URI,
-    DEFAULT_SCOPES,
     authorize,
     build_authorize_url,
     code_challenge_s256,
@@ -22,6 +21,7 @@ from oauth_etl.oauth.authorize import (
     run_local_authorization,
 )
 from oauth_etl.oauth.errors import AuthorizationFailed
+from oauth_etl.xero.scopes import DEFAULT_SCOPES
 from oauth_etl_dev.local_services import free_port
 from oauth_etl_tests.oauth.test_manager import Env
 
@@ -96,6 +96,7 @@ def test_unattended_mode_reads_the_code_from_the_redirect(tmp_path: Path) -> Non
     login = FakeLogin()
     tokens = authorize(
         env.manager,
+        scopes=DEFAULT_SCOPES,
         login_url=LOGIN,
         client_id="client-abc",
         mode="unattended",
@@ -123,6 +124,7 @@ def test_browser_mode_with_a_given_redirect_uri() -> None:
         return True
 
     result = run_local_authorization(
+        scopes=DEFAULT_SCOPES,
         login_url=LOGIN,
         client_id="c",
         mode="browser",
@@ -146,6 +148,7 @@ def test_forged_state_on_the_callback_is_refused() -> None:
 
     with pytest.raises(AuthorizationFailed, match="state"):
         run_local_authorization(
+            scopes=DEFAULT_SCOPES,
             login_url=LOGIN,
             client_id="c",
             redirect_uri=f"http://127.0.0.1:{free_port()}/callback",
@@ -163,7 +166,12 @@ def test_paste_mode() -> None:
         return f"{query['redirect_uri'][0]}?code=pasted&state={query['state'][0]}"
 
     result = run_local_authorization(
-        login_url=LOGIN, client_id="c", mode="paste", output=printed.append, read_line=paste
+        scopes=DEFAULT_SCOPES,
+        login_url=LOGIN,
+        client_id="c",
+        mode="paste",
+        output=printed.append,
+        read_line=paste,
     )
     assert result.code == "pasted" and result.redirect_uri == DEFAULT_REDIRECT_URI
 
@@ -171,6 +179,7 @@ def test_paste_mode() -> None:
 def test_no_callback_times_out_with_advice() -> None:
     with pytest.raises(AuthorizationFailed, match="no-browser"):
         run_local_authorization(
+            scopes=DEFAULT_SCOPES,
             login_url=LOGIN,
             client_id="c",
             mode="print",
@@ -182,7 +191,12 @@ def test_no_callback_times_out_with_advice() -> None:
 
 def test_redirect_uri_must_be_loopback_http() -> None:
     with pytest.raises(ValueError, match="loopback"):
-        run_local_authorization(login_url=LOGIN, client_id="c", redirect_uri="https://evil.test/cb")
+        run_local_authorization(
+            scopes=DEFAULT_SCOPES,
+            login_url=LOGIN,
+            client_id="c",
+            redirect_uri="https://evil.test/cb",
+        )
     for bad in (
         "http://example.com:8765/cb",
         "http://192.168.1.2:8765/cb",
@@ -211,6 +225,7 @@ def test_paste_mode_accepts_a_non_loopback_registered_uri() -> None:
         return f"https://app.example/cb?code=p2&state={query['state'][0]}"
 
     result = run_local_authorization(
+        scopes=DEFAULT_SCOPES,
         login_url=LOGIN,
         client_id="c",
         mode="paste",
@@ -230,6 +245,7 @@ def test_a_busy_callback_port_says_what_to_do() -> None:
         port = busy.getsockname()[1]
         with pytest.raises(AuthorizationFailed, match="--redirect-uri"):
             run_local_authorization(
+                scopes=DEFAULT_SCOPES,
                 login_url=LOGIN,
                 client_id="c",
                 mode="print",
@@ -247,6 +263,7 @@ def test_unattended_without_a_redirect_to_the_uri_fails() -> None:
 
     with pytest.raises(AuthorizationFailed, match="never redirected"):
         run_local_authorization(
+            scopes=DEFAULT_SCOPES,
             login_url=LOGIN,
             client_id="c",
             mode="unattended",

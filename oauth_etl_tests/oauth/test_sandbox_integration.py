@@ -18,13 +18,14 @@ import pytest
 from azure.storage.blob import ContainerClient
 
 from oauth_etl.oauth.auth import BearerAuth
-from oauth_etl.oauth.authorize import DEFAULT_REDIRECT_URI, DEFAULT_SCOPES, authorize
+from oauth_etl.oauth.authorize import DEFAULT_REDIRECT_URI, authorize
 from oauth_etl.oauth.endpoint import TokenEndpoint
 from oauth_etl.oauth.errors import AuthorizationRequired, InvalidClient
 from oauth_etl.oauth.locks import FileLock
 from oauth_etl.oauth.manager import TokenManager
 from oauth_etl.oauth.stores import FileTokenStore, KeyVaultTokenStore
 from oauth_etl.oauth.tokens import TokenSet
+from oauth_etl.xero.scopes import DEFAULT_SCOPES
 from oauth_etl_dev.local_services import Azurite
 from oauth_etl_tests.conftest import SandboxFactory
 from oauth_etl_tests.oauth.fake_keyvault import VAULT_URL, FakeKeyVaultTransport, fake_secret_client
@@ -309,7 +310,7 @@ def test_unattended_authorize_against_a_strict_new_app(
     """A new app (granular scopes, the documented redirect URI) accepts the defaults and
     refuses journals and an unregistered redirect URI with advice, storing nothing."""
     from oauth_etl.oauth.errors import AuthorizationFailed
-    from oauth_etl.oauth.scopes import scopes_for
+    from oauth_etl.xero.scopes import scopes_for
 
     sandbox = sandbox_factory("--scopes", "new-app", "--redirect-uri", DEFAULT_REDIRECT_URI)
     manager = manager_for(sandbox, tmp_path / "token.json")

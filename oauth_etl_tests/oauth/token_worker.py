@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         fake = FakeKeyVaultTransport(state_dir=args.keyvault_state)
         store = KeyVaultTokenStore(VAULT_URL, "xero-token", client=fake_secret_client(fake))
         if args.lease:
-            from oauth_etl.connection import LeaseLock
+            from oauth_etl.app.connection import LeaseLock
             from oauth_etl.defs.storage import ConnectionString, LandingStorageResource
 
             connection_string, _, container = args.lease.rpartition("/")

@@ -17,7 +17,7 @@ from typing import Any
 import dagster as dg
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
-from oauth_etl.connection import open_from_environment
+from oauth_etl.app.connection import open_from_environment
 from oauth_etl.defs.io_manager import BlobLandingIOManager
 from oauth_etl.defs.resources import XeroApiResource, build_resources
 from oauth_etl.defs.xero.assets import build_endpoint_asset

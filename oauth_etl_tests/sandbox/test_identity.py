@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from oauth_etl.oauth.authorize import DEFAULT_REDIRECT_URI
-from oauth_etl.oauth.scopes import scopes_for
+from oauth_etl.xero.scopes import scopes_for
 from oauth_etl_dev.sandbox import SandboxConfig
 from oauth_etl_dev.sandbox.config import REGISTERED_REDIRECT_URIS
 from oauth_etl_dev.sandbox.grants import NEW_APP_SCOPES

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
-from oauth_etl.contract import ConfigError, StorageSettings
+from oauth_etl.app.contract import ConfigError, StorageSettings
 from oauth_etl.defs.storage import ConnectionString, LandingStorageResource, SasToken
 from oauth_etl.storage import (
     ContainerMissing,

@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from oauth_etl.connection import open_from_environment
+from oauth_etl.app.connection import open_from_environment
 from oauth_etl.tables.model import table_names
 from oauth_etl.xero.catalog import CATALOG
 from oauth_etl_dev.demo import local_environment

@@ -15,8 +15,8 @@ from typing import Any
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from oauth_etl import contract
-from oauth_etl.contract import TablesSettings
+from oauth_etl.app import contract
+from oauth_etl.app.contract import TablesSettings
 from oauth_etl.defs.storage import ConnectionString, LandingStorageResource, SasToken
 from oauth_etl.defs.tables.batches import LandedBatchesIOManager
 from oauth_etl.tables.location import TableStore, default_root

@@ -12,8 +12,8 @@ keeps working for that many days (oauth_etl.tables.upkeep).
 
 import dagster as dg
 
-from oauth_etl import contract
-from oauth_etl.contract import ScheduleSettings
+from oauth_etl.app import contract
+from oauth_etl.app.contract import ScheduleSettings
 from oauth_etl.defs.tables.assets import TABLE_ASSETS, table_key
 from oauth_etl.defs.tables.resources import DeltaTablesResource
 from oauth_etl.defs.xero.assets import DEFAULT_ASSETS

@@ -17,12 +17,12 @@ from pydantic import Field
 from oauth_etl.defs.resources import XeroApiResource
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.oauth.errors import AuthorizationRequired, InvalidClient, InvalidScope, OAuthError
-from oauth_etl.oauth.scopes import missing_scope_message
 from oauth_etl.storage.batch import BatchStats, LandingBatch
 from oauth_etl.xero.catalog import CATALOG, Endpoint, Paging
 from oauth_etl.xero.client import Extraction, Progress
 from oauth_etl.xero.dates import from_cursor
 from oauth_etl.xero.errors import NotEntitled, TenantDisconnected, XeroError
+from oauth_etl.xero.scopes import missing_scope_message
 
 # A failed Xero step is retried in the same run, after 30 s, 60 s (each ±jitter): enough
 # for a 503 or a network drop to pass. `Failure(allow_retries=False)` (a person must act)
@@ -237,7 +237,7 @@ def build_endpoint_asset(
 # A module-level list: the defs autoloader collects lists of assets, not tuples.
 ENDPOINT_ASSETS: list[dg.AssetsDefinition] = [build_endpoint_asset(e) for e in CATALOG]
 # What the daily job reads: every endpoint a new app may read. The opt-in ones (Journals,
-# ExpenseClaims, Receipts: scopes new apps do not get, see oauth_etl.oauth.scopes) stay
+# ExpenseClaims, Receipts: scopes new apps do not get, see oauth_etl.xero.scopes) stay
 # materializable on demand.
 DEFAULT_ASSETS: list[dg.AssetsDefinition] = [
     asset for endpoint, asset in zip(CATALOG, ENDPOINT_ASSETS, strict=True) if not endpoint.opt_in

@@ -14,6 +14,8 @@ from typing import Any
 import dagster as dg
 from azure.storage.blob import ContainerClient
 
+from oauth_etl.app.sets import DEFAULT, authorize_command
+from oauth_etl.app.token_sets import set_error
 from oauth_etl.defs.io_manager import recorded_metadata
 from oauth_etl.defs.resources import XeroOAuthResource
 from oauth_etl.defs.storage import LandingStorageResource
@@ -21,11 +23,9 @@ from oauth_etl.defs.xero.assets import asset_key
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.defs.xero.tenants import xero_tenants
 from oauth_etl.oauth.errors import OAuthError
-from oauth_etl.oauth.sets import DEFAULT, authorize_command
 from oauth_etl.storage.errors import ChecksumMismatch, ManifestError
 from oauth_etl.storage.manifest import Manifest
 from oauth_etl.storage.reader import iter_records, read_batch
-from oauth_etl.token_sets import set_error
 from oauth_etl.xero.catalog import CATALOG, Endpoint
 
 REFRESH_TOKEN_LIFETIME_DAYS = 60

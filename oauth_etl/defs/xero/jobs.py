@@ -11,13 +11,13 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from oauth_etl.app.sets import DEFAULT
+from oauth_etl.app.token_sets import set_error
 from oauth_etl.defs.resources import XeroOAuthResource
 from oauth_etl.defs.xero.assets import DEFAULT_ASSETS
 from oauth_etl.defs.xero.checks import xero_token_health
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.oauth.errors import OAuthError
-from oauth_etl.oauth.sets import DEFAULT
-from oauth_etl.token_sets import set_error
 
 DAY = 86_400.0
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import dagster as dg
 
-from oauth_etl import contract
-from oauth_etl.contract import ScheduleSettings
+from oauth_etl.app import contract
+from oauth_etl.app.contract import ScheduleSettings
 from oauth_etl.defs.xero.jobs import (
     xero_extract_job,
     xero_token_health_job,

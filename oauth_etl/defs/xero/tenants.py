@@ -2,7 +2,7 @@
 
 A newly connected tenant becomes a partition of every Xero asset without a code
 change: the `xero/tenants` asset and `xero_tenants_sensor` (sensors.py) both register
-what `/connections` returns, asked with every token set (oauth_etl.token_sets). A set
+what `/connections` returns, asked with every token set (oauth_etl.app.token_sets). A set
 that cannot answer does not hide the others' tenants: they are registered, then the
 asset fails naming the set and its remedy.
 """
@@ -11,12 +11,12 @@ from collections.abc import Mapping
 
 import dagster as dg
 
+from oauth_etl.app.sets import VARIABLE
+from oauth_etl.app.token_sets import Survey
 from oauth_etl.defs.resources import XeroApiResource
 from oauth_etl.defs.xero.assets import XERO_RETRY_POLICY
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.oauth.errors import AuthorizationRequired
-from oauth_etl.oauth.sets import VARIABLE
-from oauth_etl.token_sets import Survey
 from oauth_etl.xero.client import Connection
 
 OWNER_RULE = (

@@ -26,8 +26,8 @@ from types import MappingProxyType
 import anyio.to_thread
 import httpx
 
+from oauth_etl.app.sets import DEFAULT, VARIABLE, authorize_command
 from oauth_etl.oauth.errors import AuthorizationRequired, OAuthError, TenantNotAuthorized
-from oauth_etl.oauth.sets import DEFAULT, VARIABLE, authorize_command
 from oauth_etl.xero.errors import XeroError
 from oauth_etl.xero.extraction import TENANT_HEADER
 from oauth_etl.xero.types import Connection

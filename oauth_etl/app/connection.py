@@ -1,7 +1,7 @@
 """The Xero connection in plain Python: the token manager, its lock and the API client.
 
 The Dagster resources (`oauth_etl.defs.resources`) and the command line open the same
-`XeroConnection` from the same settings (`oauth_etl.contract`) and close it when done:
+`XeroConnection` from the same settings (`oauth_etl.app.contract`) and close it when done:
 the token endpoint's HTTP client, Key Vault clients and the Xero API client are opened
 at most once each and closed in `close()`. Nothing here imports Dagster, and Azure SDKs
 are imported only when a Key Vault or the landing account is actually used.
@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from oauth_etl import contract
-from oauth_etl.connection_storage import AccountContainer, LeaseLock
-from oauth_etl.connection_storage import open_landing as open_landing  # where callers find it
-from oauth_etl.contract import ConfigError, OAuthSettings, StorageSettings, XeroApiSettings
+from oauth_etl.app import contract
+from oauth_etl.app.contract import ConfigError, OAuthSettings, StorageSettings, XeroApiSettings
+from oauth_etl.app.landing import AccountContainer, LeaseLock
+from oauth_etl.app.landing import open_landing as open_landing  # where callers find it
+from oauth_etl.app.sets import DEFAULT, set_names, settings_for
 from oauth_etl.oauth.auth import BearerAuth
-from oauth_etl.oauth.authorize import DEFAULT_REDIRECT_URI, DEFAULT_SCOPES, Mode, authorize
+from oauth_etl.oauth.authorize import DEFAULT_REDIRECT_URI, Mode, authorize
 from oauth_etl.oauth.endpoint import TokenEndpoint
 from oauth_etl.oauth.locks import CrossProcessLock, FileLock, keyvault_lock_location
 from oauth_etl.oauth.manager import TokenManager
@@ -32,7 +33,6 @@ from oauth_etl.oauth.rescue import (
     default_rescue_dir,
     parse_rescue_location,
 )
-from oauth_etl.oauth.sets import DEFAULT, set_names, settings_for
 from oauth_etl.oauth.stores import (
     FileTokenStore,
     KeyVaultTokenStore,
@@ -43,12 +43,13 @@ from oauth_etl.oauth.stores import (
     read_secret,
 )
 from oauth_etl.oauth.tokens import TokenSet
+from oauth_etl.xero.scopes import DEFAULT_SCOPES
 
 if TYPE_CHECKING:
     from azure.keyvault.secrets import SecretClient
 
+    from oauth_etl.app.token_sets import Survey, TenantDirectory
     from oauth_etl.storage.container import LandingContainer
-    from oauth_etl.token_sets import Survey, TenantDirectory
     from oauth_etl.xero.client import Connection, XeroClient
 
 
@@ -56,7 +57,7 @@ class XeroConnection:
     """The Xero app's OAuth connection: one token manager, built on first use.
 
     The default token set's connection also opens the further sets' (`for_set`,
-    OAUTH_ETL_CONNECTIONS: oauth_etl.oauth.sets) and closes them with itself.
+    OAUTH_ETL_CONNECTIONS: oauth_etl.app.sets) and closes them with itself.
     """
 
     def __init__(
@@ -276,7 +277,7 @@ class XeroApi:
     """The Accounting API on a connection: one client, so one rate budget per tenant.
 
     With several token sets the client puts on each call the token of the set that sees
-    its tenant (oauth_etl.token_sets); with one set it is that set's client, as ever.
+    its tenant (oauth_etl.app.token_sets); with one set it is that set's client, as ever.
     """
 
     def __init__(self, connection: XeroConnection, settings: XeroApiSettings) -> None:
@@ -304,7 +305,7 @@ class XeroApi:
         """The one client of this run or command (built on first use)."""
         if self._client is None:
             if self.several():
-                from oauth_etl.token_sets import TenantRouter
+                from oauth_etl.app.token_sets import TenantRouter
 
                 auth: httpx.Auth = TenantRouter(
                     lambda name: self.connection.for_set(name).auth(), self.directory().owner
@@ -328,14 +329,14 @@ class XeroApi:
 
     def survey(self) -> Survey:
         """Every set's organisations now (a failing set recorded, not raised)."""
-        from oauth_etl.token_sets import survey
+        from oauth_etl.app.token_sets import survey
 
         return survey(self.connection.set_names(), self.connections_of)
 
     def directory(self) -> TenantDirectory:
         """Tenant -> token set, surveyed once for this client's lifetime."""
         if self._directory is None:
-            from oauth_etl.token_sets import TenantDirectory
+            from oauth_etl.app.token_sets import TenantDirectory
 
             self._directory = TenantDirectory(self.survey)
         return self._directory

@@ -20,8 +20,8 @@ import dataclasses
 import re
 from pathlib import PurePath
 
-from oauth_etl import contract
-from oauth_etl.contract import ConfigError, OAuthSettings
+from oauth_etl.app import contract
+from oauth_etl.app.contract import ConfigError, OAuthSettings
 from oauth_etl.oauth.stores import parse_store_uri
 
 DEFAULT = "default"

@@ -31,6 +31,21 @@ OFFLINE_ACCESS = "offline_access"
 JOURNALS_SCOPE = "accounting.journals.read"
 CLASSIC_EXPENSES_SCOPE = "accounting.classicexpenses.read"
 
+# What `authorize` asks for unless told otherwise: what an app created in 2026 gets for
+# the default selection, `scopes_for().scopes` (below; a test keeps the two
+# equal, written out so that token commands need not load the catalog).
+# Journals and classic expenses are opt-in: an app without them fails the whole consent.
+DEFAULT_SCOPES: tuple[str, ...] = (
+    "offline_access",
+    "accounting.banktransactions.read",
+    "accounting.budgets.read",
+    "accounting.contacts.read",
+    "accounting.invoices.read",
+    "accounting.manualjournals.read",
+    "accounting.payments.read",
+    "accounting.settings.read",
+)
+
 # Scope -> why it is opt-in (shown when an endpoint is left out or fails).
 RESTRICTED_SCOPES: Mapping[str, str] = {
     JOURNALS_SCOPE: (

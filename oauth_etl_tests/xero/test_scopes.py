@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from oauth_etl.oauth.authorize import DEFAULT_SCOPES
-from oauth_etl.oauth.scopes import (
+from oauth_etl.xero.catalog import CATALOG, endpoint
+from oauth_etl.xero.scopes import (
     CLASSIC_EXPENSES_SCOPE,
+    DEFAULT_SCOPES,
     JOURNALS_SCOPE,
     NEW_APP_SCOPES,
     OFFLINE_ACCESS,
@@ -15,7 +16,6 @@ from oauth_etl.oauth.scopes import (
     selection,
     unreadable,
 )
-from oauth_etl.xero.catalog import CATALOG, endpoint
 
 
 def test_defaults_are_granular_and_leave_journals_out() -> None:

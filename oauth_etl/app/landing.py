@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from oauth_etl.contract import StorageSettings
+from oauth_etl.app.contract import StorageSettings
 from oauth_etl.oauth.errors import LockTimeout, TokenStoreError
 
 if TYPE_CHECKING:

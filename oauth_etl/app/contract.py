@@ -50,7 +50,7 @@ class OAuthSettings:
     rescue_location: str | None = None
     # Unset: derived from the Key Vault secret's identity (oauth_etl.oauth.locks).
     token_lock: str | None = None
-    # Names of further token sets beside the default one (oauth_etl.oauth.sets).
+    # Names of further token sets beside the default one (oauth_etl.app.sets).
     connections: str | None = None
 
 
