@@ -1,0 +1,75 @@
+"""What a report reading is, as data: the contract between the Reports API client
+(`oauth_etl.xero.reports`), the report tables (`oauth_etl.tables.reports`) and the
+Dagster assets and checks (`oauth_etl.defs.reports`).
+
+Xero answers every report as a tree (xero_accounting.yaml, schema `ReportWithRows`:
+Header / Section / Row / SummaryRow rows of Cells with Attributes). A reading flattens
+that tree into one `ReportCell` per value cell: the long format a reporting tool reads
+without parsing Xero's rows. A multi-period call (`periods` + `timeframe`) yields one
+cell per period column; a tracking split yields one per tracking option column.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import Enum
+
+
+class Basis(Enum):
+    """Accrual, or cash (`paymentsOnly=true`, xero_accounting.yaml getReportProfitAndLoss)."""
+
+    ACCRUAL = "accrual"
+    CASH = "cash"
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    """A reporting period: a month (P&L), or a single date (start == end: balance sheet,
+    trial balance, aged reports: figures as at the end of that day)."""
+
+    start: dt.date
+    end: dt.date
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """One call of a report endpoint: what to ask for and which periods it covers."""
+
+    report: str  # catalog name, snake case: "profit_and_loss"
+    params: tuple[tuple[str, str], ...]  # query parameters, in a stable order
+    periods: tuple[Period, ...]  # the periods (columns) this call answers, oldest first
+    basis: Basis = Basis.ACCRUAL
+    tracking_category_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Stable identity of the call: resumable plans skip the keys already read."""
+        query = "&".join(f"{name}={value}" for name, value in self.params)
+        return f"{self.report}?{query}"
+
+
+@dataclass(frozen=True)
+class ReportCell:
+    """One value of one report row in one column: a row of the long-format table."""
+
+    tenant_id: str
+    report: str  # catalog name: "profit_and_loss"
+    report_id: str  # Xero's ReportID ("ProfitAndLoss"; the published reports' GUID)
+    basis: Basis
+    period_start: dt.date
+    period_end: dt.date
+    section_path: tuple[str, ...]  # Section titles from the root: ("Income",), ("Assets", "Bank")
+    row_index: int  # the row's position in the report, from 0: keeps Xero's order
+    row_type: str  # "Row" | "SummaryRow" (xero_accounting.yaml, schema RowType)
+    label: str  # the row's first cell: the account name or "Total Income"
+    column: str  # the column's header cell: "31 Mar 2026", "Debit", "YTD Credit", an option
+    value: Decimal | None  # the cell as a number; None when it is not one
+    text: str | None  # the cell as Xero wrote it when it is not a number (else None)
+    account_id: str | None = None  # from the cell attribute Id "account" (AccountID)
+    account_code: str | None = None  # the account's Code, from the chart of accounts
+    tracking_category_id: str | None = None
+    tracking_option: str | None = None  # the column's tracking option name, in a split
+    currency: str | None = None  # the organisation's base currency
+    as_read_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
