@@ -1,0 +1,260 @@
+"""The tenant's books: a function of its current records, and the journal log Xero keeps.
+
+`Ledger.entries()` derives one `Entry` per posting document (sandbox/postings.py),
+re-derived per source table when that table (or one it reads) changes, so an edit or
+a back-dated insert changes the books consistently: the ledger is never a second
+source of truth. `Ledger.journals()` is the `/Journals` table: append-only, numbered
+in posting order. Journals are immutable: when a document's posting changes, Xero
+posts a journal reversing the old one and a new journal (developer.xero.com
+/documentation/api/accounting/journals: "journals are never edited... a new journal
+is created to reverse it"; XERO.md, journals are immutable), so the sum of a
+document's journals is always its current posting. The reversal keeps the old
+journal's date: the books of that day change, as Xero's reports do after an edit.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from oauth_etl_dev.sandbox.catalog import ENDPOINTS
+from oauth_etl_dev.sandbox.data import ACCOUNTS, Record, net_date, stable_uuid
+from oauth_etl_dev.sandbox.postings import POSTERS, ZERO, Entry, Line, check_balanced
+
+if TYPE_CHECKING:
+    from oauth_etl_dev.sandbox.store import Table, TenantStore
+
+# Source endpoints in the order their first journals are numbered when stamps tie.
+SOURCES = tuple(POSTERS)
+
+
+@dataclass(frozen=True)
+class Account:
+    account_id: str
+    code: str
+    name: str
+    type: str  # spec AccountType: BANK, CURRENT, REVENUE, ...
+    klass: str  # spec Account.Class: ASSET, EQUITY, EXPENSE, LIABILITY, REVENUE
+    system: str | None
+
+
+@dataclass
+class Posted:
+    """The net of one document's journals so far: what a change must reverse."""
+
+    date_ms: int
+    source_type: str
+    reference: str
+    lines: tuple[Line, ...]
+
+
+@dataclass
+class _Cache:
+    key: tuple[Any, ...] = ()
+    entries: dict[str, Entry] = field(default_factory=dict)
+
+
+class Ledger:
+    def __init__(self, store: TenantStore, journals: Table) -> None:
+        self.store = store
+        self.table = journals  # the Journals table (append-only)
+        self._caches: dict[str, _Cache] = {name: _Cache() for name in SOURCES}
+        self._posted: dict[str, Posted] = {}
+        self._synced: tuple[Any, ...] | None = None
+        self._index: dict[str, dict[str, Record]] = {}
+        self._index_key: dict[str, tuple[Any, ...]] = {}
+
+    # -- the chart of accounts ----------------------------------------------------------
+    def accounts(self) -> dict[str, Account]:
+        """Accounts by code, from the Accounts records (their Type/Class/SystemAccount)."""
+        out: dict[str, Account] = {}
+        for r in self.store.table("Accounts").records:
+            code = str(r.get("Code", ""))
+            out[code] = Account(
+                str(r["AccountID"]), code, str(r.get("Name", "")), str(r.get("Type", "")),
+                str(r.get("Class", "")), r.get("SystemAccount"),
+            )  # fmt: skip
+        for i, (code, name, kind, klass, _, system) in enumerate(ACCOUNTS):
+            if code not in out:  # the chart the generators post to always exists
+                out[code] = Account(self.store.context.uid("Accounts", i), code, name, kind,
+                                    klass, system)  # fmt: skip
+        return out
+
+    # -- derived entries ----------------------------------------------------------------
+    def _key(self, name: str) -> tuple[Any, ...]:
+        table = self.store.table(name)
+        return (id(table), table.revisions, len(table.records))
+
+    def lookup(self, endpoint: str, record_id: str) -> Record | None:
+        key = self._key(endpoint)
+        if self._index_key.get(endpoint) != key:
+            id_field = ENDPOINTS[endpoint].id_field
+            self._index[endpoint] = {
+                str(r.get(id_field, "")).lower(): r for r in self.store.table(endpoint).records
+            }
+            self._index_key[endpoint] = key
+        return self._index[endpoint].get(record_id)
+
+    def entries(self) -> Iterator[Entry]:
+        for name in SOURCES:
+            yield from self._entries(name).values()
+
+    def _entries(self, name: str) -> dict[str, Entry]:
+        post, reads = POSTERS[name]
+        key = tuple(self._key(n) for n in (name, *reads))
+        cache = self._caches[name]
+        if cache.key != key:
+            entries: dict[str, Entry] = {}
+            for record in self.store.table(name).records:
+                entry = post(record, self.lookup)
+                if entry is not None:
+                    entries[f"{name}:{entry.source_id}"] = check_balanced(entry)
+            cache.key, cache.entries = key, entries
+        return cache.entries
+
+    # -- the journal log ----------------------------------------------------------------
+    def journals(self) -> Table:
+        """The Journals table, brought up to date with the records."""
+        key = tuple(self._key(n) for n in {*SOURCES, "Invoices", "Accounts"})
+        if key == self._synced:
+            return self.table
+        self._synced = key
+        current: dict[str, Entry] = {}
+        for name in SOURCES:
+            current.update(self._entries(name))
+        if not self._posted and not self.table.records:
+            order = {name: n for n, name in enumerate(SOURCES)}
+            first = sorted(current.items(), key=lambda kv: (kv[1].stamp_ms, order[kv[0].split(":")[0]]))
+            for key_, entry in first:
+                self._append(entry.source_type, entry.source_id, entry.date_ms, entry.stamp_ms,
+                             entry.reference, entry.lines)  # fmt: skip
+                self._posted[key_] = Posted(entry.date_ms, entry.source_type, entry.reference,
+                                            entry.lines)  # fmt: skip
+            return self.table
+        for key_ in sorted(set(current) | set(self._posted)):
+            entry = current.get(key_)
+            old = self._posted.get(key_)
+            if old is not None and entry is not None and (old.date_ms, old.lines) == (
+                entry.date_ms, entry.lines,
+            ):  # fmt: skip
+                continue
+            source_id = key_.split(":", 1)[1]
+            stamp = entry.stamp_ms if entry is not None else 0
+            if old is not None:  # reverse what was posted, on its own date
+                reversed_ = tuple(_negate(line) for line in old.lines)
+                self._append(old.source_type, source_id, old.date_ms, stamp, old.reference,
+                             reversed_)  # fmt: skip
+                del self._posted[key_]
+            if entry is not None:
+                self._append(entry.source_type, source_id, entry.date_ms, stamp,
+                             entry.reference, entry.lines)  # fmt: skip
+                self._posted[key_] = Posted(entry.date_ms, entry.source_type, entry.reference,
+                                            entry.lines)  # fmt: skip
+        return self.table
+
+    def _append(
+        self, source_type: str, source_id: str, date_ms: int, stamp_ms: int, reference: str,
+        lines: Iterable[Line],
+    ) -> None:  # fmt: skip
+        table = self.table
+        number = len(table.records) + 1
+        last = table.stamps[-1] if table.stamps else 0
+        created = max(stamp_ms, last + 1)  # CreatedDateUTC increases with JournalNumber
+        c = self.store.context
+        jid = stable_uuid(c.seed, c.tenant_id, "journal", number)
+        accounts = self.accounts()
+        record = {
+            "JournalID": jid,
+            "JournalDate": net_date(date_ms),
+            "JournalNumber": number,
+            "CreatedDateUTC": net_date(created),
+            "Reference": reference,
+            "SourceID": source_id,
+            "SourceType": source_type,
+            "JournalLines": [
+                _journal_line(stable_uuid(jid, n), line, accounts) for n, line in enumerate(lines)
+            ],
+        }
+        table.append(record)
+        table.revisions += 1
+
+    # -- balances -----------------------------------------------------------------------
+    def lines(self, cash: bool = False) -> Iterator[tuple[int, Line]]:
+        """(JournalDate, line) of every posting line, accrual or cash basis."""
+        for entry in self.entries():
+            for line in entry.cash if cash else entry.lines:
+                yield entry.date_ms, line
+
+    def balances(
+        self, to_ms: int, from_ms: int | None = None, cash: bool = False,
+        option: tuple[str, str] | None = None,
+    ) -> dict[str, Decimal]:  # fmt: skip
+        """Net debit per account code of lines dated in [from_ms, to_ms] (None: ever).
+
+        `option`: (TrackingCategoryID, TrackingOptionID) lines only; option "" means
+        lines without an option of that category ("Unassigned").
+        """
+        out: defaultdict[str, Decimal] = defaultdict(lambda: ZERO)
+        for date, line in self.lines(cash):
+            if date > to_ms or (from_ms is not None and date < from_ms):
+                continue
+            if option is not None and _option(line, option[0]) != option[1]:
+                continue
+            out[line.code] += line.net
+        return dict(out)
+
+    def summary_json(self, to_ms: int, cash: bool = False) -> list[dict[str, Any]]:
+        accounts = self.accounts()
+        balances = self.balances(to_ms, cash=cash)
+        return [
+            {
+                "AccountID": accounts[code].account_id if code in accounts else None,
+                "Code": code,
+                "Name": accounts[code].name if code in accounts else code,
+                "Type": accounts[code].type if code in accounts else None,
+                "Balance": str(balances[code]),
+            }
+            for code in sorted(balances)
+        ]
+
+
+def _option(line: Line, category: str) -> str:
+    for cat, opt in line.tracking:
+        if cat == category:
+            return opt
+    return ""
+
+
+def _negate(line: Line) -> Line:
+    return Line(line.code, -line.net, -line.tax, line.tax_type, line.tracking, line.doc,
+                line.contact)  # fmt: skip
+
+
+def _journal_line(line_id: str, line: Line, accounts: dict[str, Account]) -> Record:
+    account = accounts.get(line.code)
+    net, tax = line.net, line.tax
+    return {
+        "JournalLineID": line_id,
+        "AccountID": account.account_id if account else "",
+        "AccountCode": line.code,
+        "AccountType": account.type if account else "",
+        "AccountName": account.name if account else line.code,
+        "Description": "",
+        "NetAmount": float(net),
+        "GrossAmount": float(net + tax),
+        "TaxAmount": float(tax),
+        "TaxType": line.tax_type,
+        "TaxName": "No Tax" if line.tax_type == "NONE" else "Tax",
+        "TrackingCategories": [
+            {"TrackingCategoryID": cat, "TrackingOptionID": opt} for cat, opt in line.tracking
+        ],
+    }
+
+
+def dumps(record: Record) -> bytes:
+    return orjson.dumps(record)
