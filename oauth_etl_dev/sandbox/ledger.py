@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from oauth_etl_dev.sandbox.catalog import ENDPOINTS
 from oauth_etl_dev.sandbox.data import ACCOUNTS, Record, net_date, stable_uuid
 from oauth_etl_dev.sandbox.postings import POSTERS, ZERO, Entry, Line, check_balanced
@@ -192,18 +190,18 @@ class Ledger:
 
     def balances(
         self, to_ms: int, from_ms: int | None = None, cash: bool = False,
-        option: tuple[str, str] | None = None,
+        options: tuple[tuple[str, str], ...] = (),
     ) -> dict[str, Decimal]:  # fmt: skip
         """Net debit per account code of lines dated in [from_ms, to_ms] (None: ever).
 
-        `option`: (TrackingCategoryID, TrackingOptionID) lines only; option "" means
-        lines without an option of that category ("Unassigned").
+        `options`: lines with each (TrackingCategoryID, TrackingOptionID) only; option ""
+        means lines without an option of that category ("Unassigned").
         """
         out: defaultdict[str, Decimal] = defaultdict(lambda: ZERO)
         for date, line in self.lines(cash):
             if date > to_ms or (from_ms is not None and date < from_ms):
                 continue
-            if option is not None and _option(line, option[0]) != option[1]:
+            if options and any(_option(line, cat) != opt for cat, opt in options):
                 continue
             out[line.code] += line.net
         return dict(out)
@@ -255,6 +253,3 @@ def _journal_line(line_id: str, line: Line, accounts: dict[str, Account]) -> Rec
         ],
     }
 
-
-def dumps(record: Record) -> bytes:
-    return orjson.dumps(record)
