@@ -32,6 +32,7 @@ from oauth_etl_dev.sandbox.grants import AccessGrant, AuthorizePageError, TokenE
 from oauth_etl_dev.sandbox.identity import IdentityService
 from oauth_etl_dev.sandbox.injection import with_fault
 from oauth_etl_dev.sandbox.limits import RateLimiter
+from oauth_etl_dev.sandbox.locks import parse_day
 from oauth_etl_dev.sandbox.reports import ReportsApi
 from oauth_etl_dev.sandbox.responses import json_response, problem
 from oauth_etl_dev.sandbox.stats import Stats
@@ -51,8 +52,17 @@ class SandboxState:
         # Generated history ends at the start of today (UTC): stable within a day and
         # always before anything a mutation stamps.
         anchor = int(time.time() * 1000) // DAY_MS * DAY_MS
+        locks = tuple(
+            None if d is None else parse_day(d)
+            for d in (config.period_lock_date, config.end_of_year_lock_date)
+        )
         self.store = DataStore(
-            config.seed, self.tenants, config.records, anchor, config.shared_stamps
+            config.seed,
+            self.tenants,
+            config.records,
+            anchor,
+            config.shared_stamps,
+            (locks[0], locks[1]),
         )
         self.identity = IdentityService(
             config, self.clock, self.stats, [t.tenant_id for t in self.tenants]

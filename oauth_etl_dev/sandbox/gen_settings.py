@@ -59,7 +59,9 @@ def gen_account(c: TenantContext, rng: random.Random, i: int, stamp: int) -> Rec
         "AddToWatchlist": False,
     }
     if kind == "BANK":
-        rec.update(BankAccountNumber=f"0123{i:04d}", BankAccountType="BANK", CurrencyCode=c.currency)
+        rec.update(
+            BankAccountNumber=f"0123{i:04d}", BankAccountType="BANK", CurrencyCode=c.currency
+        )
     if system:
         rec["SystemAccount"] = system
     return rec

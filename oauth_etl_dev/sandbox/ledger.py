@@ -74,13 +74,18 @@ class Ledger:
         for r in self.store.table("Accounts").records:
             code = str(r.get("Code", ""))
             out[code] = Account(
-                str(r["AccountID"]), code, str(r.get("Name", "")), str(r.get("Type", "")),
-                str(r.get("Class", "")), r.get("SystemAccount"),
-            )  # fmt: skip
+                str(r["AccountID"]),
+                code,
+                str(r.get("Name", "")),
+                str(r.get("Type", "")),
+                str(r.get("Class", "")),
+                r.get("SystemAccount"),
+            )
         for i, (code, name, kind, klass, _, system) in enumerate(ACCOUNTS):
             if code not in out:  # the chart the generators post to always exists
-                out[code] = Account(self.store.context.uid("Accounts", i), code, name, kind,
-                                    klass, system)  # fmt: skip
+                out[code] = Account(
+                    self.store.context.uid("Accounts", i), code, name, kind, klass, system
+                )
         return out
 
     # -- derived entries ----------------------------------------------------------------
@@ -127,38 +132,64 @@ class Ledger:
             current.update(self._entries(name))
         if not self._posted and not self.table.records:
             order = {name: n for n, name in enumerate(SOURCES)}
-            first = sorted(current.items(), key=lambda kv: (kv[1].stamp_ms, order[kv[0].split(":")[0]]))
-            for key_, entry in first:
-                self._append(entry.source_type, entry.source_id, entry.date_ms, entry.stamp_ms,
-                             entry.reference, entry.lines)  # fmt: skip
-                self._posted[key_] = Posted(entry.date_ms, entry.source_type, entry.reference,
-                                            entry.lines)  # fmt: skip
+            first = sorted(
+                current.items(), key=lambda kv: (kv[1].stamp_ms, order[kv[0].split(":")[0]])
+            )
+            for key_, first_entry in first:
+                self._append(
+                    first_entry.source_type,
+                    first_entry.source_id,
+                    first_entry.date_ms,
+                    first_entry.stamp_ms,
+                    first_entry.reference,
+                    first_entry.lines,
+                )
+                self._posted[key_] = Posted(
+                    first_entry.date_ms,
+                    first_entry.source_type,
+                    first_entry.reference,
+                    first_entry.lines,
+                )
             return self.table
         for key_ in sorted(set(current) | set(self._posted)):
             entry = current.get(key_)
             old = self._posted.get(key_)
-            if old is not None and entry is not None and (old.date_ms, old.lines) == (
-                entry.date_ms, entry.lines,
-            ):  # fmt: skip
+            if (
+                old is not None
+                and entry is not None
+                and (old.date_ms, old.lines)
+                == (
+                    entry.date_ms,
+                    entry.lines,
+                )
+            ):
                 continue
             source_id = key_.split(":", 1)[1]
             stamp = entry.stamp_ms if entry is not None else 0
             if old is not None:  # reverse what was posted, on its own date
                 reversed_ = tuple(_negate(line) for line in old.lines)
-                self._append(old.source_type, source_id, old.date_ms, stamp, old.reference,
-                             reversed_)  # fmt: skip
+                self._append(
+                    old.source_type, source_id, old.date_ms, stamp, old.reference, reversed_
+                )
                 del self._posted[key_]
             if entry is not None:
-                self._append(entry.source_type, source_id, entry.date_ms, stamp,
-                             entry.reference, entry.lines)  # fmt: skip
-                self._posted[key_] = Posted(entry.date_ms, entry.source_type, entry.reference,
-                                            entry.lines)  # fmt: skip
+                self._append(
+                    entry.source_type, source_id, entry.date_ms, stamp, entry.reference, entry.lines
+                )
+                self._posted[key_] = Posted(
+                    entry.date_ms, entry.source_type, entry.reference, entry.lines
+                )
         return self.table
 
     def _append(
-        self, source_type: str, source_id: str, date_ms: int, stamp_ms: int, reference: str,
+        self,
+        source_type: str,
+        source_id: str,
+        date_ms: int,
+        stamp_ms: int,
+        reference: str,
         lines: Iterable[Line],
-    ) -> None:  # fmt: skip
+    ) -> None:
         table = self.table
         number = len(table.records) + 1
         last = table.stamps[-1] if table.stamps else 0
@@ -189,9 +220,12 @@ class Ledger:
                 yield entry.date_ms, line
 
     def balances(
-        self, to_ms: int, from_ms: int | None = None, cash: bool = False,
+        self,
+        to_ms: int,
+        from_ms: int | None = None,
+        cash: bool = False,
         options: tuple[tuple[str, str], ...] = (),
-    ) -> dict[str, Decimal]:  # fmt: skip
+    ) -> dict[str, Decimal]:
         """Net debit per account code of lines dated in [from_ms, to_ms] (None: ever).
 
         `options`: lines with each (TrackingCategoryID, TrackingOptionID) only; option ""
@@ -229,8 +263,9 @@ def _option(line: Line, category: str) -> str:
 
 
 def _negate(line: Line) -> Line:
-    return Line(line.code, -line.net, -line.tax, line.tax_type, line.tracking, line.doc,
-                line.contact)  # fmt: skip
+    return Line(
+        line.code, -line.net, -line.tax, line.tax_type, line.tracking, line.doc, line.contact
+    )
 
 
 def _journal_line(line_id: str, line: Line, accounts: dict[str, Account]) -> Record:
@@ -252,4 +287,3 @@ def _journal_line(line_id: str, line: Line, accounts: dict[str, Account]) -> Rec
             {"TrackingCategoryID": cat, "TrackingOptionID": opt} for cat, opt in line.tracking
         ],
     }
-

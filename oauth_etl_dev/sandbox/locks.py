@@ -49,6 +49,15 @@ class LockDates:
     period_ms: int | None = None
     end_of_year_ms: int | None = None
 
+    def as_json(self) -> dict[str, str | None]:
+        def day(ms: int | None) -> str | None:
+            return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).date().isoformat()
+
+        return {
+            "period_lock_date": day(self.period_ms),
+            "end_of_year_lock_date": day(self.end_of_year_ms),
+        }
+
     def effective(self) -> int | None:
         dates = [d for d in (self.period_ms, self.end_of_year_ms) if d is not None]
         return max(dates) if dates else None
@@ -70,7 +79,9 @@ class LockDates:
     def stamp(self, organisation: Table) -> None:
         """Show the lock dates on the Organisation record, as Xero does once set."""
         for pos, record in enumerate(organisation.records):
-            out = {k: v for k, v in record.items() if k not in ("PeriodLockDate", "EndOfYearLockDate")}
+            out = {
+                k: v for k, v in record.items() if k not in ("PeriodLockDate", "EndOfYearLockDate")
+            }
             if self.period_ms is not None:
                 out["PeriodLockDate"] = net_date(self.period_ms)
             if self.end_of_year_ms is not None:

@@ -168,9 +168,15 @@ def _sided(
         sign * gross,
     )
     return Entry(
-        source, doc_id, date, stamp_of(record), str(record.get("Reference", "")),
-        (control, *lines), (), doc,
-    )  # fmt: skip
+        source,
+        doc_id,
+        date,
+        stamp_of(record),
+        str(record.get("Reference", "")),
+        (control, *lines),
+        (),
+        doc,
+    )
 
 
 def post_invoice(record: Record, lookup: Lookup) -> Entry | None:
@@ -196,9 +202,15 @@ def _prepay(id_field: str, kind: str) -> Callable[[Record, Lookup], Entry | None
         bank = Line(BANK, gross)
         cash, _ = item_lines(record, 1 if spend else -1)
         return Entry(
-            entry.source_type, entry.source_id, entry.date_ms, entry.stamp_ms,
-            entry.reference, (entry.lines[0], bank), (bank, *cash), entry.doc,
-        )  # fmt: skip
+            entry.source_type,
+            entry.source_id,
+            entry.date_ms,
+            entry.stamp_ms,
+            entry.reference,
+            (entry.lines[0], bank),
+            (bank, *cash),
+            entry.doc,
+        )
 
     return post
 
@@ -227,15 +239,23 @@ def post_payment(record: Record, lookup: Lookup) -> Entry | None:
     sign = -1 if payable else 1  # bank debit on a receipt
     contact_id, _ = _contact(invoice)
     bank = Line(bank_code(record, lookup), sign * amount)
-    control = Line(AP if payable else AR, -sign * amount, doc=str(invoice["InvoiceID"]),
-                   contact=contact_id)  # fmt: skip
+    control = Line(
+        AP if payable else AR, -sign * amount, doc=str(invoice["InvoiceID"]), contact=contact_id
+    )
     lines, gross = item_lines(invoice, -sign)
-    cash = split(-sign * amount, lines, amount / gross) if gross else [Line(control.code, -bank.net)]
+    cash = (
+        split(-sign * amount, lines, amount / gross) if gross else [Line(control.code, -bank.net)]
+    )
     source = "ACCPAYPAYMENT" if payable else "ACCRECPAYMENT"
     return Entry(
-        source, str(record["PaymentID"]), day_of(record), stamp_of(record),
-        str(record.get("Reference", "")), (bank, control), (bank, *cash),
-    )  # fmt: skip
+        source,
+        str(record["PaymentID"]),
+        day_of(record),
+        stamp_of(record),
+        str(record.get("Reference", "")),
+        (bank, control),
+        (bank, *cash),
+    )
 
 
 def bank_code(record: Record, lookup: Lookup, field: str = "Account") -> str:
@@ -254,24 +274,39 @@ def post_bank_transaction(record: Record, lookup: Lookup) -> Entry | None:
     bank = Line(bank_code(record, lookup, "BankAccount"), -gross if spend else gross)
     posted = (bank, *lines)
     return Entry(
-        "CASHPAID" if spend else "CASHREC", str(record["BankTransactionID"]), day_of(record),
-        stamp_of(record), str(record.get("Reference", "")), posted, posted,
-    )  # fmt: skip
+        "CASHPAID" if spend else "CASHREC",
+        str(record["BankTransactionID"]),
+        day_of(record),
+        stamp_of(record),
+        str(record.get("Reference", "")),
+        posted,
+        posted,
+    )
 
 
 def post_manual_journal(record: Record, lookup: Lookup) -> Entry | None:
     if record.get("Status") != "POSTED":
         return None
     lines = tuple(
-        Line(str(j.get("AccountCode", "")), dec(j.get("LineAmount")), dec(j.get("TaxAmount")),
-             str(j.get("TaxType", "NONE")), tracking_of(j))  # fmt: skip
+        Line(
+            str(j.get("AccountCode", "")),
+            dec(j.get("LineAmount")),
+            dec(j.get("TaxAmount")),
+            str(j.get("TaxType", "NONE")),
+            tracking_of(j),
+        )
         for j in record.get("JournalLines") or []
     )
     cash = lines if record.get("ShowOnCashBasisReports", True) else ()
     return Entry(
-        "MANJOURNAL", str(record["ManualJournalID"]), day_of(record), stamp_of(record),
-        str(record.get("Narration", "")), lines, cash,
-    )  # fmt: skip
+        "MANJOURNAL",
+        str(record["ManualJournalID"]),
+        day_of(record),
+        stamp_of(record),
+        str(record.get("Narration", "")),
+        lines,
+        cash,
+    )
 
 
 def post_bank_transfer(record: Record, lookup: Lookup) -> Entry | None:
@@ -283,9 +318,14 @@ def post_bank_transfer(record: Record, lookup: Lookup) -> Entry | None:
         Line(bank_code(record, lookup, "FromBankAccount"), -amount),
     )
     return Entry(
-        "TRANSFER", str(record["BankTransferID"]), day_of(record), stamp_of(record),
-        str(record.get("Reference", "")), lines, lines,
-    )  # fmt: skip
+        "TRANSFER",
+        str(record["BankTransferID"]),
+        day_of(record),
+        stamp_of(record),
+        str(record.get("Reference", "")),
+        lines,
+        lines,
+    )
 
 
 Lookup = Callable[[str, str], Record | None]  # (endpoint, lower-cased id) -> record

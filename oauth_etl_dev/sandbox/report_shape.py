@@ -58,7 +58,9 @@ def section(title: str, rows: list[Json]) -> Json:
 
 def account_row(name: str, account_id: str, values: list[Decimal]) -> Json:
     """A row of one account: its name then its figures, each cell naming the account."""
-    return row([cell(name, account=account_id)] + [cell(amount(v), account=account_id) for v in values])
+    return row(
+        [cell(name, account=account_id)] + [cell(amount(v), account=account_id) for v in values]
+    )
 
 
 def total_row(title: str, values: list[Decimal], summary: bool = True) -> Json:
@@ -66,9 +68,13 @@ def total_row(title: str, values: list[Decimal], summary: bool = True) -> Json:
 
 
 def report(
-    report_type: str, name: str, titles: list[str], now_ms: int, rows: list[Json],
+    report_type: str,
+    name: str,
+    titles: list[str],
+    now_ms: int,
+    rows: list[Json],
     report_id: str | None = None,
-) -> Json:  # fmt: skip
+) -> Json:
     out: Json = {}
     if report_id is not None:
         out["ReportID"] = report_id

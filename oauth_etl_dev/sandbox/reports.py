@@ -73,7 +73,10 @@ class ReportsApi:
         if rejection is not None:
             headers = state.limiter.headers(tenant_id)
             headers.update(
-                {"Retry-After": str(rejection.retry_after), "X-Rate-Limit-Problem": rejection.problem}
+                {
+                    "Retry-After": str(rejection.retry_after),
+                    "X-Rate-Limit-Problem": rejection.problem,
+                }
             )
             return Response(b"", 429, headers=headers)
         try:

@@ -71,10 +71,26 @@ def aged(ctx: ReportContext, side: str) -> Json:
                 due[line.doc] += sign * line.net
     docs.sort(key=lambda d: (d.date_ms, d.number))
     opening = sum((due[d.doc_id] for d in docs if d.date_ms < start), ZERO)
-    rows: list[Json] = [header("Date", "Number", "Due Date", "", "Total", "Paid", "Credited", "Due")]
+    rows: list[Json] = [
+        header("Date", "Number", "Due Date", "", "Total", "Paid", "Credited", "Due")
+    ]
     blank = [cell("")] * 4
-    rows.append(section("", [row([cell(_iso(start)), cell("Opening Balance"), *blank[:3],
-                                  cell(""), cell(amount(opening))])]))  # fmt: skip
+    rows.append(
+        section(
+            "",
+            [
+                row(
+                    [
+                        cell(_iso(start)),
+                        cell("Opening Balance"),
+                        *blank[:3],
+                        cell(""),
+                        cell(amount(opening)),
+                    ]
+                )
+            ],
+        )
+    )
     body, totals = [], [ZERO] * 4
     for d in docs:
         if not start <= d.date_ms <= min(end, day):
@@ -85,19 +101,38 @@ def aged(ctx: ReportContext, side: str) -> Json:
         values = [total, total - owing, ZERO, owing]
         totals = [t + v for t, v in zip(totals, values, strict=True)]
         ref = {"invoiceID": d.doc_id}
-        body.append(row([cell(_iso(d.date_ms), **ref), cell(d.number, **ref),
-                         cell(_iso(d.due_ms), **ref),
-                         cell(f"{overdue} days overdue" if overdue > 0 and owing else "", **ref),
-                         *(cell(amount(v), **ref) for v in values)]))  # fmt: skip
+        body.append(
+            row(
+                [
+                    cell(_iso(d.date_ms), **ref),
+                    cell(d.number, **ref),
+                    cell(_iso(d.due_ms), **ref),
+                    cell(f"{overdue} days overdue" if overdue > 0 and owing else "", **ref),
+                    *(cell(amount(v), **ref) for v in values),
+                ]
+            )
+        )
     if body:
-        rows.append(section("", [*body, row([cell("Total"), *blank[:3],
-                                             *(cell(amount(v)) for v in totals)], True)]))  # fmt: skip
+        rows.append(
+            section(
+                "",
+                [*body, row([cell("Total"), *blank[:3], *(cell(amount(v)) for v in totals)], True)],
+            )
+        )
     closing = [totals[0], totals[1], totals[2], opening + totals[3]]
-    rows.append(section("", [row([cell("Closing Balance"), *blank[:3],
-                                  *(cell(amount(v)) for v in closing)], True)]))  # fmt: skip
+    rows.append(
+        section(
+            "",
+            [row([cell("Closing Balance"), *blank[:3], *(cell(amount(v)) for v in closing)], True)],
+        )
+    )
     kind = "Receivables" if side == "AR" else "Payables"
-    titles = ["Invoices", name, f"From {long_day(start)} to {long_day(end)}",
-              f"Showing payments to {long_day(day)}"]  # fmt: skip
+    titles = [
+        "Invoices",
+        name,
+        f"From {long_day(start)} to {long_day(end)}",
+        f"Showing payments to {long_day(day)}",
+    ]
     return report(f"Aged{kind}ByContact", f"Aged {kind} By Contact", titles, ctx.now_ms, rows)
 
 
@@ -107,7 +142,9 @@ def ten_ninety_nine(ctx: ReportContext) -> Json:
     /accounting/reports#1099). Elsewhere: a 400 (no source: our assumption of the
     answer; Xero has the report for US organisations only)."""
     if ctx.organisation.get("CountryCode") != "US":
-        raise ReportError("The 1099 report is only available for organisations in the United States")
+        raise ReportError(
+            "The 1099 report is only available for organisations in the United States"
+        )
     year = ctx.integer("reportYear", to_date(ctx.today).year, 1900, 9999)
     first, last = to_ms(to_date(0).replace(year=year)), to_ms(to_date(0).replace(year=year + 1))
     paid: defaultdict[str, Decimal] = defaultdict(lambda: ZERO)
@@ -122,13 +159,29 @@ def ten_ninety_nine(ctx: ReportContext) -> Json:
         if entry.doc is not None and entry.doc.contact_id in paid:
             names[entry.doc.contact_id] = entry.doc.contact_name
     contacts = [
-        {"Box1": float(paid[c]), "Box2": 0.0, "Name": names.get(c, ""), "ContactId": c,
-         "BusinessName": names.get(c, ""), "LegalName": names.get(c, ""),
-         "FederalTaxIDType": "EIN", "TaxID": "", "Email": "", "City": "", "State": "", "Zip": ""}
+        {
+            "Box1": float(paid[c]),
+            "Box2": 0.0,
+            "Name": names.get(c, ""),
+            "ContactId": c,
+            "BusinessName": names.get(c, ""),
+            "LegalName": names.get(c, ""),
+            "FederalTaxIDType": "EIN",
+            "TaxID": "",
+            "Email": "",
+            "City": "",
+            "State": "",
+            "Zip": "",
+        }
         for c in sorted(paid)
-    ]  # fmt: skip
+    ]
     period = f"1 Jan {year} to 31 Dec {year}"
-    return {"ReportName": "1099-NEC report", "ReportDate": period, "Fields": [], "Contacts": contacts}
+    return {
+        "ReportName": "1099-NEC report",
+        "ReportDate": period,
+        "Fields": [],
+        "Contacts": contacts,
+    }
 
 
 # Published tax returns by country: (ReportType, ReportName, months per return).
@@ -156,12 +209,17 @@ def _returns(ctx: ReportContext) -> list[tuple[str, int, int]]:
 def published(ctx: ReportContext) -> list[Json]:
     kind, name = TAX_RETURNS.get(str(ctx.organisation.get("CountryCode", "")), ("", ""))
     return [
-        {"ReportID": rid, "ReportName": name, "ReportType": kind,
-         "ReportTitle": f"{name} {long_day(first)} to {long_day(last)}",
-         "ReportDate": f"{long_day(first)} to {long_day(last)}",
-         "UpdatedDateUTC": f"/Date({ctx.now_ms})/", "Fields": []}
+        {
+            "ReportID": rid,
+            "ReportName": name,
+            "ReportType": kind,
+            "ReportTitle": f"{name} {long_day(first)} to {long_day(last)}",
+            "ReportDate": f"{long_day(first)} to {long_day(last)}",
+            "UpdatedDateUTC": f"/Date({ctx.now_ms})/",
+            "Fields": [],
+        }
         for rid, first, last in _returns(ctx)
-    ]  # fmt: skip
+    ]
 
 
 def published_report(ctx: ReportContext, report_id: str) -> Json | None:
@@ -179,11 +237,20 @@ def published_report(ctx: ReportContext, report_id: str) -> Json | None:
                 paid += line.net if line.net > 0 else ZERO
             elif line.code in accounts and accounts[line.code].type in INCOME:
                 sales -= line.net
-        fields = [("G1", "Total sales (including GST)", sales + collected),
-                  ("1A", "GST on sales", collected), ("1B", "GST on purchases", paid)]  # fmt: skip
+        fields = [
+            ("G1", "Total sales (including GST)", sales + collected),
+            ("1A", "GST on sales", collected),
+            ("1B", "GST on purchases", paid),
+        ]
         kind, name = TAX_RETURNS[str(ctx.organisation["CountryCode"])]
-        out = report(kind, name, [name, ctx.org_name, f"{long_day(first)} to {long_day(last)}"],
-                     ctx.now_ms, [], report_id=rid)  # fmt: skip
+        out = report(
+            kind,
+            name,
+            [name, ctx.org_name, f"{long_day(first)} to {long_day(last)}"],
+            ctx.now_ms,
+            [],
+            report_id=rid,
+        )
         out["Fields"] = [{"FieldID": f, "Description": d, "Value": amount(v)} for f, d, v in fields]
         return out
     return None

@@ -66,22 +66,28 @@ def _option_filter(ctx: ReportContext) -> tuple[tuple[str, str], ...]:
         for category in ctx.store.table("TrackingCategories").records:
             for option in category.get("Options", []):
                 if str(option.get("TrackingOptionID", "")).lower() == wanted:
-                    out.append((str(category["TrackingCategoryID"]), str(option["TrackingOptionID"])))
+                    out.append(
+                        (str(category["TrackingCategoryID"]), str(option["TrackingOptionID"]))
+                    )
         if len(out) == 0 or out[-1][1].lower() != wanted:
             raise ReportError(f"{name} {wanted} is not a tracking option of this organisation")
     return tuple(out)
 
 
 def _side(
-    layout: tuple[tuple[str, str, tuple[str, ...]], ...], accounts: dict[str, Account],
-    balances: list[dict[str, Decimal]], sign: int, rows: list[Json],
-) -> list[Decimal]:  # fmt: skip
+    layout: tuple[tuple[str, str, tuple[str, ...]], ...],
+    accounts: dict[str, Account],
+    balances: list[dict[str, Decimal]],
+    sign: int,
+    rows: list[Json],
+) -> list[Decimal]:
     total = [ZERO] * len(balances)
     for title, total_title, types in layout:
         codes = sorted(c for c, a in accounts.items() if a.type in types)
         body = [
-            account_row(accounts[c].name, accounts[c].account_id,
-                        [sign * b.get(c, ZERO) for b in balances])  # fmt: skip
+            account_row(
+                accounts[c].name, accounts[c].account_id, [sign * b.get(c, ZERO) for b in balances]
+            )
             for c in codes
             if any(b.get(c, ZERO) for b in balances)
         ]
@@ -115,14 +121,16 @@ def balance_sheet(ctx: ReportContext) -> Json:
         profit(books.balances(c.to_ms, s, ctx.cash, options), accounts)
         for c, s in zip(columns, starts, strict=True)
     ]
-    earlier = [
-        profit(books.balances(s - 1, None, ctx.cash, options), accounts) for s in starts
-    ]
-    equity_rows.append(row(
-        [cell("Current Year Earnings", account=NO_ACCOUNT)]
-        + [cell(amount(v), account=NO_ACCOUNT, fromDate=us_day(s), toDate=us_day(c.to_ms))
-           for v, s, c in zip(current, starts, columns, strict=True)]
-    ))  # fmt: skip
+    earlier = [profit(books.balances(s - 1, None, ctx.cash, options), accounts) for s in starts]
+    equity_rows.append(
+        row(
+            [cell("Current Year Earnings", account=NO_ACCOUNT)]
+            + [
+                cell(amount(v), account=NO_ACCOUNT, fromDate=us_day(s), toDate=us_day(c.to_ms))
+                for v, s, c in zip(current, starts, columns, strict=True)
+            ]
+        )
+    )
     total = list(current)
     for code in sorted(c for c, a in accounts.items() if a.type == "EQUITY"):
         values = [-b.get(code, ZERO) for b in balances]
@@ -169,8 +177,15 @@ def trial_balance(ctx: ReportContext) -> Json:
             now = month.get(code, ZERO)
             if not year and not now:
                 continue
-            body.append(row([cell(f"{a.name} ({a.code})", account=a.account_id),
-                             *_sides(now, a.account_id), *_sides(year, a.account_id)]))  # fmt: skip
+            body.append(
+                row(
+                    [
+                        cell(f"{a.name} ({a.code})", account=a.account_id),
+                        *_sides(now, a.account_id),
+                        *_sides(year, a.account_id),
+                    ]
+                )
+            )
             for k, v in ((0, now), (2, year)):
                 totals[k + (0 if v > 0 else 1)] += abs(v)
         if body:
@@ -193,18 +208,26 @@ def bank_summary(ctx: ReportContext) -> Json:
     for date, line in books.lines():
         if start <= date <= end and line.code in moved:
             moved[line.code][0 if line.net > 0 else 1] += abs(line.net)
-    rows: list[Json] = [header("Bank Accounts", "Opening Balance", "Cash Received",
-                               "Cash Spent", "Closing Balance")]  # fmt: skip
+    rows: list[Json] = [
+        header("Bank Accounts", "Opening Balance", "Cash Received", "Cash Spent", "Closing Balance")
+    ]
     body, totals = [], [ZERO] * 4
     for code in banks:
         a = accounts[code]
         values = [opening.get(code, ZERO), moved[code][0], moved[code][1]]
         values.append(values[0] + values[1] - values[2])
         totals = [t + v for t, v in zip(totals, values, strict=True)]
-        body.append(row([cell(a.name, accountID=a.account_id), cell(amount(values[0])),
-                         cell(amount(values[1]), account=a.account_id),
-                         cell(amount(values[2]), account=a.account_id),
-                         cell(amount(values[3]))]))  # fmt: skip
+        body.append(
+            row(
+                [
+                    cell(a.name, accountID=a.account_id),
+                    cell(amount(values[0])),
+                    cell(amount(values[1]), account=a.account_id),
+                    cell(amount(values[2]), account=a.account_id),
+                    cell(amount(values[3])),
+                ]
+            )
+        )
     rows.append(section("", [*body, total_row("Total", totals)]))
     titles = ["Bank Summary", ctx.org_name, f"From {long_day(start)} to {long_day(end)}"]
     return report("BankSummary", "Bank Summary", titles, ctx.now_ms, rows)

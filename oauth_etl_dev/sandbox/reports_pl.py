@@ -71,8 +71,10 @@ def _columns(ctx: ReportContext) -> tuple[list[Column], Period]:
     first = Period(long_day(end), start, end)
     cat1 = ctx.tracking_category("trackingCategoryID")
     cat2 = ctx.tracking_category("trackingCategoryID2")
-    for name, cat_name in (("trackingOptionID", "trackingCategoryID"),
-                           ("trackingOptionID2", "trackingCategoryID2")):  # fmt: skip
+    for name, cat_name in (
+        ("trackingOptionID", "trackingCategoryID"),
+        ("trackingOptionID2", "trackingCategoryID2"),
+    ):
         if ctx.get(name) and not ctx.get(cat_name):
             # Xero's message (Xero-Java issue #100: "TrackingCategoryID1 must be provided
             # if a TrackingOptionID1 is provided").
@@ -119,8 +121,9 @@ def profit_and_loss(ctx: ReportContext) -> Json:
             continue
         codes = sorted(c for c, a in accounts.items() if a.type in types)
         body = [
-            account_row(accounts[c].name, accounts[c].account_id,
-                        [sign * b.get(c, ZERO) for b in balances])  # fmt: skip
+            account_row(
+                accounts[c].name, accounts[c].account_id, [sign * b.get(c, ZERO) for b in balances]
+            )
             for c in codes
             if any(b.get(c, ZERO) for b in balances)
         ]
@@ -129,8 +132,11 @@ def profit_and_loss(ctx: ReportContext) -> Json:
         if body:
             rows.append(section(title, [*body, total_row(total_title, totals)]))
     assert running == [profit(b, accounts) for b in balances]  # layout covers every type
-    titles = ["Profit and Loss", ctx.org_name,
-              f"{long_day(first.from_ms)} to {long_day(first.to_ms)}"]  # fmt: skip
+    titles = [
+        "Profit and Loss",
+        ctx.org_name,
+        f"{long_day(first.from_ms)} to {long_day(first.to_ms)}",
+    ]
     return report("ProfitAndLoss", "Profit and Loss", titles, ctx.now_ms, rows)
 
 
@@ -180,8 +186,12 @@ def budget_summary(ctx: ReportContext) -> Json:
         rows.append(section("", [total_row(summary, totals)]))
     rows.append(section("", [total_row("Net Profit", net)]))
     end = add_months(spans[-1], step - 1)
-    titles = [str((overall or {}).get("Description", "Overall Budget")), "Budget Summary",
-              ctx.org_name, f"{start.strftime('%B %Y')} to {end.strftime('%B %Y')}"]  # fmt: skip
+    titles = [
+        str((overall or {}).get("Description", "Overall Budget")),
+        "Budget Summary",
+        ctx.org_name,
+        f"{start.strftime('%B %Y')} to {end.strftime('%B %Y')}",
+    ]
     return report("BudgetSummary", "Budget Summary", titles, ctx.now_ms, rows)
 
 
@@ -214,22 +224,41 @@ def executive_summary(ctx: ReportContext) -> Json:
     for start, end in months:
         moved = books.balances(end, start)
         closing = books.balances(end)
-        bank_in = sum((max(ZERO, n) for d, ln in books.lines() if start <= d <= end
-                       for n in [ln.net] if ln.code in banks), ZERO)  # fmt: skip
-        bank_out = sum((max(ZERO, -n) for d, ln in books.lines() if start <= d <= end
-                        for n in [ln.net] if ln.code in banks), ZERO)  # fmt: skip
+        bank_in = sum(
+            (
+                max(ZERO, n)
+                for d, ln in books.lines()
+                if start <= d <= end
+                for n in [ln.net]
+                if ln.code in banks
+            ),
+            ZERO,
+        )
+        bank_out = sum(
+            (
+                max(ZERO, -n)
+                for d, ln in books.lines()
+                if start <= d <= end
+                for n in [ln.net]
+                if ln.code in banks
+            ),
+            ZERO,
+        )
 
         def group(types: tuple[str, ...], sign: int, b: dict[str, Decimal] = moved) -> Decimal:
-            return sign * sum((v for c, v in b.items() if accounts.get(c) and
-                               accounts[c].type in types), ZERO)  # fmt: skip
+            return sign * sum(
+                (v for c, v in b.items() if accounts.get(c) and accounts[c].type in types), ZERO
+            )
 
         income, direct = group(INCOME, -1), group(DIRECT, 1)
         other, expenses = group(OTHER_INCOME, -1), group(EXPENSES, 1)
         issued = [
-            r for r in ctx.store.table("Invoices").records
-            if r.get("Type") == "ACCREC" and r.get("Status") in ("AUTHORISED", "PAID")
+            r
+            for r in ctx.store.table("Invoices").records
+            if r.get("Type") == "ACCREC"
+            and r.get("Status") in ("AUTHORISED", "PAID")
             and start <= (parse_net_date(str(r.get("Date"))) or 0) <= end
-        ]  # fmt: skip
+        ]
         total_issued = sum((Decimal(str(r.get("Total", 0))) for r in issued), ZERO)
         values = {
             "Cash received": bank_in,
@@ -244,24 +273,43 @@ def executive_summary(ctx: ReportContext) -> Json:
             "Profit (loss)": income - direct + other - expenses,
             "Debtors": closing.get("610", ZERO),
             "Creditors": -closing.get("800", ZERO),
-            "Net assets": group(("BANK", "CURRENT", "FIXED", "NONCURRENT", "INVENTORY",
-                                 "PREPAYMENT", "CURRLIAB", "LIABILITY", "TERMLIAB"), 1,
-                                closing),  # fmt: skip
+            "Net assets": group(
+                (
+                    "BANK",
+                    "CURRENT",
+                    "FIXED",
+                    "NONCURRENT",
+                    "INVENTORY",
+                    "PREPAYMENT",
+                    "CURRLIAB",
+                    "LIABILITY",
+                    "TERMLIAB",
+                ),
+                1,
+                closing,
+            ),
             "Number of invoices issued": Decimal(len(issued)),
             "Average value of invoices": (total_issued / len(issued)) if issued else ZERO,
         }
         for name, value in values.items():
             figures.setdefault(name, []).append(value)
     layout = (
-        ("Cash", ("Cash received", "Cash spent", "Cash surplus (deficit)",
-                  "Closing bank balance")),
-        ("Profitability", ("Income", "Direct costs", "Gross profit (loss)", "Other Income",
-                           "Expenses", "Profit (loss)")),
+        ("Cash", ("Cash received", "Cash spent", "Cash surplus (deficit)", "Closing bank balance")),
+        (
+            "Profitability",
+            (
+                "Income",
+                "Direct costs",
+                "Gross profit (loss)",
+                "Other Income",
+                "Expenses",
+                "Profit (loss)",
+            ),
+        ),
         ("Balance Sheet", ("Debtors", "Creditors", "Net assets")),
         ("Income", ("Number of invoices issued", "Average value of invoices")),
-    )  # fmt: skip
-    rows: list[Json] = [header("", *(to_date(s).strftime("%b %Y") for s, _ in months),
-                               "Variance")]  # fmt: skip
+    )
+    rows: list[Json] = [header("", *(to_date(s).strftime("%b %Y") for s, _ in months), "Variance")]
     for title, names in layout:
         body = []
         for name in names:
@@ -269,5 +317,9 @@ def executive_summary(ctx: ReportContext) -> Json:
             shown = [str(int(v)) if name.startswith("Number") else amount(v) for v in (now, before)]
             body.append(row([cell(name), *(cell(v) for v in shown), cell(_variance(now, before))]))
         rows.append(section(title, body))
-    titles = ["Executive Summary", ctx.org_name, f"For the month of {to_date(day).strftime('%B %Y')}"]
+    titles = [
+        "Executive Summary",
+        ctx.org_name,
+        f"For the month of {to_date(day).strftime('%B %Y')}",
+    ]
     return report("ExecutiveSummary", "Executive Summary", titles, ctx.now_ms, rows)

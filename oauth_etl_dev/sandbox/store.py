@@ -117,8 +117,11 @@ class TenantStore:
             table.append(record)
         return table
 
-    def mutate(self, name: str, modify: int, add: int, now_ms: int) -> tuple[list[str], list[str]]:
-        """Edit `modify` records and add `add` new ones, all stamped `now_ms`."""
+    def mutate(
+        self, name: str, modify: int, add: int, now_ms: int, date_ms: int | None = None
+    ) -> tuple[list[str], list[str]]:
+        """Edit `modify` records and add `add` new ones, all stamped `now_ms` (and dated
+        `date_ms`, a back-dated change, if given)."""
         endpoint = ENDPOINTS[name]
         table = self.table(name)
         if modify and endpoint.name == "Journals":
@@ -128,8 +131,8 @@ class TenantStore:
         if modify:
             size = len(table.records)
             for pos in sorted(rng.sample(range(size), min(modify, size))):
-                modified.append(self.change(name, "edit", pos, now_ms, rng))
-        added = [self.change(name, "insert", None, now_ms, rng) for _ in range(add)]
+                modified.append(self.change(name, "edit", pos, now_ms, rng, date_ms))
+        added = [self.change(name, "insert", None, now_ms, rng, date_ms) for _ in range(add)]
         return modified, added
 
     def _rng(self, name: str, table: Table) -> random.Random:
@@ -232,12 +235,14 @@ class DataStore:
         records: int,
         anchor_ms: int,
         shared_stamps: int = 1,
+        locks: tuple[int | None, int | None] = (None, None),
     ) -> None:
         self.seed = seed
         self.tenants = tenants
         self.records = records
         self.anchor_ms = anchor_ms
         self.shared_stamps = max(1, shared_stamps)
+        self.locks = locks  # (PeriodLockDate, EndOfYearLockDate) of every tenant at start
         self.by_id: dict[str, TenantStore] = {}
         self.reset()
 
@@ -252,7 +257,8 @@ class DataStore:
                     self.anchor_ms,
                     self.records,
                     self.shared_stamps,
-                )
+                ),
+                LockDates(*self.locks),
             )
             for t in self.tenants
         }
