@@ -196,13 +196,20 @@ class TenantContext:
         ]
 
     def line_items(
-        self, rng: random.Random, codes: tuple[str, ...], key: str, inclusive: bool = False
+        self,
+        rng: random.Random,
+        codes: tuple[str, ...],
+        key: str,
+        inclusive: bool = False,
+        small: bool = False,
     ) -> list[Record]:
         """Lines on taxed accounts carry 15% tax: on top of LineAmount (Exclusive) or
-        inside it (Inclusive), as LineAmountTypes says (xero_accounting.yaml, LineItem)."""
+        inside it (Inclusive), as LineAmountTypes says (xero_accounting.yaml, LineItem).
+        `small`: one line of a few units (credits and prepayments are smaller than sales,
+        so the generated books keep customers owing and suppliers owed)."""
         lines = []
-        for n in range(rng.randint(1, 3)):
-            qty = float(rng.randint(1, 20))
+        for n in range(1 if small else rng.randint(1, 3)):
+            qty = float(rng.randint(1, 2) if small else rng.randint(1, 20))
             unit = money(rng, 100, 50_000)
             amount = cents(Decimal(str(qty)) * Decimal(str(unit)))
             code = rng.choice(codes)

@@ -119,7 +119,7 @@ def gen_contact(c: TenantContext, rng: random.Random, i: int, stamp: int) -> Rec
 
 
 def gen_bank_transaction(c: TenantContext, rng: random.Random, i: int, stamp: int) -> Record:
-    kind = rng.choice(("RECEIVE", "SPEND", "SPEND"))
+    kind = rng.choice(("RECEIVE", "RECEIVE", "SPEND"))
     bid = c.uid("BankTransactions", i)
     lines = c.line_items(rng, SALES_CODES if kind == "RECEIVE" else EXPENSE_CODES, bid, True)
     date, _ = doc_dates(stamp, rng)
@@ -146,7 +146,8 @@ def gen_bank_transaction(c: TenantContext, rng: random.Random, i: int, stamp: in
 def gen_credit_note(c: TenantContext, rng: random.Random, i: int, stamp: int) -> Record:
     kind = rng.choice(("ACCRECCREDIT", "ACCPAYCREDIT"))
     cid = c.uid("CreditNotes", i)
-    lines = c.line_items(rng, SALES_CODES if kind == "ACCRECCREDIT" else EXPENSE_CODES, cid)
+    codes = SALES_CODES if kind == "ACCRECCREDIT" else EXPENSE_CODES
+    lines = c.line_items(rng, codes, cid, small=True)
     totals = sum_totals(lines)
     date, due = doc_dates(stamp, rng)
     return {
@@ -248,7 +249,7 @@ def gen_payment(c: TenantContext, rng: random.Random, i: int, stamp: int) -> Rec
 def _prepay_like(kind_key: str, types: tuple[str, ...]) -> Generator:
     def gen(c: TenantContext, rng: random.Random, i: int, stamp: int) -> Record:
         rid = c.uid(kind_key, i)
-        lines = c.line_items(rng, SALES_CODES, rid)
+        lines = c.line_items(rng, SALES_CODES, rid, small=True)
         totals = sum_totals(lines)
         date, _ = doc_dates(stamp, rng)
         id_field = "OverpaymentID" if kind_key == "Overpayments" else "PrepaymentID"
@@ -257,7 +258,7 @@ def _prepay_like(kind_key: str, types: tuple[str, ...]) -> Generator:
             "Type": rng.choice(types),
             "Contact": c.contact_ref(rng),
             "Date": net_date(date),
-            "Status": rng.choice(("AUTHORISED", "PAID")),
+            "Status": rng.choice(("AUTHORISED", "PAID", "PAID", "PAID")),
             "LineAmountTypes": "Exclusive",
             "LineItems": lines,
             **totals,

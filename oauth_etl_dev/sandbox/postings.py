@@ -12,13 +12,17 @@ Rules (statuses from the spec's enums; "posting" = AUTHORISED or PAID):
   ACCPAY: the reverse against AP (800, CREDITORS). DRAFT, SUBMITTED, DELETED, VOIDED
   post nothing (Xero posts an invoice when approved; a void reverses it:
   central.xero.com "Void or delete an invoice", no API source).
-- CreditNotes ACCRECCREDIT/ACCPAYCREDIT: the reverse of an invoice of the same side.
+- CreditNotes ACCRECCREDIT/ACCPAYCREDIT: the reverse of an invoice of the same side;
+  AUTHORISED ones are open credits on the contact's account, PAID ones were refunded
+  in cash on their date (spec CreditNote.Status; which of allocation or refund paid
+  it is our assumption: the generated ones carry no Allocations).
 - Payments (AUTHORISED, of a posting invoice): bank against AR/AP. A DELETED payment
   posts nothing (spec Payment.Status: AUTHORISED, DELETED).
 - BankTransactions RECEIVE/SPEND (AUTHORISED): bank against the lines and tax.
 - ManualJournals POSTED: their JournalLines as given (spec ManualJournal.Status).
-- Overpayments/Prepayments RECEIVE-*/SPEND-*: bank against AR/AP (held on the
-  contact's account until allocated; no source: our assumption from Xero's guides).
+- Overpayments/Prepayments RECEIVE-*/SPEND-* AUTHORISED: bank against AR/AP (held on
+  the contact's account until allocated; no source: our assumption from Xero's
+  guides). PAID ones (spent: refunded, as above) net to nothing and post nothing.
 - BankTransfers AUTHORISED: to-account against from-account.
 Cash basis (`paymentsOnly`): invoices and credit notes post nothing; each payment
 posts the paid fraction of its invoice's lines and tax against the bank; bank
@@ -187,12 +191,33 @@ def post_invoice(record: Record, lookup: Lookup) -> Entry | None:
 
 def post_credit_note(record: Record, lookup: Lookup) -> Entry | None:
     if record.get("Type") == "ACCPAYCREDIT":
-        return _sided(record, "CreditNoteID", "CreditNoteNumber", "AP", 1, "ACCPAYCREDIT")
-    return _sided(record, "CreditNoteID", "CreditNoteNumber", "AR", -1, "ACCRECCREDIT")
+        entry = _sided(record, "CreditNoteID", "CreditNoteNumber", "AP", 1, "ACCPAYCREDIT")
+    else:
+        entry = _sided(record, "CreditNoteID", "CreditNoteNumber", "AR", -1, "ACCRECCREDIT")
+    if entry is None or record.get("Status") != "PAID":
+        return entry
+    control = entry.lines[0]  # refunded: the bank pays what the contact was owed
+    refund = (
+        Line(control.code, -control.net, doc=control.doc, contact=control.contact),
+        Line(BANK, control.net),
+    )
+    cash = (*entry.lines[1:], refund[1])
+    return Entry(
+        entry.source_type,
+        entry.source_id,
+        entry.date_ms,
+        entry.stamp_ms,
+        entry.reference,
+        (*entry.lines, *refund),
+        cash,
+        entry.doc,
+    )
 
 
 def _prepay(id_field: str, kind: str) -> Callable[[Record, Lookup], Entry | None]:
     def post(record: Record, lookup: Lookup) -> Entry | None:
+        if record.get("Status") != "AUTHORISED":
+            return None
         spend = str(record.get("Type", "")).startswith("SPEND")
         side, sign = ("AP", 1) if spend else ("AR", -1)
         entry = _sided(record, id_field, id_field, side, sign, f"{side}{kind}")

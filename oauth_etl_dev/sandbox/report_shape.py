@@ -149,11 +149,11 @@ def year_start(ms: int, end_day: int, end_month: int) -> int:
     """The first day of the financial year holding `ms` (Organisation.FinancialYearEnd
     Day/Month: the year ends on that day)."""
     d = to_date(ms)
-    for year in (d.year, d.year - 1, d.year - 2):
+    for year in (d.year, d.year + 1):
         length = calendar.monthrange(year, end_month)[1]
         end = date(year, end_month, min(end_day, length))
         start = add_months(end, -12) + timedelta(days=1)
-        if start <= d:
+        if start <= d <= end:
             return to_ms(start)
     return to_ms(d)
 
