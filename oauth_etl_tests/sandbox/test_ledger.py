@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, timedelta
-from itertools import pairwise
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 
 import pytest
