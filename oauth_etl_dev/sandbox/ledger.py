@@ -4,12 +4,12 @@
 re-derived per source table when that table (or one it reads) changes, so an edit or
 a back-dated insert changes the books consistently: the ledger is never a second
 source of truth. `Ledger.journals()` is the `/Journals` table: append-only, numbered
-in posting order. Journals are immutable: when a document's posting changes, Xero
-posts a journal reversing the old one and a new journal (developer.xero.com
-/documentation/api/accounting/journals: "journals are never edited... a new journal
-is created to reverse it"; XERO.md, journals are immutable), so the sum of a
-document's journals is always its current posting. The reversal keeps the old
-journal's date: the books of that day change, as Xero's reports do after an edit.
+in posting order. Journals are immutable (XERO.md: "journals are immutable"; the
+spec has no update operation for them), so when a document's posting changes a
+journal reversing the old one and a new journal are appended (how an immutable
+journal log must record a change; no Xero source found for the exact pair), and the
+sum of a document's journals is always its current posting. The reversal keeps the
+old journal's date: the books of that day change, as Xero's reports do after an edit.
 """
 
 from __future__ import annotations

@@ -5,8 +5,9 @@ Generated payment i pays invoice i: its amount is what the invoice says was paid
 invoice i has nothing paid, payment i is a DELETED payment (one someone removed:
 spec Payment.Status AUTHORISED/DELETED; a deleted payment leaves the invoice unpaid,
 as in Xero). An inserted payment pays what an approved invoice still owes and marks
-that invoice PAID, as Xero does when a payment is applied (xero_accounting.yaml,
-createPayment: "Invoice" must be AUTHORISED).
+that invoice PAID, as Xero does when a payment settles an invoice (spec Invoice.Status
+PAID, Invoice.AmountPaid/AmountDue; that only an approved invoice takes a payment is
+our assumption).
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ Rules (statuses from the spec's enums; "posting" = AUTHORISED or PAID):
 - Invoices ACCREC: debit AR (610, the DEBTORS system account) with the total, credit
   each line's account with its net amount and the GST account (820) with the tax.
   ACCPAY: the reverse against AP (800, CREDITORS). DRAFT, SUBMITTED, DELETED, VOIDED
-  post nothing (Xero posts an invoice when approved; a void reverses it:
-  central.xero.com "Void or delete an invoice", no API source).
+  post nothing (an invoice posts once approved, a void takes it off the books: our
+  reading of the spec's Invoice.Status values, no Xero text found).
 - CreditNotes ACCRECCREDIT/ACCPAYCREDIT: the reverse of an invoice of the same side;
   AUTHORISED ones are open credits on the contact's account, PAID ones were refunded
   in cash on their date (spec CreditNote.Status; which of allocation or refund paid

@@ -2,15 +2,16 @@
 
 Older apps read every report with `accounting.reports.read` (xero_accounting.yaml,
 the `security` of each `/Reports/...` operation; developer.xero.com/documentation
-/guides/oauth2/scopes lists the reports it covers). Apps created from 2 March 2026 get
-granular scopes instead, one per report family: `accounting.reports.profitandloss.read`,
-`.balancesheet.read`, `.trialbalance.read`, `.aged.read`, `.banksummary.read`,
-`.budgetsummary.read`, `.executivesummary.read`, `.taxreports.read` (GST/BAS, the
-published reports) replace `accounting.reports.read` (Xero's granular-scopes FAQ,
-developer.xero.com/faq/granular-scopes, as quoted by Codat's Xero scopes guide,
-docs.codat.io/integrations/accounting/xero/partner-certification/scopes; names seen in
-many public apps' scope lists). `accounting.reports.tenninetynine.read` predates the
-split and stays (the spec's getReportTenNinetyNine security lists it).
+/oauth2/scopes lists the reports it covers, BASReport and GSTReport among them). Apps
+created from 2 March 2026 get granular scopes instead (Codat's Xero scopes guide,
+docs.codat.io/integrations/accounting/xero/partner-certification/scopes, pointing to
+Xero's granular-scopes FAQ): `accounting.reports.read` splits into
+`accounting.reports.profitandloss.read`, `.balancesheet.read`, `.trialbalance.read`,
+`.aged.read`, `.banksummary.read`, `.budgetsummary.read`, `.executivesummary.read` and
+`.taxreports.read` (GST/BAS, the published reports), as public integrations' broad to
+granular mapping tables list them (no Xero page with the full list found).
+`accounting.reports.tenninetynine.read` predates the split and stays (the spec's
+getReportTenNinetyNine security lists it).
 """
 
 from __future__ import annotations

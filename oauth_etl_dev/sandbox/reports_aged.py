@@ -138,8 +138,7 @@ def aged(ctx: ReportContext, side: str) -> Json:
 
 def ten_ninety_nine(ctx: ReportContext) -> Json:
     """1099-NEC: payments of bills per supplier in `reportYear` (Box 1), US organisations
-    only (spec getReportTenNinetyNine example; developer.xero.com/documentation/api
-    /accounting/reports#1099). Elsewhere: a 400 (no source: our assumption of the
+    only (spec getReportTenNinetyNine example; 1099 is a US tax form). Elsewhere: a 400 (no source: our assumption of the
     answer; Xero has the report for US organisations only)."""
     if ctx.organisation.get("CountryCode") != "US":
         raise ReportError(
@@ -185,8 +184,9 @@ def ten_ninety_nine(ctx: ReportContext) -> Json:
 
 
 # Published tax returns by country: (ReportType, ReportName, months per return).
-# developer.xero.com/documentation/api/accounting/reports (GST/BAS reports are
-# published reports fetched by ReportID); our assumption: quarterly returns.
+# The spec's getReportsList ("the organisation's unique reports that require a uuid
+# to fetch") and getReportFromId; the scopes page names BASReport and GSTReport.
+# Quarterly returns and their Fields: our assumption.
 TAX_RETURNS = {"AU": ("BASReport", "Activity Statement"), "NZ": ("GSTReport", "GST Return")}
 
 

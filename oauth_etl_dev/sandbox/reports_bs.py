@@ -100,7 +100,10 @@ def _side(
 
 def balance_sheet(ctx: ReportContext) -> Json:
     day = parse_date("date", ctx.get("date"), month_end(ctx.today))
-    count = ctx.integer("periods", 0, 0, 11)  # developer.xero.com ...#balance-sheet: 1-11
+    # Up to 11 comparison periods (third-party tool docs of Xero's API, e.g. glama.ai
+    # mcp-server-xero; the spec gives no range); date defaults to the end of this month
+    # (getReportBalanceSheet example: ReportDate 12 April, "As at 30 April 2019").
+    count = ctx.integer("periods", 0, 0, 11)
     timeframe = ctx.choice("timeframe", "MONTH", ("MONTH", "QUARTER", "YEAR"))
     ctx.flag("standardLayout")
     options = _option_filter(ctx)

@@ -42,9 +42,11 @@ from oauth_etl_dev.sandbox.report_shape import (
 
 ZERO = Decimal(0)
 # (section title, total row title, account types, sign); "=" rows: (title, formula)
-# over the section totals so far. Xero's standard layout (developer.xero.com
-# /documentation/api/accounting/reports#profit-and-loss: Income, Less Cost of Sales,
-# Gross Profit, Other Income, Less Operating Expenses, Net Profit).
+# over the section totals so far. Xero's standard P&L sections (Income, Less Cost of
+# Sales, Gross Profit, Other Income, Less Operating Expenses, Net Profit), as client
+# parsers of Xero's P&L read them; the spec has no P&L example, so the exact row
+# placement (Gross/Net Profit as a Row in an untitled Section, like the balance
+# sheet's Net Assets in the getReportBalanceSheet example) is our assumption.
 PL_LAYOUT: tuple[tuple[str, str, tuple[str, ...], int], ...] = (
     ("Income", "Total Income", INCOME, -1),
     ("Less Cost of Sales", "Total Cost of Sales", DIRECT, 1),
@@ -69,6 +71,9 @@ def _columns(ctx: ReportContext) -> tuple[list[Column], Period]:
     count = ctx.integer("periods", 0, 0, 12)  # spec getReportProfitAndLoss: 1 to 12
     timeframe = ctx.choice("timeframe", "MONTH", ("MONTH", "QUARTER", "YEAR"))
     first = Period(long_day(end), start, end)
+    # Column labels as the balance sheet's ("30 Sep 2026", getReportBalanceSheet
+    # example); fromDate/toDate default to this month (xero-ruby issue #167, maintainer
+    # quoting Xero's docs: "Defaults to the begining of the current month").
     cat1 = ctx.tracking_category("trackingCategoryID")
     cat2 = ctx.tracking_category("trackingCategoryID2")
     for name, cat_name in (
@@ -82,7 +87,8 @@ def _columns(ctx: ReportContext) -> tuple[list[Column], Period]:
     if cat1 is None and cat2 is None:
         return [Column(p) for p in periods(start, end, count, timeframe)], first
     # Tracking: one column per option (then Unassigned, then Total) of the first period;
-    # trackingOptionID keeps one option (developer.xero.com .../reports#profit-and-loss).
+    # trackingOptionID keeps one option (the spec's parameter descriptions; the column
+    # layout and that tracking replaces the period columns: no source, our assumption).
     axes: list[list[tuple[str, str, str]]] = []
     for category, option_param in ((cat1, "trackingOptionID"), (cat2, "trackingOptionID2")):
         if category is None:
