@@ -138,8 +138,8 @@ def aged(ctx: ReportContext, side: str) -> Json:
 
 def ten_ninety_nine(ctx: ReportContext) -> Json:
     """1099-NEC: payments of bills per supplier in `reportYear` (Box 1), US organisations
-    only (spec getReportTenNinetyNine example; 1099 is a US tax form). Elsewhere: a 400 (no source: our assumption of the
-    answer; Xero has the report for US organisations only)."""
+    only (spec getReportTenNinetyNine example; 1099 is a US tax form). Elsewhere: a
+    400 (no source: our assumption of Xero's answer)."""
     if ctx.organisation.get("CountryCode") != "US":
         raise ReportError(
             "The 1099 report is only available for organisations in the United States"
