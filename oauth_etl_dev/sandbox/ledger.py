@@ -66,6 +66,8 @@ class Ledger:
         self._synced: tuple[Any, ...] | None = None
         self._index: dict[str, dict[str, Record]] = {}
         self._index_key: dict[str, tuple[Any, ...]] = {}
+        self._chart_cache: dict[str, Account] = {}
+        self._chart_key: tuple[Any, ...] = ()
 
     # -- the chart of accounts ----------------------------------------------------------
     def accounts(self) -> dict[str, Account]:
@@ -87,6 +89,12 @@ class Ledger:
                     self.store.context.uid("Accounts", i), code, name, kind, klass, system
                 )
         return out
+
+    def _chart(self) -> dict[str, Account]:
+        key = self._key("Accounts")
+        if self._chart_key != key:
+            self._chart_cache, self._chart_key = self.accounts(), key
+        return self._chart_cache
 
     # -- derived entries ----------------------------------------------------------------
     def _key(self, name: str) -> tuple[Any, ...]:
@@ -196,7 +204,7 @@ class Ledger:
         created = max(stamp_ms, last + 1)  # CreatedDateUTC increases with JournalNumber
         c = self.store.context
         jid = stable_uuid(c.seed, c.tenant_id, "journal", number)
-        accounts = self.accounts()
+        accounts = self._chart()
         record = {
             "JournalID": jid,
             "JournalDate": net_date(date_ms),
