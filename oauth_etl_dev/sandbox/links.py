@@ -90,3 +90,27 @@ def link_inserted(store: TenantStore, payment: Record, date_ms: int, now_ms: int
     table.revisions += 1
     table.replace(pos, invoice, changed_ms=now_ms)
     return {**_pay(payment, invoice, float(due), date_ms), "Status": "AUTHORISED"}
+
+
+def unpay(store: TenantStore, payment: Record, now_ms: int) -> None:
+    """A payment removed (voided or deleted): its invoice owes the amount again and is
+    AUTHORISED if it was PAID, as Xero reverts an invoice whose payment is removed
+    (spec Invoice.AmountDue/AmountPaid; our reading)."""
+    table = store.table("Invoices")
+    want = str((payment.get("Invoice") or {}).get("InvoiceID", "")).lower()
+    for pos, invoice in enumerate(table.records):
+        if str(invoice.get("InvoiceID", "")).lower() != want:
+            continue
+        amount = Decimal(str(payment.get("Amount") or 0))
+        paid = max(Decimal(0), Decimal(str(invoice.get("AmountPaid") or 0)) - amount)
+        out = dict(invoice)
+        out.update(
+            AmountPaid=float(paid),
+            AmountDue=float(Decimal(str(invoice.get("Total") or 0)) - paid),
+            UpdatedDateUTC=net_date(now_ms),
+        )
+        if out.get("Status") == "PAID":
+            out["Status"] = "AUTHORISED"
+        table.revisions += 1
+        table.replace(pos, out, changed_ms=now_ms)
+        return

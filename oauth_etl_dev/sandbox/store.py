@@ -21,7 +21,7 @@ from oauth_etl_dev.sandbox.data import (
 )
 from oauth_etl_dev.sandbox.gen_settings import GENERATORS
 from oauth_etl_dev.sandbox.ledger import Ledger
-from oauth_etl_dev.sandbox.links import link_generated, link_inserted
+from oauth_etl_dev.sandbox.links import link_generated, link_inserted, unpay
 from oauth_etl_dev.sandbox.locks import LockDates, backdate
 
 CHANGE_KINDS = frozenset({"edit", "insert", "archive", "delete"})
@@ -201,7 +201,10 @@ class TenantStore:
             record["Status"] = "DELETED"
         if endpoint.date_field == "UpdatedDateUTC" and endpoint.date_field in record:
             record[endpoint.date_field] = net_date(now_ms)
+        was = table.records[pos]
         table.replace(pos, record, changed_ms=now_ms)
+        if name == "Payments" and was.get("Status") == "AUTHORISED" != record.get("Status"):
+            unpay(self, record, now_ms)  # the invoice owes that amount again
         return str(record[endpoint.id_field])
 
 

@@ -327,3 +327,30 @@ def test_ledger_admin_balances_add_to_zero_and_match_the_trial_balance(books: Se
     assert balances["610"] == bs["Accounts Receivable"][0]
     assert balances["090"] == bs["Business Bank Account"][0]
     assert month_end(day) == day
+
+
+def test_a_deleted_payment_reopens_its_invoice(books: Session) -> None:
+    tenant = books.tenants[0]
+    payments = books.xero.records(tenant, "Payments")
+    invoices = {i["InvoiceID"]: i for i in books.xero.records(tenant, "Invoices")}
+    pos, payment = next(
+        (n, p)
+        for n, p in enumerate(payments)
+        if p["Status"] == "AUTHORISED"
+        and invoices[p["Invoice"]["InvoiceID"]]["Status"] == "PAID"
+        and invoices[p["Invoice"]["InvoiceID"]]["Type"] == "ACCREC"
+    )
+    day = books.today()
+    before = receivable(books.xero, tenant, day)
+    books.xero.admin(
+        "change", {"tenant_id": tenant, "endpoint": "Payments", "kind": "delete", "position": pos}
+    )
+    invoice = next(
+        i
+        for i in books.xero.records(tenant, "Invoices")
+        if i["InvoiceID"] == payment["Invoice"]["InvoiceID"]
+    )
+    assert invoice["Status"] == "AUTHORISED" and dec(invoice["AmountDue"]) == dec(payment["Amount"])
+    assert receivable(books.xero, tenant, day) == before + dec(payment["Amount"])
+    bs = books.report("BalanceSheet", tenant, date=day.isoformat())
+    assert first(bs, "Accounts Receivable") == before + dec(payment["Amount"])
