@@ -43,7 +43,7 @@ def _contact(s: Session, tenant: str) -> str:
 def test_reports_match_the_spec(books: Session, accounting_spec: dict[str, Any]) -> None:  # noqa: F811
     with_rows = _validator(accounting_spec, "ReportWithRows")
     for tenant in books.tenants:
-        calls = [(name, {}) for name in ROW_REPORTS]
+        calls: list[tuple[str, dict[str, str]]] = [(name, {}) for name in ROW_REPORTS]
         calls += [
             (name, {"contactId": _contact(books, tenant)})
             for name in ("AgedReceivablesByContact", "AgedPayablesByContact")
