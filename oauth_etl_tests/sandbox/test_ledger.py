@@ -354,3 +354,36 @@ def test_a_deleted_payment_reopens_its_invoice(books: Session) -> None:
     assert receivable(books.xero, tenant, day) == before + dec(payment["Amount"])
     bs = books.report("BalanceSheet", tenant, date=day.isoformat())
     assert first(bs, "Accounts Receivable") == before + dec(payment["Amount"])
+
+
+def test_lock_date_flags_reach_every_organisation(
+    xero_factory: XeroFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from oauth_etl_tests.sandbox.test_limits import _config_of
+
+    config = _config_of(
+        monkeypatch, "--period-lock-date", "2026-03-31", "--end-of-year-lock-date", "2025-12-31"
+    )
+    assert (config.period_lock_date, config.end_of_year_lock_date) == ("2026-03-31", "2025-12-31")
+    xero = xero_factory(records=5, tenants=2, period_lock_date="2026-03-31")
+    for tenant in open_session(xero).tenants:
+        org = xero.records(tenant, "Organisation")[0]
+        assert day_of(org["PeriodLockDate"]) == date(2026, 3, 31)
+        assert "EndOfYearLockDate" not in org
+        refused = xero.http.post(
+            "/_sandbox/mutate",
+            json={"tenant_id": tenant, "endpoint": "Invoices", "add": 1, "date": "2026-03-31"},
+        )
+        assert refused.status_code == 400 and refused.json()["Type"] == "ValidationException"
+    with pytest.raises(ValueError):
+        xero_factory(period_lock_date="31/03/2026")
+
+
+def test_the_edit_mode_leaves_locked_documents_alone(xero_factory: XeroFactory) -> None:
+    xero = xero_factory(records=30, tenants=1, period_lock_date="2100-01-01")
+    s = open_session(xero)
+    xero.admin("edits", {"per_call": 5, "kinds": ["edit", "archive"], "endpoints": ["Invoices"]})
+    before = xero.records(s.tenants[0], "Invoices")
+    response = xero.api("Invoices", s.token, s.tenants[0], {"page": 1})
+    assert response.status_code == 200
+    assert xero.records(s.tenants[0], "Invoices") == before  # every invoice is locked
