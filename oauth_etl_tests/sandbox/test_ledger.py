@@ -29,6 +29,9 @@ from oauth_etl_tests.sandbox.books import (
 from oauth_etl_tests.sandbox.conftest import XeroFactory
 
 
+PL_CLASSES = ("REVENUE", "EXPENSE")
+
+
 @pytest.fixture
 def books(xero_factory: XeroFactory) -> Session:
     return open_session(xero_factory(records=60, tenants=2))
@@ -387,3 +390,36 @@ def test_the_edit_mode_leaves_locked_documents_alone(xero_factory: XeroFactory) 
     response = xero.api("Invoices", s.token, s.tenants[0], {"page": 1})
     assert response.status_code == 200
     assert xero.records(s.tenants[0], "Invoices") == before  # every invoice is locked
+
+
+def test_journal_lines_rebuild_the_trial_balance(books: Session) -> None:
+    """What a client with Journals can check: the lines summed per account to a date
+    give the balance sheet's figures and the trial balance's year-to-date columns."""
+    tenant = books.tenants[1]  # the Australian year: P&L accounts restart on 1 July
+    day = month_ends(books.today(), 1)[0]
+    year_start = date(day.year if day.month > 6 else day.year - 1, 7, 1)
+    names = {a["Code"]: a for a in books.xero.records(tenant, "Accounts")}
+    total: defaultdict[str, Decimal] = defaultdict(Decimal)
+    this_year: defaultdict[str, Decimal] = defaultdict(Decimal)
+    for j in journals(books, tenant):
+        when = day_of(j["JournalDate"])
+        for li in j["JournalLines"]:
+            if when <= day:
+                total[li["AccountCode"]] += dec(li["NetAmount"])
+                if when >= year_start:
+                    this_year[li["AccountCode"]] += dec(li["NetAmount"])
+    tb = figures(books.report("TrialBalance", tenant, date=day.isoformat()))
+    for code, account in names.items():
+        pl = account["Class"] in PL_CLASSES
+        net = this_year[code] if pl else total[code]
+        if account.get("SystemAccount") == "RETAINEDEARNINGS":  # earlier years' profit
+            net += sum(
+                (v - this_year[c] for c, v in total.items() if names[c]["Class"] in PL_CLASSES),
+                ZERO,
+            )
+        row = tb.get(f"{account['Name']} ({code})")
+        if not net:
+            assert row is None or (row[2] == 0 and row[3] == 0), code
+            continue
+        assert row is not None, code
+        assert (row[2] - row[3]) == net, (code, row, net)
