@@ -28,7 +28,6 @@ from oauth_etl_tests.sandbox.books import (
 )
 from oauth_etl_tests.sandbox.conftest import XeroFactory
 
-
 PL_CLASSES = ("REVENUE", "EXPENSE")
 
 
