@@ -75,9 +75,10 @@ def report(
     rows: list[Json],
     report_id: str | None = None,
 ) -> Json:
-    out: Json = {}
-    if report_id is not None:
-        out["ReportID"] = report_id
+    # A standard report's ReportID is its type ("ProfitAndLoss"), a published one's a
+    # GUID (no spec example carries it: the reading model's assumption, which Xero's
+    # responses seen by client libraries share).
+    out: Json = {"ReportID": report_id or report_type}
     out.update(
         ReportName=name,
         ReportType=report_type,

@@ -55,7 +55,8 @@ def test_reports_match_the_spec(books: Session, accounting_spec: dict[str, Any])
             errors = list(with_rows.iter_errors(body))
             assert not errors, (name, errors[0].message, list(errors[0].absolute_path))
             (report,) = body["Reports"]
-            assert report["ReportType"] == name and report["Rows"][0]["RowType"] == "Header"
+            assert report["ReportType"] == report["ReportID"] == name
+            assert report["Rows"][0]["RowType"] == "Header"
             assert body["Id"] and body["ProviderName"] and body["DateTimeUTC"].startswith("/Date(")
         listed = books.xero.api("Reports", books.token, tenant).json()
         assert not list(with_rows.iter_errors(listed))
