@@ -166,7 +166,9 @@ def budget_summary(ctx: ReportContext) -> Json:
     spans = [add_months(start, k * step) for k in range(count)]
     labels = [d.strftime("%b-%y") for d in spans]
     budgets = ctx.store.table("Budgets").records
-    overall = next((b for b in budgets if b.get("Type") == "OVERALL"), None)
+    overall = next(
+        (b for b in budgets if b.get("Type") == "OVERALL" and b.get("Status") != "DELETED"), None
+    )
     by_id = {a.account_id.lower(): a for a in ctx.accounts().values()}
     amounts: dict[str, list[Decimal]] = {}
     for line in (overall or {}).get("BudgetLines", []):

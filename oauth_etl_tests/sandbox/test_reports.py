@@ -140,6 +140,20 @@ def test_budget_summary_sums_the_overall_budget(books: Session) -> None:
     assert len(report["Rows"][0]["Cells"]) == 3
 
 
+def test_budget_summary_without_a_budget_is_zeros(books: Session) -> None:
+    tenant = books.tenants[0]
+    budgets = books.xero.records(tenant, "Budgets")
+    pos = next(n for n, b in enumerate(budgets) if b["Type"] == "OVERALL")
+    books.xero.admin(
+        "change", {"tenant_id": tenant, "endpoint": "Budgets", "kind": "delete", "position": pos}
+    )
+    report = books.report("BudgetSummary", tenant, periods=3)
+    values = figures(report)
+    # The spec's getReportBudgetSummary example of an empty budget: summary rows of zeros.
+    assert set(values) == {"Gross Profit", "Total Expenses", "Net Profit"}
+    assert all(v == [ZERO] * 3 for v in values.values())
+
+
 def test_published_tax_returns_for_australia_only(books: Session) -> None:
     us, au = books.tenants
     assert books.xero.api("Reports", books.token, us).json()["Reports"] == []
