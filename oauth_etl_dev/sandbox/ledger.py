@@ -52,18 +52,26 @@ class Posted:
 
 
 @dataclass
+class JournalLog:
+    table: Table
+    cash: bool
+    posted: dict[str, Posted] = field(default_factory=dict)
+    synced: tuple[Any, ...] | None = None
+
+
+@dataclass
 class _Cache:
     key: tuple[Any, ...] = ()
     entries: dict[str, Entry] = field(default_factory=dict)
 
 
 class Ledger:
-    def __init__(self, store: TenantStore, journals: Table) -> None:
+    def __init__(self, store: TenantStore, journals: Table, cash_journals: Table) -> None:
         self.store = store
-        self.table = journals  # the Journals table (append-only)
+        # The journal logs, append-only: accrual (/Journals) and cash (paymentsOnly=true;
+        # numbered on their own: our assumption).
+        self._logs = {False: JournalLog(journals, False), True: JournalLog(cash_journals, True)}
         self._caches: dict[str, _Cache] = {name: _Cache() for name in SOURCES}
-        self._posted: dict[str, Posted] = {}
-        self._synced: tuple[Any, ...] | None = None
         self._index: dict[str, dict[str, Record]] = {}
         self._index_key: dict[str, tuple[Any, ...]] = {}
         self._chart_cache: dict[str, Account] = {}
@@ -129,68 +137,57 @@ class Ledger:
         return cache.entries
 
     # -- the journal log ----------------------------------------------------------------
-    def journals(self) -> Table:
-        """The Journals table, brought up to date with the records."""
+    def journals(self, cash: bool = False) -> Table:
+        """The Journals table (`cash`: the cash-basis log, `paymentsOnly=true` in the
+        spec's getJournals), brought up to date with the records."""
+        log = self._logs[cash]
         key = tuple(self._key(n) for n in {*SOURCES, "Invoices", "Accounts"})
-        if key == self._synced:
-            return self.table
-        self._synced = key
-        current: dict[str, Entry] = {}
+        if key == log.synced:
+            return log.table
+        log.synced = key
+        current: dict[str, tuple[Entry, tuple[Line, ...]]] = {}
         for name in SOURCES:
-            current.update(self._entries(name))
-        if not self._posted and not self.table.records:
+            for k, derived in self._entries(name).items():
+                posting = derived.cash if cash else derived.lines
+                if posting:
+                    current[k] = (derived, posting)
+        keys = sorted(set(current) | set(log.posted))
+        if not log.posted and not log.table.records:  # the first posting: creation order
             order = {name: n for n, name in enumerate(SOURCES)}
-            first = sorted(
-                current.items(), key=lambda kv: (kv[1].stamp_ms, order[kv[0].split(":")[0]])
-            )
-            for key_, first_entry in first:
-                self._append(
-                    first_entry.source_type,
-                    first_entry.source_id,
-                    first_entry.date_ms,
-                    first_entry.stamp_ms,
-                    first_entry.reference,
-                    first_entry.lines,
-                )
-                self._posted[key_] = Posted(
-                    first_entry.date_ms,
-                    first_entry.source_type,
-                    first_entry.reference,
-                    first_entry.lines,
-                )
-            return self.table
-        for key_ in sorted(set(current) | set(self._posted)):
-            entry = current.get(key_)
-            old = self._posted.get(key_)
+            keys = sorted(current, key=lambda k: (current[k][0].stamp_ms, order[k.split(":")[0]]))
+        for k in keys:
+            found = current.get(k)
+            entry: Entry | None = found[0] if found is not None else None
+            lines: tuple[Line, ...] = found[1] if found is not None else ()
+            old = log.posted.get(k)
             if (
                 old is not None
                 and entry is not None
                 and (old.date_ms, old.lines)
                 == (
                     entry.date_ms,
-                    entry.lines,
+                    lines,
                 )
             ):
                 continue
-            source_id = key_.split(":", 1)[1]
+            source_id = k.split(":", 1)[1]
             stamp = entry.stamp_ms if entry is not None else 0
             if old is not None:  # reverse what was posted, on its own date
                 reversed_ = tuple(_negate(line) for line in old.lines)
                 self._append(
-                    old.source_type, source_id, old.date_ms, stamp, old.reference, reversed_
+                    log, old.source_type, source_id, old.date_ms, stamp, old.reference, reversed_
                 )
-                del self._posted[key_]
+                del log.posted[k]
             if entry is not None:
                 self._append(
-                    entry.source_type, source_id, entry.date_ms, stamp, entry.reference, entry.lines
+                    log, entry.source_type, source_id, entry.date_ms, stamp, entry.reference, lines
                 )
-                self._posted[key_] = Posted(
-                    entry.date_ms, entry.source_type, entry.reference, entry.lines
-                )
-        return self.table
+                log.posted[k] = Posted(entry.date_ms, entry.source_type, entry.reference, lines)
+        return log.table
 
     def _append(
         self,
+        log: JournalLog,
         source_type: str,
         source_id: str,
         date_ms: int,
@@ -198,12 +195,12 @@ class Ledger:
         reference: str,
         lines: Iterable[Line],
     ) -> None:
-        table = self.table
+        table = log.table
         number = len(table.records) + 1
         last = table.stamps[-1] if table.stamps else 0
         created = max(stamp_ms, last + 1)  # CreatedDateUTC increases with JournalNumber
         c = self.store.context
-        jid = stable_uuid(c.seed, c.tenant_id, "journal", number)
+        jid = stable_uuid(c.seed, c.tenant_id, "cash-journal" if log.cash else "journal", number)
         accounts = self._chart()
         record = {
             "JournalID": jid,

@@ -72,7 +72,7 @@ class TenantStore:
         self.context = context
         self._tables: dict[str, Table] = {}
         # The books (sandbox/ledger.py): Journals are derived from the documents.
-        self.books = Ledger(self, Table(ENDPOINTS["Journals"]))
+        self.books = Ledger(self, Table(ENDPOINTS["Journals"]), Table(ENDPOINTS["Journals"]))
         self.locks = locks or LockDates()
 
     def table(self, name: str) -> Table:

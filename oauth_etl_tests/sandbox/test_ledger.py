@@ -422,3 +422,35 @@ def test_journal_lines_rebuild_the_trial_balance(books: Session) -> None:
             continue
         assert row is not None, code
         assert (row[2] - row[3]) == net, (code, row, net)
+
+
+def test_cash_journals_carry_the_cash_basis(books: Session) -> None:
+    tenant = books.tenants[0]
+    cash: list[dict[str, Any]] = []
+    offset = 0
+    while True:
+        batch = books.xero.api(
+            "Journals", books.token, tenant, {"offset": offset, "paymentsOnly": "true"}
+        ).json()["Journals"]
+        if not batch:
+            break
+        cash.extend(batch)
+        offset = batch[-1]["JournalNumber"]
+    assert [j["JournalNumber"] for j in cash] == list(range(1, len(cash) + 1))
+    assert "ACCREC" not in {j["SourceType"] for j in cash}  # invoices post on payment
+    codes = {li["AccountCode"] for j in cash for li in j["JournalLines"]}
+    assert not codes & {"610", "800"}  # no receivables or payables on the cash basis
+    for j in cash:
+        assert sum((dec(li["NetAmount"]) for li in j["JournalLines"]), ZERO) == 0
+    day = books.today()
+    bs = figures(books.report("BalanceSheet", tenant, date=day.isoformat(), paymentsOnly="true"))
+    bank = sum(
+        (
+            dec(li["NetAmount"])
+            for j in cash
+            for li in j["JournalLines"]
+            if li["AccountCode"] == "090" and day_of(j["JournalDate"]) <= day
+        ),
+        ZERO,
+    )
+    assert bank == bs["Business Bank Account"][0]
