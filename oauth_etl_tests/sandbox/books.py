@@ -4,6 +4,7 @@ raw records independently of the sandbox's ledger code (so a wrong figure fails)
 from __future__ import annotations
 
 import calendar
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -160,3 +161,23 @@ def sales(xero: Xero, tenant: str, to: date, since: date | None = None) -> Decim
                 ZERO,
             )
     return total
+
+
+def journals(s: Session, tenant: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    offset = 0
+    while True:
+        batch = s.xero.api("Journals", s.token, tenant, {"offset": offset}).json()["Journals"]
+        if not batch:
+            return out
+        out.extend(batch)
+        offset = batch[-1]["JournalNumber"]
+
+
+def by_source(js: list[dict[str, Any]]) -> dict[str, dict[str, Decimal]]:
+    """SourceID -> account code -> net of every journal of that document."""
+    out: defaultdict[str, defaultdict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for j in js:
+        for line in j["JournalLines"]:
+            out[j["SourceID"]][line["AccountCode"]] += dec(line["NetAmount"])
+    return {k: {c: v for c, v in d.items() if v} for k, d in out.items()}
