@@ -19,6 +19,7 @@ from oauth_etl_dev.sandbox.edits import EditSpecError, parse_plan
 from oauth_etl_dev.sandbox.faults import FaultSpecError, parse_fault
 from oauth_etl_dev.sandbox.locks import LockedPeriod, parse_day
 from oauth_etl_dev.sandbox.responses import JSON, http_date, json_response
+from oauth_etl_dev.sandbox.skews import SkewSpecError, parse_skew
 
 if TYPE_CHECKING:
     from oauth_etl_dev.sandbox.app import SandboxApp, SandboxState
@@ -57,6 +58,9 @@ class AdminApi:
             ("GET", "/_sandbox/ledger"): self.admin_ledger,
             ("GET", "/_sandbox/lock"): self.admin_lock,
             ("POST", "/_sandbox/lock"): self.admin_lock,
+            ("GET", "/_sandbox/skew"): self.admin_skew,
+            ("POST", "/_sandbox/skew"): self.admin_skew,
+            ("DELETE", "/_sandbox/skew"): self.admin_skew,
         }
         handler = handlers.get((request.method, lower.rstrip("/")))
         if handler is None:
@@ -287,3 +291,19 @@ class AdminApi:
                 setattr(store.locks, attr, self._day(payload[key]))
         store.locks.stamp(store.table("Organisation"))
         return json_response({"tenant_id": tenant_id, **store.locks.as_json()})
+
+    async def admin_skew(self, request: Request) -> Response:
+        """Report figures served wrong on purpose, for tests (sandbox/skews.py)."""
+        payload = await self._payload(request) if request.method != "GET" else {}
+        tenant_id = self._tenant(payload.get("tenant_id", request.query_params.get("tenant_id")))
+        store = self.state.store.by_id[tenant_id]
+        if request.method == "POST":
+            try:
+                store.skews.append(parse_skew(payload))
+            except SkewSpecError as exc:
+                raise AdminError(str(exc)) from exc
+        elif request.method == "DELETE":
+            store.skews.clear()
+        return json_response(
+            {"tenant_id": tenant_id, "pending": [s.as_json() for s in store.skews]}
+        )

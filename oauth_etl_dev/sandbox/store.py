@@ -23,6 +23,7 @@ from oauth_etl_dev.sandbox.gen_settings import GENERATORS
 from oauth_etl_dev.sandbox.ledger import Ledger
 from oauth_etl_dev.sandbox.links import link_generated, link_inserted, unpay
 from oauth_etl_dev.sandbox.locks import LockDates, backdate
+from oauth_etl_dev.sandbox.skews import Skew
 
 CHANGE_KINDS = frozenset({"edit", "insert", "archive", "delete"})
 
@@ -74,6 +75,7 @@ class TenantStore:
         # The books (sandbox/ledger.py): Journals are derived from the documents.
         self.books = Ledger(self, Table(ENDPOINTS["Journals"]), Table(ENDPOINTS["Journals"]))
         self.locks = locks or LockDates()
+        self.skews: list[Skew] = []  # report figures served wrong on purpose (skews.py)
 
     def table(self, name: str) -> Table:
         if name == "Journals":

@@ -269,3 +269,34 @@ def test_reports_count_as_calls_and_meet_the_limits(xero_factory: XeroFactory) -
     stats = xero.stats()
     assert stats["api_calls"][tenant]["Reports/BalanceSheet"] == 3
     assert stats["rate_limited"]["minute"] == 1
+
+
+def test_a_skew_corrupts_one_served_figure_for_checks_to_catch(books: Session) -> None:
+    tenant = books.tenants[0]
+    day = month_ends(books.today(), 1)[0].isoformat()
+    right = figures(books.report("BalanceSheet", tenant, date=day))
+    pending = books.xero.admin(
+        "skew",
+        {
+            "tenant_id": tenant,
+            "report": "BalanceSheet",
+            "row": "Accounts Receivable",
+            "delta": "1.00",
+            "count": 1,
+        },
+    )
+    assert pending["pending"][0]["remaining"] == 1
+    wrong = figures(books.report("BalanceSheet", tenant, date=day))
+    assert wrong["Accounts Receivable"][0] == right["Accounts Receivable"][0] + 1
+    assert wrong["Total Assets"] == right["Total Assets"]  # so assets no longer balance
+    assert figures(books.report("BalanceSheet", tenant, date=day)) == right  # count: 1
+    sales = figures(books.report("TrialBalance", tenant, date=day))["Sales (200)"][3]
+    skew = {"tenant_id": tenant, "report": "TrialBalance", "row": "Sales (200)", "delta": "-5"}
+    books.xero.admin("skew", skew)  # no count: every answer
+    for _ in range(2):  # a credit cell shifted: the rows no longer add to the total
+        tb = figures(books.report("TrialBalance", tenant, date=day))
+        assert tb["Sales (200)"][3] == sales - 5
+    cleared = books.xero.http.delete("/_sandbox/skew", params={"tenant_id": tenant})
+    assert cleared.json()["pending"] == []
+    bad = books.xero.http.post("/_sandbox/skew", json={"report": "BalanceSheet"})
+    assert bad.status_code == 400
