@@ -300,3 +300,38 @@ def test_a_skew_corrupts_one_served_figure_for_checks_to_catch(books: Session) -
     assert cleared.json()["pending"] == []
     bad = books.xero.http.post("/_sandbox/skew", json={"report": "BalanceSheet"})
     assert bad.status_code == 400
+
+
+def test_executive_summary_agrees_with_the_statements(books: Session) -> None:
+    tenant = books.tenants[0]
+    day = month_ends(books.today(), 1)[0]
+    summary = figures(books.report("ExecutiveSummary", tenant, date=day.isoformat()))
+    bs = figures(books.report("BalanceSheet", tenant, date=day.isoformat()))
+    pl = figures(
+        books.report(
+            "ProfitAndLoss", tenant, fromDate=day.replace(day=1).isoformat(), toDate=day.isoformat()
+        )
+    )
+    assert summary["Closing bank balance"][0] == bs["Total Bank"][0]
+    assert summary["Debtors"][0] == bs["Accounts Receivable"][0]
+    assert summary["Income"][0] == pl["Total Income"][0]
+    assert summary["Profit (loss)"][0] == pl["Net Profit"][0]
+    received, spent = summary["Cash received"][0], summary["Cash spent"][0]
+    assert summary["Cash surplus (deficit)"][0] == received - spent
+
+
+def test_quarters_and_years_as_timeframes(books: Session) -> None:
+    tenant = books.tenants[0]
+    pl = books.report(
+        "ProfitAndLoss",
+        tenant,
+        fromDate="2026-10-01",
+        toDate="2026-12-31",
+        periods=2,
+        timeframe="QUARTER",
+    )
+    labels = [c["Value"] for c in pl["Rows"][0]["Cells"][1:]]
+    assert labels == ["31 Dec 2026", "30 Sep 2026", "30 Jun 2026"]
+    bs = books.report("BalanceSheet", tenant, date="2026-11-30", periods=1, timeframe="YEAR")
+    assert [c["Value"] for c in bs["Rows"][0]["Cells"][1:]] == ["30 Nov 2026", "30 Nov 2025"]
+    assert figures(bs)["Total Assets"][1] == 0  # a year before the books began
