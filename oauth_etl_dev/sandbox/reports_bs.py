@@ -158,8 +158,8 @@ def _sides(value: Decimal, account_id: str) -> list[Json]:
 def trial_balance(ctx: ReportContext) -> Json:
     """Debit/Credit: the month to `date`; YTD: the financial year to date for P&L
     accounts, every year for the rest, earlier years' profit in Retained Earnings (our
-    reading of Xero's Trial Balance: Xero Central "Trial Balance report"; no API
-    source)."""
+    reading of Xero's Trial Balance, no source for the figures; the column names are
+    the getReportTrialBalance example's)."""
     day = parse_date("date", ctx.get("date"), ctx.today)
     books, accounts = ctx.books, ctx.accounts()
     start = ctx.fy_start(day)
