@@ -5,7 +5,8 @@ schema Organisation: "Shown if set") stop changes dated on or before them: the p
 lock for everyone but advisers, the end-of-year lock for everyone (our reading of
 Xero's help on lock dates, not verified; no API source; the sandbox's changes are a
 standard user's, so the later of the two applies). A refused change answers as
-Xero's API refuses a document: a 400 ValidationException (spec schema Error; the message wording is our assumption).
+Xero's API refuses a document: a 400 ValidationException (spec schema Error; the
+message wording is our assumption).
 """
 
 from __future__ import annotations
