@@ -81,9 +81,10 @@ class AccountingApi:
         try:
             state.stats.api_calls[tenant_id][endpoint.name] += 1
             try:
-                body, served = self.render(
-                    request, endpoint, store.table(endpoint.name), record_id, correlation
-                )
+                table = store.table(endpoint.name)
+                if endpoint.name == "Journals" and _flag(request.query_params, "paymentsOnly"):
+                    table = store.books.journals(cash=True)  # spec getJournals paymentsOnly
+                body, served = self.render(request, endpoint, table, record_id, correlation)
             except QueryError as exc:
                 error = {
                     "ErrorNumber": 10,
@@ -246,6 +247,10 @@ def page(
 
 def _include_deleted(params: Any) -> bool:
     return str(params.get("includeDeleted") or params.get("IncludeDeleted") or "").lower() == "true"
+
+
+def _flag(params: Any, name: str) -> bool:
+    return str(params.get(name) or "").lower() == "true"
 
 
 def _int_param(params: Any, name: str, default: int) -> int:

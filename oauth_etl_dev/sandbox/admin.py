@@ -17,7 +17,9 @@ from starlette.responses import Response
 from oauth_etl_dev.sandbox.catalog import ENDPOINTS, ENDPOINTS_BY_LOWER, Endpoint
 from oauth_etl_dev.sandbox.edits import EditSpecError, parse_plan
 from oauth_etl_dev.sandbox.faults import FaultSpecError, parse_fault
+from oauth_etl_dev.sandbox.locks import LockedPeriod, parse_day
 from oauth_etl_dev.sandbox.responses import JSON, http_date, json_response
+from oauth_etl_dev.sandbox.skews import SkewSpecError, parse_skew
 
 if TYPE_CHECKING:
     from oauth_etl_dev.sandbox.app import SandboxApp, SandboxState
@@ -53,6 +55,12 @@ class AdminApi:
             ("POST", "/_sandbox/change"): self.admin_change,
             ("GET", "/_sandbox/consent"): self.admin_consent,
             ("POST", "/_sandbox/consent"): self.admin_consent,
+            ("GET", "/_sandbox/ledger"): self.admin_ledger,
+            ("GET", "/_sandbox/lock"): self.admin_lock,
+            ("POST", "/_sandbox/lock"): self.admin_lock,
+            ("GET", "/_sandbox/skew"): self.admin_skew,
+            ("POST", "/_sandbox/skew"): self.admin_skew,
+            ("DELETE", "/_sandbox/skew"): self.admin_skew,
         }
         handler = handlers.get((request.method, lower.rstrip("/")))
         if handler is None:
@@ -63,6 +71,8 @@ class AdminApi:
             return await handler(request)
         except AdminError as exc:
             return json_response({"error": str(exc)}, 400)
+        except LockedPeriod as exc:  # as Xero refuses a document in a locked period
+            return json_response(exc.body(), 400)
 
     async def _payload(self, request: Request) -> dict[str, Any]:
         raw = await request.body()
@@ -143,10 +153,13 @@ class AdminApi:
         if not isinstance(modify, int) or not isinstance(add, int) or modify < 0 or add < 0:
             raise AdminError('"modify" and "add" must be integers >= 0')
         now_ms = self.state.clock.now_ms()
+        date_ms = self._day(payload.get("date"))
         try:
             modified, added = self.state.store.by_id[tenant_id].mutate(
-                endpoint.name, modify, add, now_ms
+                endpoint.name, modify, add, now_ms, date_ms
             )
+        except LockedPeriod:
+            raise
         except ValueError as exc:
             raise AdminError(str(exc)) from exc
         return json_response(
@@ -206,6 +219,11 @@ class AdminApi:
         tenant_id = self._tenant(payload.get("tenant_id"))
         endpoint = self._endpoint(payload.get("endpoint"))
         kind = payload.get("kind")
+        date_ms = self._day(payload.get("date"))
+        if kind == "backdate":  # an edit that moves the document to `date`
+            if date_ms is None:
+                raise AdminError('"backdate" needs "date": "YYYY-MM-DD"')
+            kind = "edit"
         store = self.state.store.by_id[tenant_id]
         table = store.table(endpoint.name)
         position = payload.get("position")
@@ -221,7 +239,71 @@ class AdminApi:
             raise AdminError('"position" (serving order, from 0) or "id" is required')
         now_ms = self.state.clock.now_ms()
         try:
-            changed = store.change(endpoint.name, str(kind), position, now_ms)
+            changed = store.change(endpoint.name, str(kind), position, now_ms, None, date_ms)
+        except LockedPeriod:
+            raise
         except ValueError as exc:
             raise AdminError(str(exc)) from exc
         return json_response({"id": changed, "kind": kind, "stamp_ms": now_ms})
+
+    def _day(self, value: Any) -> int | None:
+        if value is None:
+            return None
+        try:
+            return parse_day(str(value))
+        except ValueError as exc:
+            raise AdminError(f'"date" must be YYYY-MM-DD, not {value!r}') from exc
+
+    async def admin_ledger(self, request: Request) -> Response:
+        """Balances per account at `date` (default: today), from the books (for tests)."""
+        params = request.query_params
+        tenant_id = self._tenant(params.get("tenant_id"))
+        store = self.state.store.by_id[tenant_id]
+        day = self._day(params.get("date"))
+        now = self.state.clock.now_ms()
+        to_ms = day if day is not None else now
+        cash = params.get("basis", "accrual") == "cash"
+        journals = store.table("Journals")
+        return json_response(
+            {
+                "tenant_id": tenant_id,
+                "date": datetime.fromtimestamp(to_ms / 1000, UTC).date().isoformat(),
+                "basis": "cash" if cash else "accrual",
+                "accounts": store.books.summary_json(to_ms, cash),
+                "journals": len(journals.records),
+                "lock": store.locks.as_json(),
+            }
+        )
+
+    async def admin_lock(self, request: Request) -> Response:
+        """{"tenant_id"?, "period_lock_date"?, "end_of_year_lock_date"?}: null clears."""
+        if request.method == "GET":
+            tenant_id = self._tenant(request.query_params.get("tenant_id"))
+            return json_response(self.state.store.by_id[tenant_id].locks.as_json())
+        payload = await self._payload(request)
+        tenant_id = self._tenant(payload.get("tenant_id"))
+        store = self.state.store.by_id[tenant_id]
+        for key, attr in (
+            ("period_lock_date", "period_ms"),
+            ("end_of_year_lock_date", "end_of_year_ms"),
+        ):
+            if key in payload:
+                setattr(store.locks, attr, self._day(payload[key]))
+        store.locks.stamp(store.table("Organisation"))
+        return json_response({"tenant_id": tenant_id, **store.locks.as_json()})
+
+    async def admin_skew(self, request: Request) -> Response:
+        """Report figures served wrong on purpose, for tests (sandbox/skews.py)."""
+        payload = await self._payload(request) if request.method != "GET" else {}
+        tenant_id = self._tenant(payload.get("tenant_id", request.query_params.get("tenant_id")))
+        store = self.state.store.by_id[tenant_id]
+        if request.method == "POST":
+            try:
+                store.skews.append(parse_skew(payload))
+            except SkewSpecError as exc:
+                raise AdminError(str(exc)) from exc
+        elif request.method == "DELETE":
+            store.skews.clear()
+        return json_response(
+            {"tenant_id": tenant_id, "pending": [s.as_json() for s in store.skews]}
+        )

@@ -32,6 +32,8 @@ from oauth_etl_dev.sandbox.grants import AccessGrant, AuthorizePageError, TokenE
 from oauth_etl_dev.sandbox.identity import IdentityService
 from oauth_etl_dev.sandbox.injection import with_fault
 from oauth_etl_dev.sandbox.limits import RateLimiter
+from oauth_etl_dev.sandbox.locks import parse_day
+from oauth_etl_dev.sandbox.reports import ReportsApi
 from oauth_etl_dev.sandbox.responses import json_response, problem
 from oauth_etl_dev.sandbox.stats import Stats
 from oauth_etl_dev.sandbox.store import DataStore, make_tenants
@@ -50,8 +52,17 @@ class SandboxState:
         # Generated history ends at the start of today (UTC): stable within a day and
         # always before anything a mutation stamps.
         anchor = int(time.time() * 1000) // DAY_MS * DAY_MS
+        locks = tuple(
+            None if d is None else parse_day(d)
+            for d in (config.period_lock_date, config.end_of_year_lock_date)
+        )
         self.store = DataStore(
-            config.seed, self.tenants, config.records, anchor, config.shared_stamps
+            config.seed,
+            self.tenants,
+            config.records,
+            anchor,
+            config.shared_stamps,
+            (locks[0], locks[1]),
         )
         self.identity = IdentityService(
             config, self.clock, self.stats, [t.tenant_id for t in self.tenants]
@@ -109,6 +120,7 @@ class SandboxApp:
         self.state = SandboxState(config)
         self.provider = orjson.dumps(config.app_name)
         self.accounting = AccountingApi(self)
+        self.reports = ReportsApi(self)  # /Reports/... from the books (sandbox/reports.py)
         self.admin = AdminApi(self)
         self.starlette = Starlette(
             routes=[
@@ -151,6 +163,8 @@ class SandboxApp:
         if lower.startswith(API_PREFIX.lower()) and method == "GET":
             rest = request.url.path[len(API_PREFIX) :].strip("/")
             name, _, record_id = rest.partition("/")
+            if name.lower() == "reports":
+                return await self.reports.api(request, record_id, correlation)
             endpoint = ENDPOINTS_BY_LOWER.get(name.lower())
             if endpoint is not None and "/" not in record_id:
                 return await self.accounting.api(request, endpoint, record_id or None, correlation)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from oauth_etl_dev.sandbox.report_scopes import REPORT_SCOPES
+
 
 class Paging(StrEnum):
     """How an endpoint pages, as Xero does it (spec v16.1.0)."""
@@ -174,7 +176,7 @@ IDENTITY_SCOPES = frozenset({"openid", "profile", "email", "offline_access"})
 ALL_SCOPES: frozenset[str] = IDENTITY_SCOPES.union(*SCOPES_BY_ENDPOINT.values()) | {
     "accounting.attachments",
     "accounting.attachments.read",
-    "accounting.reports.read",
+    *REPORT_SCOPES,  # the reports' scopes (sandbox/report_scopes.py)
 }
 
 # Case-insensitive lookup: Xero's paths are not case sensitive.

@@ -67,6 +67,18 @@ def options(command: F) -> F:
             help="... and without a pagination object.",
         ),
     ]
+    decorators += [
+        click.option(
+            "--period-lock-date",
+            default=None,
+            help="YYYY-MM-DD: every organisation's PeriodLockDate (changes on/before refused).",
+        ),
+        click.option(
+            "--end-of-year-lock-date",
+            default=None,
+            help="YYYY-MM-DD: every organisation's EndOfYearLockDate.",
+        ),
+    ]
     for decorate in reversed(decorators):
         command = decorate(command)
     return command
@@ -92,4 +104,6 @@ def settings(flags: dict[str, Any]) -> dict[str, Any]:
         "shared_stamps": flags["shared_stamps"],
         "page_ignored": _endpoint_names(flags["page_ignored"], "--page-ignored"),
         "page_ignored_pagination": not flags["page_ignored_without_pagination"],
+        "period_lock_date": flags["period_lock_date"],
+        "end_of_year_lock_date": flags["end_of_year_lock_date"],
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from urllib.parse import urlsplit
 
 from oauth_etl_dev.sandbox.catalog import ALL_SCOPES
@@ -59,6 +60,9 @@ class SandboxConfig:
     # Exact-match list, up to 50, no wildcards (developer.xero.com/faq/oauth2). None: any
     # https or loopback http URI (no registration modelled).
     redirect_uris: tuple[str, ...] | None = REGISTERED_REDIRECT_URIS
+    # -- the books (sandbox/ledger.py, sandbox/locks.py): lock dates of every tenant -----
+    period_lock_date: str | None = None  # YYYY-MM-DD: Organisation.PeriodLockDate
+    end_of_year_lock_date: str | None = None  # YYYY-MM-DD: Organisation.EndOfYearLockDate
 
     def __post_init__(self) -> None:
         if not self.client_id:
@@ -75,6 +79,10 @@ class SandboxConfig:
         if unknown:
             raise ValueError(f"unknown scopes: {sorted(unknown)}; known: {sorted(ALL_SCOPES)}")
         check_redirect_uris(self.redirect_uris)
+        for name in ("period_lock_date", "end_of_year_lock_date"):
+            value = getattr(self, name)
+            if value is not None:
+                date.fromisoformat(value)  # ValueError: not a YYYY-MM-DD day
 
     @property
     def record_cost_ms(self) -> float:

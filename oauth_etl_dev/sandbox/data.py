@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 Record = dict[str, Any]
@@ -85,6 +86,7 @@ ACCOUNTS: tuple[tuple[str, str, str, str, str, str | None], ...] = (
     ("960", "Retained Earnings", "EQUITY", "EQUITY", "NONE", "RETAINEDEARNINGS"),
     ("970", "Owner A Funds Introduced", "EQUITY", "EQUITY", "NONE", None),
 )
+ACCOUNT_TAX: dict[str, str] = {code: tax for code, _, _, _, tax, _ in ACCOUNTS}
 SALES_CODES = ("200", "260")
 EXPENSE_CODES = ("310", "400", "408", "412", "429", "433", "445", "469")
 BANK_CODES = ("090", "091")
@@ -104,6 +106,30 @@ CURRENCIES = (
 )
 
 
+# The organisations tenants are, by tenant index (cycled): (CountryCode, BaseCurrency,
+# FinancialYearEndDay, FinancialYearEndMonth). Tenant 0 stays a US company with a
+# calendar financial year (what older tests assume); tenant 1 is Australian (year to
+# 30 June, so the generated history crosses a year end), tenant 2 a New Zealand one.
+# Spec: xero_accounting.yaml, schema Organisation (CountryCode, BaseCurrency,
+# FinancialYearEndDay/Month).
+PROFILES: tuple[tuple[str, str, int, int], ...] = (
+    ("US", "USD", 31, 12),
+    ("AU", "AUD", 30, 6),
+    ("NZ", "NZD", 31, 3),
+)
+TAX_RATE = Decimal("0.15")  # TAX_RATES "Tax on Sales"/"Tax on Purchases"
+CENT = Decimal("0.01")
+# Tracking options a line may carry (gen_settings.gen_tracking_category, category 0).
+REGIONS = ("North", "South", "East", "West")
+
+
+def cents(value: Decimal) -> Decimal:
+    """2 dp, half away from zero: Xero stores amounts to 2 dp (unit amounts to 4 dp;
+    xero_accounting.yaml, LineItem.UnitAmount/LineAmount; rounding mode: no source,
+    our assumption)."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
 def money(rng: random.Random, low: int = 100, high: int = 500_000) -> float:
     return rng.randint(low, high) / 100
 
@@ -119,6 +145,14 @@ class TenantContext:
     anchor_ms: int  # generated dates lie before this instant
     records: int
     shared_stamps: int = 1  # runs of this many records share one UpdatedDateUTC
+
+    @property
+    def profile(self) -> tuple[str, str, int, int]:
+        return PROFILES[self.index % len(PROFILES)]
+
+    @property
+    def currency(self) -> str:
+        return self.profile[1]
 
     def uid(self, endpoint: str, i: int) -> str:
         return stable_uuid(self.seed, self.tenant_id, endpoint, i)
@@ -146,23 +180,57 @@ class TenantContext:
             "EmailAddress": f"{FIRST[j % len(FIRST)].lower()}@example.com",
         }
 
-    def line_items(self, rng: random.Random, codes: tuple[str, ...], key: str) -> list[Record]:
+    def tracking(self, rng: random.Random) -> list[Record]:
+        """A Region option on about half the lines (TrackingCategories record 0)."""
+        if rng.random() < 0.5:
+            return []
+        cid = self.uid("TrackingCategories", 0)
+        option = rng.choice(REGIONS)
+        return [
+            {
+                "TrackingCategoryID": cid,
+                "TrackingOptionID": stable_uuid(self.seed, cid, option),
+                "Name": "Region",
+                "Option": option,
+            }
+        ]
+
+    def line_items(
+        self,
+        rng: random.Random,
+        codes: tuple[str, ...],
+        key: str,
+        inclusive: bool = False,
+        small: bool = False,
+    ) -> list[Record]:
+        """Lines on taxed accounts carry 15% tax: on top of LineAmount (Exclusive) or
+        inside it (Inclusive), as LineAmountTypes says (xero_accounting.yaml, LineItem).
+        `small`: one line of a few units (credits and prepayments are smaller than sales,
+        so the generated books keep customers owing and suppliers owed)."""
         lines = []
-        for n in range(rng.randint(1, 3)):
-            qty = float(rng.randint(1, 20))
+        for n in range(1 if small else rng.randint(1, 3)):
+            qty = float(rng.randint(1, 2) if small else rng.randint(1, 20))
             unit = money(rng, 100, 50_000)
-            amount = round(qty * unit, 2)
+            amount = cents(Decimal(str(qty)) * Decimal(str(unit)))
+            code = rng.choice(codes)
+            tax_type = ACCOUNT_TAX[code]
+            if tax_type == "NONE":
+                tax = Decimal(0)
+            elif inclusive:
+                tax = cents(amount * TAX_RATE / (1 + TAX_RATE))
+            else:
+                tax = cents(amount * TAX_RATE)
             lines.append(
                 {
                     "LineItemID": stable_uuid(self.seed, self.tenant_id, key, n),
                     "Description": f"{rng.choice(WORDS)} {rng.choice(TRADES).lower()}",
                     "Quantity": qty,
                     "UnitAmount": unit,
-                    "AccountCode": rng.choice(codes),
-                    "TaxType": "NONE",
-                    "TaxAmount": 0.0,
-                    "LineAmount": amount,
-                    "Tracking": [],
+                    "AccountCode": code,
+                    "TaxType": tax_type,
+                    "TaxAmount": float(tax),
+                    "LineAmount": float(amount),
+                    "Tracking": self.tracking(rng),
                 }
             )
         return lines
@@ -174,9 +242,12 @@ def contact_name(j: int) -> str:
     )
 
 
-def sum_totals(lines: list[Record]) -> Record:
-    sub = round(sum(line["LineAmount"] for line in lines), 2)
-    return {"SubTotal": sub, "TotalTax": 0.0, "Total": sub}
+def sum_totals(lines: list[Record], inclusive: bool = False) -> Record:
+    """SubTotal, TotalTax, Total of lines (Inclusive: LineAmount holds the tax)."""
+    amount = sum((Decimal(str(line["LineAmount"])) for line in lines), Decimal(0))
+    tax = sum((Decimal(str(line.get("TaxAmount", 0))) for line in lines), Decimal(0))
+    sub = amount - tax if inclusive else amount
+    return {"SubTotal": float(sub), "TotalTax": float(tax), "Total": float(sub + tax)}
 
 
 Generator = Callable[[TenantContext, random.Random, int, int], Record]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from oauth_etl_dev.sandbox.catalog import ENDPOINTS, Endpoint
+from oauth_etl_dev.sandbox.locks import LockedPeriod
 from oauth_etl_dev.sandbox.store import CHANGE_KINDS, TenantStore
 
 TARGETS = ("any", "served")
@@ -127,6 +128,9 @@ class EditEngine:
                 size = len(store.table(endpoint.name).records)
                 pool = served if plan.target == "served" and served else range(size)
                 pos = None if kind == "insert" or not pool else self._rng.choice(pool)
-                changed.append(store.change(endpoint.name, kind, pos, now_ms, self._rng))
+                try:
+                    changed.append(store.change(endpoint.name, kind, pos, now_ms, self._rng))
+                except LockedPeriod:  # a user cannot change a locked document either
+                    continue
                 self.applied[kind] += 1
             return changed

@@ -11,6 +11,7 @@ from oauth_etl_dev.sandbox.data import (
     CURRENCIES,
     DAY_MS,
     EXPENSE_CODES,
+    HISTORY_DAYS,
     SALES_CODES,
     TAX_RATES,
     WORDS,
@@ -58,7 +59,9 @@ def gen_account(c: TenantContext, rng: random.Random, i: int, stamp: int) -> Rec
         "AddToWatchlist": False,
     }
     if kind == "BANK":
-        rec.update(BankAccountNumber=f"0123{i:04d}", BankAccountType="BANK", CurrencyCode="USD")
+        rec.update(
+            BankAccountNumber=f"0123{i:04d}", BankAccountType="BANK", CurrencyCode=c.currency
+        )
     if system:
         rec["SystemAccount"] = system
     return rec
@@ -160,7 +163,7 @@ def gen_batch_payment(c: TenantContext, rng: random.Random, i: int, stamp: int) 
 
 def gen_receipt(c: TenantContext, rng: random.Random, i: int, stamp: int) -> Record:
     rid = c.uid("Receipts", i)
-    lines = c.line_items(rng, EXPENSE_CODES, rid)
+    lines = c.line_items(rng, EXPENSE_CODES, rid, True)
     date, _ = doc_dates(stamp, rng)
     return {
         "ReceiptID": rid,
@@ -171,7 +174,7 @@ def gen_receipt(c: TenantContext, rng: random.Random, i: int, stamp: int) -> Rec
         "User": c.user_ref(i % 5),
         "Reference": f"Receipt {i + 1}",
         "LineAmountTypes": "Inclusive",
-        **sum_totals(lines),
+        **sum_totals(lines, inclusive=True),
         "Status": rng.choice(("DRAFT", "SUBMITTED", "AUTHORISED")),
         "UpdatedDateUTC": net_date(stamp),
         "HasAttachments": False,
@@ -272,7 +275,7 @@ def gen_repeating_invoice(c: TenantContext, rng: random.Random, i: int, stamp: i
         "LineItems": lines,
         "LineAmountTypes": "Exclusive",
         "Reference": f"Monthly {i + 1}",
-        "CurrencyCode": "USD",
+        "CurrencyCode": c.currency,
         "Status": "AUTHORISED",
         **sum_totals(lines),
         "HasAttachments": False,
@@ -292,18 +295,19 @@ def gen_organisation(c: TenantContext, rng: random.Random, i: int, stamp: int) -
         "PaysTax": True,
         "Version": "GLOBAL",
         "OrganisationType": "COMPANY",
-        "BaseCurrency": "USD",
-        "CountryCode": "US",
+        "BaseCurrency": c.currency,
+        "CountryCode": c.profile[0],
         "IsDemoCompany": False,
         "OrganisationStatus": "ACTIVE",
         "TaxNumber": f"{rng.randint(100, 999)}-{rng.randint(100, 999)}-{rng.randint(100, 999)}",
-        "FinancialYearEndDay": 31,
-        "FinancialYearEndMonth": 12,
+        "FinancialYearEndDay": c.profile[2],
+        "FinancialYearEndMonth": c.profile[3],
         "SalesTaxBasis": "ACCRUALS",
         "SalesTaxPeriod": "QUARTERLY1",
         "DefaultSalesTax": "Tax Exclusive",
         "DefaultPurchasesTax": "Tax Exclusive",
-        "CreatedDateUTC": net_date(stamp),
+        # Before every generated document: the books start with the organisation.
+        "CreatedDateUTC": net_date(c.anchor_ms - (HISTORY_DAYS + 30) * DAY_MS),
         "OrganisationEntityType": "COMPANY",
         "Timezone": "NEWZEALANDSTANDARDTIME",
         "ShortCode": f"!{c.tenant_id[:5]}",
@@ -327,7 +331,10 @@ def gen_branding_theme(c: TenantContext, rng: random.Random, i: int, stamp: int)
 
 
 def gen_budget(c: TenantContext, rng: random.Random, i: int, stamp: int) -> Record:
-    month = datetime.fromtimestamp(stamp / 1000, UTC)
+    # Twelve months from six months before the anchor: the history and what follows.
+    anchor = datetime.fromtimestamp(c.anchor_ms / 1000, UTC)
+    first = anchor.year * 12 + anchor.month - 1 - 6
+    months = [f"{m // 12}-{m % 12 + 1:02d}" for m in range(first, first + 12)]
     return {
         "BudgetID": c.uid("Budgets", i),
         "Type": "OVERALL" if i == 0 else "TRACKING",
@@ -338,8 +345,7 @@ def gen_budget(c: TenantContext, rng: random.Random, i: int, stamp: int) -> Reco
                 "AccountID": c.uid("Accounts", n),
                 "AccountCode": ACCOUNTS[n][0],
                 "BudgetBalances": [
-                    {"Period": f"{month.year}-{m:02d}", "Amount": money(rng), "Notes": ""}
-                    for m in range(1, 4)
+                    {"Period": period, "Amount": money(rng), "Notes": ""} for period in months
                 ],
             }
             for n in (2, 6)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from decimal import Decimal
 
 from oauth_etl_dev.sandbox.data import (
     ACCOUNTS,
@@ -15,6 +16,7 @@ from oauth_etl_dev.sandbox.data import (
     Generator,
     Record,
     TenantContext,
+    cents,
     contact_name,
     day_ms,
     day_string,
@@ -35,6 +37,8 @@ def gen_invoice(c: TenantContext, rng: random.Random, i: int, stamp: int) -> Rec
         ("AUTHORISED", "AUTHORISED", "PAID", "PAID", "DRAFT", "SUBMITTED", "VOIDED")
     )
     paid = totals["Total"] if status == "PAID" else 0.0
+    if status == "AUTHORISED" and rng.random() < 0.4:  # part paid (links.py adds the Payment)
+        paid = float(cents(Decimal(str(totals["Total"])) * Decimal(rng.choice(("0.25", "0.5")))))
     date, due = doc_dates(stamp, rng)
     return {
         "Type": kind,
@@ -45,7 +49,7 @@ def gen_invoice(c: TenantContext, rng: random.Random, i: int, stamp: int) -> Rec
         "CreditNotes": [],
         "Prepayments": [],
         "Overpayments": [],
-        "AmountDue": round(totals["Total"] - paid, 2),
+        "AmountDue": float(Decimal(str(totals["Total"])) - Decimal(str(paid))),
         "AmountPaid": paid,
         "AmountCredited": 0.0,
         "CurrencyRate": 1.0,
@@ -63,7 +67,7 @@ def gen_invoice(c: TenantContext, rng: random.Random, i: int, stamp: int) -> Rec
         "LineItems": lines,
         **totals,
         "UpdatedDateUTC": net_date(stamp),
-        "CurrencyCode": "USD",
+        "CurrencyCode": c.currency,
     }
 
 
@@ -107,7 +111,7 @@ def gen_contact(c: TenantContext, rng: random.Random, i: int, stamp: int) -> Rec
         "ContactGroups": [],
         "IsSupplier": rng.random() < 0.4,
         "IsCustomer": rng.random() < 0.8,
-        "DefaultCurrency": "USD",
+        "DefaultCurrency": c.currency,
         "ContactPersons": [],
         "HasAttachments": False,
         "HasValidationErrors": False,
@@ -115,9 +119,9 @@ def gen_contact(c: TenantContext, rng: random.Random, i: int, stamp: int) -> Rec
 
 
 def gen_bank_transaction(c: TenantContext, rng: random.Random, i: int, stamp: int) -> Record:
-    kind = rng.choice(("RECEIVE", "SPEND", "SPEND"))
+    kind = rng.choice(("RECEIVE", "RECEIVE", "SPEND"))
     bid = c.uid("BankTransactions", i)
-    lines = c.line_items(rng, SALES_CODES if kind == "RECEIVE" else EXPENSE_CODES, bid)
+    lines = c.line_items(rng, SALES_CODES if kind == "RECEIVE" else EXPENSE_CODES, bid, True)
     date, _ = doc_dates(stamp, rng)
     return {
         "BankTransactionID": bid,
@@ -129,11 +133,11 @@ def gen_bank_transaction(c: TenantContext, rng: random.Random, i: int, stamp: in
         "Date": net_date(date),
         "DateString": day_string(date),
         "Reference": f"Txn {rng.randint(1000, 9999)}",
-        "CurrencyCode": "USD",
+        "CurrencyCode": c.currency,
         "CurrencyRate": 1.0,
         "Status": "AUTHORISED" if rng.random() < 0.95 else "DELETED",
         "LineAmountTypes": "Inclusive",
-        **sum_totals(lines),
+        **sum_totals(lines, inclusive=True),
         "UpdatedDateUTC": net_date(stamp),
         "HasAttachments": False,
     }
@@ -142,7 +146,8 @@ def gen_bank_transaction(c: TenantContext, rng: random.Random, i: int, stamp: in
 def gen_credit_note(c: TenantContext, rng: random.Random, i: int, stamp: int) -> Record:
     kind = rng.choice(("ACCRECCREDIT", "ACCPAYCREDIT"))
     cid = c.uid("CreditNotes", i)
-    lines = c.line_items(rng, SALES_CODES if kind == "ACCRECCREDIT" else EXPENSE_CODES, cid)
+    codes = SALES_CODES if kind == "ACCRECCREDIT" else EXPENSE_CODES
+    lines = c.line_items(rng, codes, cid, small=True)
     totals = sum_totals(lines)
     date, due = doc_dates(stamp, rng)
     return {
@@ -157,7 +162,7 @@ def gen_credit_note(c: TenantContext, rng: random.Random, i: int, stamp: int) ->
         "LineItems": lines,
         **totals,
         "UpdatedDateUTC": net_date(stamp),
-        "CurrencyCode": "USD",
+        "CurrencyCode": c.currency,
         "CurrencyRate": 1.0,
         "Reference": f"Credit {rng.randint(100, 999)}",
         "SentToContact": False,
@@ -171,7 +176,9 @@ def gen_credit_note(c: TenantContext, rng: random.Random, i: int, stamp: int) ->
 
 def gen_manual_journal(c: TenantContext, rng: random.Random, i: int, stamp: int) -> Record:
     amount = money(rng)
-    debit, credit = rng.choice(EXPENSE_CODES), rng.choice(("800", "970", "090"))
+    # Never AR/AP: those carry contacts, and a journal line has none (no source: our
+    # assumption; it keeps the aged reports equal to the balance sheet's AR/AP).
+    debit, credit = rng.choice(EXPENSE_CODES), rng.choice(("970", "090", "091"))
     date, _ = doc_dates(stamp, rng)
     return {
         "ManualJournalID": c.uid("ManualJournals", i),
@@ -242,7 +249,7 @@ def gen_payment(c: TenantContext, rng: random.Random, i: int, stamp: int) -> Rec
 def _prepay_like(kind_key: str, types: tuple[str, ...]) -> Generator:
     def gen(c: TenantContext, rng: random.Random, i: int, stamp: int) -> Record:
         rid = c.uid(kind_key, i)
-        lines = c.line_items(rng, SALES_CODES, rid)
+        lines = c.line_items(rng, SALES_CODES, rid, small=True)
         totals = sum_totals(lines)
         date, _ = doc_dates(stamp, rng)
         id_field = "OverpaymentID" if kind_key == "Overpayments" else "PrepaymentID"
@@ -251,12 +258,12 @@ def _prepay_like(kind_key: str, types: tuple[str, ...]) -> Generator:
             "Type": rng.choice(types),
             "Contact": c.contact_ref(rng),
             "Date": net_date(date),
-            "Status": rng.choice(("AUTHORISED", "PAID")),
+            "Status": rng.choice(("AUTHORISED", "PAID", "PAID", "PAID")),
             "LineAmountTypes": "Exclusive",
             "LineItems": lines,
             **totals,
             "UpdatedDateUTC": net_date(stamp),
-            "CurrencyCode": "USD",
+            "CurrencyCode": c.currency,
             "CurrencyRate": 1.0,
             "RemainingCredit": totals["Total"],
             "Allocations": [],
@@ -282,7 +289,7 @@ def gen_purchase_order(c: TenantContext, rng: random.Random, i: int, stamp: int)
         "DeliveryDateString": day_string(due),
         "LineAmountTypes": "Exclusive",
         "Reference": f"Order {rng.randint(100, 999)}",
-        "CurrencyCode": "USD",
+        "CurrencyCode": c.currency,
         "CurrencyRate": 1.0,
         "Status": rng.choice(("DRAFT", "SUBMITTED", "AUTHORISED", "BILLED")),
         "SentToContact": False,
@@ -313,7 +320,7 @@ def gen_quote(c: TenantContext, rng: random.Random, i: int, stamp: int) -> Recor
         "ExpiryDate": net_date(expiry),
         "ExpiryDateString": day_string(expiry),
         "Status": rng.choice(("DRAFT", "SENT", "ACCEPTED", "DECLINED", "INVOICED")),
-        "CurrencyCode": "USD",
+        "CurrencyCode": c.currency,
         "CurrencyRate": 1.0,
         **sum_totals(lines),
         "TotalDiscount": 0.0,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from oauth_etl_dev.sandbox.catalog import ALL_SCOPES
+from oauth_etl_dev.sandbox.report_scopes import BROAD, REPORT_SCOPES
 
 VERIFIER_RE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
@@ -25,6 +26,7 @@ NEW_APP_SCOPES: frozenset[str] = frozenset(
         "profile",
         "email",
         "accounting.budgets.read",
+        *(REPORT_SCOPES - {BROAD}),  # granular report scopes (sandbox/report_scopes.py)
         *(
             f"accounting.{family}{suffix}"
             for family in (

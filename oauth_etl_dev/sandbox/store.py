@@ -20,6 +20,10 @@ from oauth_etl_dev.sandbox.data import (
     stable_uuid,
 )
 from oauth_etl_dev.sandbox.gen_settings import GENERATORS
+from oauth_etl_dev.sandbox.ledger import Ledger
+from oauth_etl_dev.sandbox.links import link_generated, link_inserted, unpay
+from oauth_etl_dev.sandbox.locks import LockDates, backdate
+from oauth_etl_dev.sandbox.skews import Skew
 
 CHANGE_KINDS = frozenset({"edit", "insert", "archive", "delete"})
 
@@ -65,15 +69,23 @@ class Table:
 class TenantStore:
     """All tables of one tenant, each built on first use."""
 
-    def __init__(self, context: TenantContext) -> None:
+    def __init__(self, context: TenantContext, locks: LockDates | None = None) -> None:
         self.context = context
         self._tables: dict[str, Table] = {}
+        # The books (sandbox/ledger.py): Journals are derived from the documents.
+        self.books = Ledger(self, Table(ENDPOINTS["Journals"]), Table(ENDPOINTS["Journals"]))
+        self.locks = locks or LockDates()
+        self.skews: list[Skew] = []  # report figures served wrong on purpose (skews.py)
 
     def table(self, name: str) -> Table:
+        if name == "Journals":
+            return self.books.journals()
         table = self._tables.get(name)
         if table is None:
             table = self._build(ENDPOINTS[name])
             self._tables[name] = table
+            if name == "Organisation":
+                self.locks.stamp(table)
         return table
 
     def built(self) -> Iterable[tuple[str, Table]]:
@@ -81,6 +93,8 @@ class TenantStore:
 
     def count(self, name: str) -> int:
         endpoint = ENDPOINTS[name]
+        if name == "Journals":
+            return len(self.table(name).records)
         if name in self._tables:
             return len(self._tables[name].records)
         return self.context.records if endpoint.sized else endpoint.fixed_count
@@ -99,11 +113,17 @@ class TenantStore:
             own = start + (span * (i + 1)) // (n + 1) - rng.randint(0, 999)
             # --shared-stamps N: each run of N records carries its first one's stamp.
             stamp = own if i % c.shared_stamps == 0 else stamp
-            table.append(gen(c, rng, i, stamp))
+            record = gen(c, rng, i, stamp)
+            if endpoint.name == "Payments":  # each pays its invoice (sandbox/links.py)
+                record = link_generated(self, record, i)
+            table.append(record)
         return table
 
-    def mutate(self, name: str, modify: int, add: int, now_ms: int) -> tuple[list[str], list[str]]:
-        """Edit `modify` records and add `add` new ones, all stamped `now_ms`."""
+    def mutate(
+        self, name: str, modify: int, add: int, now_ms: int, date_ms: int | None = None
+    ) -> tuple[list[str], list[str]]:
+        """Edit `modify` records and add `add` new ones, all stamped `now_ms` (and dated
+        `date_ms`, a back-dated change, if given)."""
         endpoint = ENDPOINTS[name]
         table = self.table(name)
         if modify and endpoint.name == "Journals":
@@ -113,8 +133,8 @@ class TenantStore:
         if modify:
             size = len(table.records)
             for pos in sorted(rng.sample(range(size), min(modify, size))):
-                modified.append(self.change(name, "edit", pos, now_ms, rng))
-        added = [self.change(name, "insert", None, now_ms, rng) for _ in range(add)]
+                modified.append(self.change(name, "edit", pos, now_ms, rng, date_ms))
+        added = [self.change(name, "insert", None, now_ms, rng, date_ms) for _ in range(add)]
         return modified, added
 
     def _rng(self, name: str, table: Table) -> random.Random:
@@ -123,7 +143,13 @@ class TenantStore:
         )
 
     def change(
-        self, name: str, kind: str, pos: int | None, now_ms: int, rng: random.Random | None = None
+        self,
+        name: str,
+        kind: str,
+        pos: int | None,
+        now_ms: int,
+        rng: random.Random | None = None,
+        date_ms: int | None = None,
     ) -> str:
         """One change as a user makes it in Xero, stamped `now_ms`; returns the record's id.
 
@@ -131,22 +157,38 @@ class TenantStore:
         VOIDED. delete: a soft delete, Status DELETED (spec v16: BankTransfers too, which
         keep only CreatedDateUTC: the change shows in If-Modified-Since, not in the record).
         The statuses are the spec's enums (Contact.ContactStatus, Invoice.Status, ...).
+        `date_ms`: a back-dated change (sandbox/locks.py): the document's Date becomes
+        that day, refused on or before the lock date; an insert is then approved.
+        Journals: an insert is a posted manual journal (journals come from documents).
         """
         endpoint = ENDPOINTS[name]
-        table = self.table(name)
         if kind not in CHANGE_KINDS:
             raise ValueError(f"unknown change {kind!r}; one of {sorted(CHANGE_KINDS)}")
-        if endpoint.name == "Journals" and kind != "insert":
-            raise ValueError("journals are immutable: only inserts")
+        if endpoint.name == "Journals":
+            if kind != "insert":
+                raise ValueError("journals are immutable: only inserts")
+            day = date_ms if date_ms is not None else now_ms // DAY_MS * DAY_MS
+            self.change("ManualJournals", "insert", None, now_ms, rng, day)
+            return str(self.table("Journals").records[-1]["JournalID"])
+        table = self.table(name)
         rng = rng or self._rng(name, table)
-        table.revisions += 1  # invalidates the cached selections of this table
         if kind == "insert" or pos is None:
             record = GENERATORS[name](self.context, rng, len(table.records), now_ms)
             if endpoint.date_field and endpoint.date_field in record:
                 record[endpoint.date_field] = net_date(now_ms)
+            if date_ms is not None:
+                record = backdate(record, date_ms, self.locks, now_ms, approve=True)
+            if name == "Payments":
+                day = date_ms if date_ms is not None else now_ms
+                record = link_inserted(self, record, day, now_ms)
+            table.revisions += 1  # invalidates the cached selections of this table
             table.append(record)
             return str(record[endpoint.id_field])
         record = dict(table.records[pos])
+        self.locks.check(record, None)  # a locked document cannot change
+        if date_ms is not None:
+            record = backdate(record, date_ms, self.locks, now_ms)
+        table.revisions += 1  # invalidates the cached selections of this table
         if kind == "edit":
             for key in _EDITABLE:
                 if isinstance(record.get(key), str):
@@ -161,7 +203,10 @@ class TenantStore:
             record["Status"] = "DELETED"
         if endpoint.date_field == "UpdatedDateUTC" and endpoint.date_field in record:
             record[endpoint.date_field] = net_date(now_ms)
+        was = table.records[pos]
         table.replace(pos, record, changed_ms=now_ms)
+        if name == "Payments" and was.get("Status") == "AUTHORISED" != record.get("Status"):
+            unpay(self, record, now_ms)  # the invoice owes that amount again
         return str(record[endpoint.id_field])
 
 
@@ -195,12 +240,14 @@ class DataStore:
         records: int,
         anchor_ms: int,
         shared_stamps: int = 1,
+        locks: tuple[int | None, int | None] = (None, None),
     ) -> None:
         self.seed = seed
         self.tenants = tenants
         self.records = records
         self.anchor_ms = anchor_ms
         self.shared_stamps = max(1, shared_stamps)
+        self.locks = locks  # (PeriodLockDate, EndOfYearLockDate) of every tenant at start
         self.by_id: dict[str, TenantStore] = {}
         self.reset()
 
@@ -215,7 +262,8 @@ class DataStore:
                     self.anchor_ms,
                     self.records,
                     self.shared_stamps,
-                )
+                ),
+                LockDates(*self.locks),
             )
             for t in self.tenants
         }

@@ -205,7 +205,9 @@ def test_journals_offset_paging(xero_factory: XeroFactory) -> None:
         assert len(batch) <= 100
         records.extend(batch)
         offset = batch[-1]["JournalNumber"]
-    assert [j["JournalNumber"] for j in records] == list(range(1, 251))
+    # Journals come from the books (sandbox/ledger.py): one or more per posting document.
+    assert len(records) > 250
+    assert [j["JournalNumber"] for j in records] == list(range(1, len(records) + 1))
     assert records == xero.records(tenant, "Journals")
     middle = xero.api("Journals", token, tenant, {"offset": 120}).json()["Journals"]
     assert middle[0]["JournalNumber"] == 121
