@@ -9,10 +9,11 @@ follow Xero's published mapping (invoices / payments / banktransactions /
 manualjournals / classicexpenses replace `accounting.transactions.read`; settings,
 contacts, journals and budgets scopes were never broad and stay as they are).
 
-`opt_in` marks endpoints a connection often cannot read (XERO.md, facts of
-2026-12-01): Journals need Xero's paid Advanced tier and `accounting.journals.read`;
-ExpenseClaims and Receipts need `accounting.classicexpenses.read`, which several
-sources say new apps cannot get. They are read only when selected explicitly.
+`opt_in` marks endpoints a connection often cannot read (Xero's pricing pages; the
+classic-expenses rule is reported by third parties): Journals need Xero's paid Advanced tier
+and `accounting.journals.read`; ExpenseClaims and Receipts need
+`accounting.classicexpenses.read`, which several sources say new apps cannot get. They are
+read only when selected explicitly.
 """
 
 from __future__ import annotations
@@ -267,7 +268,7 @@ CATALOG: tuple[Endpoint, ...] = (
         "ExpenseClaims",
         "ExpenseClaimID",
         _TRANSACTIONS,
-        _G_EXPENSES,  # XERO.md: ExpenseClaims and Receipts belong to classicexpenses
+        _G_EXPENSES,  # developer.xero.com/faq/granular-scopes: classicexpenses
         "Expense claims (deprecated by Xero; older organisations only).",
         cursor_field=UPDATED,
         incremental=True,

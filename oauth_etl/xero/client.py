@@ -129,7 +129,8 @@ class XeroClient:
     def connections(self) -> list[Connection]:
         """The organisations (tenants) this token may read, from GET /connections.
 
-        Lowercase, as Xero's OAuth guides spell it (XERO.md); the identity spec's
+        Lowercase, as Xero's OAuth guides spell it
+        (developer.xero.com/documentation/guides/oauth2/auth-flow); the identity spec's
         `/Connections` is the same resource on Xero, not on every emulator.
         """
         reply = self.http.get(

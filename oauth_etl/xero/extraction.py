@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 
 ACCOUNTING_PREFIX = "/api.xro/2.0/"
 TENANT_HEADER = "xero-tenant-id"
-SMALL_PAGE = 100  # `page`-only endpoints and Journals return up to 100 per call (XERO.md)
+# `page`-only endpoints and Journals return up to 100 per call (spec: getQuotes `page`,
+# getLinkedTransactions `page`; developer.xero.com/documentation/api/accounting/journals).
+SMALL_PAGE = 100
 
 
 class Extraction:

@@ -1,11 +1,12 @@
 """One Accounting API request with retries, rate budget and error mapping.
 
-Retries: 5xx, 503 and transport errors, bounded (`max_attempts`, capped backoff,
-honouring Retry-After). Minute 429s wait on the tenant's shared budget, bounded
-(`max_rate_limit_waits`). A day 429 raises `DayLimitReached` at once (XERO.md: it
-can ask to wait for hours). Every other status maps to one error class that says
-what to do; 401s are classified once, in `oauth_etl.oauth.auth.classify_401`, so
-the auth layer and this one agree on what a new token can fix.
+Retries: 5xx, 503 and transport errors, bounded (`max_attempts`, capped backoff, honouring
+Retry-After). Minute 429s wait on the tenant's shared budget, bounded
+(`max_rate_limit_waits`). A day 429 raises `DayLimitReached` at once (its Retry-After can be
+hours: developer.xero.com/documentation/guides/oauth2/limits). Every other status maps to
+one error class that says what to do; 401s are classified once, in
+`oauth_etl.oauth.auth.classify_401`, so the auth layer and this one agree on what a new
+token can fix.
 """
 
 from __future__ import annotations
