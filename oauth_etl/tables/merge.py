@@ -34,6 +34,7 @@ from oauth_etl.tables.model import BATCH, BUCKET, TENANT, TableSpec, child_shape
 from oauth_etl.tables.snapshots import delete_absent, snapshot_start
 from oauth_etl.tables.spool import OWNER, SEQ, Spool
 from oauth_etl.tables.writes import (
+    ChunkWrite,
     Handles,
     TableCounts,
     merge_child,
@@ -317,6 +318,7 @@ def _merge_group(
         parent = _gather(spool, table.name, group, SEQ, chosen, pa.schema([]))
         batches = sorted({batch for batch in parent.column(BATCH).to_pylist()})
         metadata = {"oauth_etl.tenant_id": tenant_id, "oauth_etl.batches": batches}
+        write = ChunkWrite(handles, tenant_id, metadata, retention_days, fresh, *buckets)
         parent_ids = parent.column(table.id_field).to_pylist()
         for child in table.children:
             empty = (
@@ -327,27 +329,5 @@ def _merge_group(
             )
             rows = _gather(spool, child.name, group, OWNER, chosen, empty)
             counts = result.children[child.name]
-            merge_child(
-                handles,
-                child.name,
-                rows,
-                tenant_id,
-                child.parent_id,
-                parent_ids,
-                counts,
-                metadata,
-                retention_days,
-                fresh,
-                buckets,
-            )
-        merge_parent(
-            handles,
-            table,
-            parent,
-            tenant_id,
-            result.parent,
-            metadata,
-            retention_days,
-            fresh,
-            buckets,
-        )
+            merge_child(write, child.name, rows, child.parent_id, parent_ids, counts)
+        merge_parent(write, table, parent, result.parent)

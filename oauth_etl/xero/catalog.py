@@ -19,7 +19,7 @@ read only when selected explicitly.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from types import MappingProxyType
 
@@ -103,20 +103,19 @@ def _paged(
     broad: tuple[str, ...] = _TRANSACTIONS,
     params: Mapping[str, str] | None = None,
 ) -> Endpoint:
-    return Endpoint(
-        name=name,
-        path=path,
-        record_key=path,
-        id_field=id_field,
-        paging=paging,
+    # A paged endpoint is a one-call endpoint plus its paging and order.
+    one_call = _single(
+        name,
+        path,
+        id_field,
+        broad,
+        granular,
+        description,
         cursor_field=UPDATED,
         incremental=incremental,
-        broad_scopes=broad,
-        granular_scopes=granular,
-        description=description,
-        order=order,
-        params=params or {},
+        params=params,
     )
+    return replace(one_call, paging=paging, order=order)
 
 
 def _single(

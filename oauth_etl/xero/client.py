@@ -13,24 +13,31 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from types import TracebackType
 
 import httpx
 import orjson
 
+from oauth_etl.oauth.closing import Closing
 from oauth_etl.xero.catalog import Endpoint
 from oauth_etl.xero.cursor import CLOCK_MARGIN
 from oauth_etl.xero.dates import parse_xero_datetime
 from oauth_etl.xero.errors import MalformedResponse
 from oauth_etl.xero.extraction import Extraction
-from oauth_etl.xero.http import DEFAULT_READ_TIMEOUT, DEFAULT_USER_AGENT, ApiHttp, Counters, Reply
+from oauth_etl.xero.http import (
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_USER_AGENT,
+    ApiHttp,
+    ApiRequest,
+    Counters,
+    Reply,
+)
 from oauth_etl.xero.rate import AppBudget, RateBudget
 from oauth_etl.xero.types import Connection, ExtractionStats, Progress
 
 __all__ = ["Connection", "Extraction", "ExtractionStats", "Progress", "XeroClient"]
 
 
-class XeroClient:
+class XeroClient(Closing):
     """Reads the Accounting API with any `httpx.Auth` that puts the bearer token on."""
 
     def __init__(
@@ -102,17 +109,6 @@ class XeroClient:
     def close(self) -> None:
         self.http.close()
 
-    def __enter__(self) -> XeroClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"XeroClient(api_url={self.api_url!r})"
 
@@ -134,45 +130,29 @@ class XeroClient:
         `/Connections` is the same resource on Xero, not on every emulator.
         """
         reply = self.http.get(
-            f"{self.api_url}/connections",
-            label="Connections",
-            endpoint=None,
-            tenant_id=None,
-            params={},
-            headers={},
-            budget=None,
-            counters=Counters(),
+            ApiRequest(
+                f"{self.api_url}/connections",
+                label="Connections",
+                endpoint=None,
+                tenant_id=None,
+                params={},
+                headers={},
+                budget=None,
+                counters=Counters(),
+            )
         )
         try:
             rows = orjson.loads(reply.body)
         except orjson.JSONDecodeError as exc:
-            raise MalformedResponse(
-                "Connections",
-                page=None,
-                problem=f"not JSON: {exc}",
-                body=reply.body,
-                correlation_id=reply.correlation_id,
-            ) from None
+            raise _malformed_connections(reply, f"not JSON: {exc}") from None
         if not isinstance(rows, list):
-            raise MalformedResponse(
-                "Connections",
-                page=None,
-                problem="expected a JSON array",
-                body=reply.body,
-                correlation_id=reply.correlation_id,
-            )
+            raise _malformed_connections(reply, "expected a JSON array")
         return [self._connection(row, reply) for row in rows]
 
     @staticmethod
     def _connection(row: object, reply: Reply) -> Connection:
         if not isinstance(row, dict) or not isinstance(row.get("tenantId"), str):
-            raise MalformedResponse(
-                "Connections",
-                page=None,
-                problem="a connection without a tenantId",
-                body=reply.body,
-                correlation_id=reply.correlation_id,
-            )
+            raise _malformed_connections(reply, "a connection without a tenantId")
 
         def date(key: str) -> datetime | None:
             value = row.get(key)
@@ -219,3 +199,13 @@ class XeroClient:
             on_progress=on_progress,
             start_offset=start_offset,
         )
+
+
+def _malformed_connections(reply: Reply, problem: str) -> MalformedResponse:
+    return MalformedResponse(
+        "Connections",
+        page=None,
+        problem=problem,
+        body=reply.body,
+        correlation_id=reply.correlation_id,
+    )

@@ -10,6 +10,7 @@ identity credential, if it made one, at teardown.
 
 from collections.abc import Mapping
 from dataclasses import fields
+from functools import partial
 from typing import Any
 
 import dagster as dg
@@ -61,34 +62,22 @@ class DeltaTablesResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     def _open(self) -> TableStore:
         credential = self.storage.credential
-        if isinstance(credential, ConnectionString):
-            return TableStore.for_account(
-                container=self.storage.container,
-                prefix=self.storage.prefix,
-                connection_string=credential.connection_string,
-                root=self.root,
-                endpoint_url=self.endpoint_url,
-            )
-        if isinstance(credential, SasToken):
-            return TableStore.for_account(
-                container=self.storage.container,
-                prefix=self.storage.prefix,
-                account_url=credential.account_url,
-                sas_token=credential.sas_token,
-                root=self.root,
-                endpoint_url=self.endpoint_url,
-            )
-        from azure.identity import DefaultAzureCredential
-
-        self._credential = DefaultAzureCredential()
-        return TableStore.for_account(
+        # Everything but the credential is the same whichever credential the account has.
+        open_store = partial(
+            TableStore.for_account,
             container=self.storage.container,
             prefix=self.storage.prefix,
-            account_url=credential.account_url,
-            credential=self._credential,
             root=self.root,
             endpoint_url=self.endpoint_url,
         )
+        if isinstance(credential, ConnectionString):
+            return open_store(connection_string=credential.connection_string)
+        if isinstance(credential, SasToken):
+            return open_store(account_url=credential.account_url, sas_token=credential.sas_token)
+        from azure.identity import DefaultAzureCredential
+
+        self._credential = DefaultAzureCredential()
+        return open_store(account_url=credential.account_url, credential=self._credential)
 
     def location(self) -> str:
         """The root, for descriptions and metadata (never a credential)."""
