@@ -10,9 +10,9 @@ error mapping in xero/http.py; the public data types in xero/types.py.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Unpack
 
 import httpx
 import orjson
@@ -23,14 +23,7 @@ from oauth_etl.xero.cursor import CLOCK_MARGIN
 from oauth_etl.xero.dates import parse_xero_datetime
 from oauth_etl.xero.errors import MalformedResponse
 from oauth_etl.xero.extraction import Extraction
-from oauth_etl.xero.http import (
-    DEFAULT_READ_TIMEOUT,
-    DEFAULT_USER_AGENT,
-    ApiHttp,
-    ApiRequest,
-    Counters,
-    Reply,
-)
+from oauth_etl.xero.http import ApiHttp, ApiRequest, Counters, HttpOptions, Reply
 from oauth_etl.xero.rate import AppBudget, RateBudget
 from oauth_etl.xero.types import Connection, ExtractionStats, Progress
 
@@ -45,20 +38,13 @@ class XeroClient(Closing):
         api_url: str,
         auth: httpx.Auth,
         *,
-        timeout: float = DEFAULT_READ_TIMEOUT,
-        max_attempts: int = 5,
-        backoff_base: float = 1.0,
-        backoff_cap: float = 30.0,
         page_size: int = 1000,
         max_in_flight: int = 5,
         prefetch_pages: int | None = None,
-        max_rate_limit_waits: int = 10,
         max_rate_wait: float = 120.0,
-        transport: httpx.BaseTransport | None = None,
-        user_agent: str = DEFAULT_USER_AGENT,
-        sleep: Callable[[float], None] = time.sleep,
         budget_factory: Callable[[str], RateBudget] | None = None,
         clock_margin: timedelta = CLOCK_MARGIN,
+        **http: Unpack[HttpOptions],
     ) -> None:
         if not 1 <= page_size <= 1000:
             raise ValueError("page_size must be between 1 and 1000 (Xero's maximum)")
@@ -70,19 +56,7 @@ class XeroClient(Closing):
         self.prefetch_pages = prefetch_pages or 2 * max_in_flight
         self.clock_margin = clock_margin
         self.max_rate_wait = max_rate_wait
-        self.http = ApiHttp(
-            auth,
-            timeout=timeout,
-            max_attempts=max_attempts,
-            backoff_base=backoff_base,
-            backoff_cap=backoff_cap,
-            max_in_flight=max_in_flight,
-            max_rate_limit_waits=max_rate_limit_waits,
-            max_rate_wait=max_rate_wait,
-            transport=transport,
-            user_agent=user_agent,
-            sleep=sleep,
-        )
+        self.http = ApiHttp(auth, max_in_flight=max_in_flight, max_rate_wait=max_rate_wait, **http)
         self._budget_factory = budget_factory or self._default_budget
         self._budgets: dict[str, RateBudget] = {}
         self._budgets_lock = threading.Lock()

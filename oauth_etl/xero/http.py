@@ -12,9 +12,11 @@ token can fix.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from typing import TypedDict
 
 import httpx
 import orjson
@@ -147,6 +149,19 @@ class ApiRequest:
     counters: Counters
 
 
+class HttpOptions(TypedDict, total=False):
+    """How `ApiHttp` talks to Xero; `XeroClient` passes these through unchanged."""
+
+    timeout: float
+    max_attempts: int
+    backoff_base: float
+    backoff_cap: float
+    max_rate_limit_waits: int
+    transport: httpx.BaseTransport | None
+    user_agent: str
+    sleep: Callable[[float], None]
+
+
 class ApiHttp:
     """The HTTP half of `XeroClient`: one pooled httpx client, retries, error mapping."""
 
@@ -154,16 +169,16 @@ class ApiHttp:
         self,
         auth: httpx.Auth,
         *,
-        timeout: float,
-        max_attempts: int,
-        backoff_base: float,
-        backoff_cap: float,
         max_in_flight: int,
-        max_rate_limit_waits: int,
         max_rate_wait: float,
-        transport: httpx.BaseTransport | None,
-        user_agent: str,
-        sleep: Callable[[float], None],
+        timeout: float = DEFAULT_READ_TIMEOUT,
+        max_attempts: int = 5,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 30.0,
+        max_rate_limit_waits: int = 10,
+        transport: httpx.BaseTransport | None = None,
+        user_agent: str = DEFAULT_USER_AGENT,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
