@@ -9,41 +9,33 @@ identity credential, if it made one, at teardown.
 # creation.
 
 from collections.abc import Mapping
-from dataclasses import fields
 from functools import partial
 from typing import Any
 
 import dagster as dg
-from pydantic import Field, PrivateAttr
+from pydantic import PrivateAttr
 
 from oauth_etl.app import contract
 from oauth_etl.app.contract import TablesSettings
+from oauth_etl.defs.fields import contract_field, settings_of
 from oauth_etl.defs.storage import ConnectionString, LandingStorageResource, SasToken
 from oauth_etl.defs.tables.batches import LandedBatchesIOManager
 from oauth_etl.tables.location import TableStore, default_root
-
-
-def _field(name: str) -> Any:
-    variable = contract.variable_for("tables", name)
-    return Field(
-        default=contract.default_of("tables", name),
-        description=f"{variable.meaning} ({variable.name}).",
-    )
 
 
 class DeltaTablesResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """The Delta tables of the landing account: one per endpoint, plus child tables."""
 
     storage: dg.ResourceDependency[LandingStorageResource]
-    root: str | None = _field("root")
-    retention_days: int = _field("retention_days")
-    endpoint_url: str | None = _field("endpoint_url")
+    root: str | None = contract_field("tables", "root")
+    retention_days: int = contract_field("tables", "retention_days")
+    endpoint_url: str | None = contract_field("tables", "endpoint_url")
 
     _store: TableStore | None = PrivateAttr(default=None)
     _credential: Any = PrivateAttr(default=None)
 
     def settings(self) -> TablesSettings:
-        return TablesSettings(**{f.name: getattr(self, f.name) for f in fields(TablesSettings)})
+        return settings_of(self, TablesSettings)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._store = None  # opened on first use: a run that merges nothing needs no token
