@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, cast
+from typing import Any, TypedDict, Unpack, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -72,16 +72,21 @@ class MergeResult:
         return self.records_read - self.without_id - self.winners
 
 
+class MergeOptions(TypedDict, total=False):
+    """How a merge runs (`merge_records`' keywords); `merge_batches` passes them through."""
+
+    chunk_records: int
+    merge_rows: int
+    retention_days: int
+    buckets: int
+
+
 def merge_batches(
     store: TableStore,
     table: TableSpec,
     container: ContainerClient,
     manifests: Iterable[Manifest],
-    *,
-    chunk_records: int = DEFAULT_CHUNK_RECORDS,
-    merge_rows: int = DEFAULT_MERGE_ROWS,
-    retention_days: int = DEFAULT_RETENTION_DAYS,
-    buckets: int = DEFAULT_BUCKETS,
+    **options: Unpack[MergeOptions],
 ) -> MergeResult:
     """Merge landed batches (one tenant, oldest first) into `table`, streaming their parts."""
     manifests = list(manifests)
@@ -103,16 +108,7 @@ def merge_batches(
                     present.add(record.get(table.id_field))
                 yield manifest.batch_id, record
 
-    result = merge_records(
-        store,
-        table,
-        last.tenant_id,
-        pairs(),
-        chunk_records=chunk_records,
-        merge_rows=merge_rows,
-        retention_days=retention_days,
-        buckets=buckets,
-    )
+    result = merge_records(store, table, last.tenant_id, pairs(), **options)
     if present is not None:
         snapshot = manifests[since or 0].batch_id
         delete_absent(Handles(store), table, last.tenant_id, present, result.parent, snapshot)
