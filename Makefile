@@ -51,15 +51,21 @@ typecheck: deps
 defs: deps
 	$(RUN) dg check defs
 
+# pytest-xdist: the suite mostly waits (sandboxes, Azurite, child processes), so it runs
+# 4 workers on 2 cores; the unit layer is CPU-bound and runs 2. A worker takes tests two at
+# a time, heaviest layer first (conftest.py). PYTEST_WORKERS=0 runs serially.
+PYTEST_WORKERS ?= 4
+FAST_WORKERS ?= 2
+
 pytest: deps
 	deploy/ensure-postgres.sh
-	$(RUN) pytest $(PYTEST_ARGS)
+	$(RUN) pytest -n $(PYTEST_WORKERS) --maxschedchunk 2 $(PYTEST_ARGS)
 
 test: lint typecheck defs pytest
 
 # Markers come from oauth_etl_tests/conftest.py (layer_of): what a test needs decides.
 test-fast: .venv/.synced
-	$(RUN) pytest -q -m "not integration and not e2e and not deploy" $(PYTEST_ARGS)
+	$(RUN) pytest -q -n $(FAST_WORKERS) -m "not integration and not e2e and not deploy" $(PYTEST_ARGS)
 
 ui: deps
 	$(RUN) oauth-etl ui

@@ -75,22 +75,18 @@ def extract_endpoint(
 
         if paging == "none":
             records.extend(get({}))
-        elif paging == "offset":
-            offset = 0
-            while calls < MAX_CALLS:
-                batch = get({"offset": str(offset)})
-                records.extend(batch)
-                if len(batch) < PAGE:
-                    break
-                offset = max(int(str(r[offset_field])) for r in batch)
         else:
-            page = 1
+            # By offset: the last record's number; by page: the next page.
+            key, position = ("offset", 0) if paging == "offset" else ("page", 1)
             while calls < MAX_CALLS:
-                batch = get({"page": str(page)})
+                batch = get({key: str(position)})
                 records.extend(batch)
                 if len(batch) < PAGE:
                     break
-                page += 1
+                if paging == "offset":
+                    position = max(int(str(r[offset_field])) for r in batch)
+                else:
+                    position += 1
     text = "".join(json.dumps(record) + "\n" for record in records).encode()
     compressed = gzip.compress(text)
     if container is not None:

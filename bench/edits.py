@@ -14,9 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from bench.common import Stack, calls_by_endpoint, stack
+from bench.workload import count_or_land
 from oauth_etl.oauth.auth import BearerAuth
-from oauth_etl.storage.batch import BatchStats, LandingBatch
-from oauth_etl.storage.writer import write_batch
 from oauth_etl.xero.catalog import CATALOG, Endpoint
 from oauth_etl.xero.client import XeroClient
 from oauth_etl.xero.rate import RateBudget
@@ -74,18 +73,7 @@ def run_catalog(
 
             def one(endpoint: Endpoint) -> tuple[int, int, int]:
                 extraction = c.extract(endpoint, tenant)
-                if container is None:
-                    records = sum(1 for _ in extraction)
-                else:
-                    batch = LandingBatch(
-                        source="xero",
-                        endpoint=endpoint.name,
-                        tenant_id=tenant,
-                        records=extraction.records(),
-                        stats=BatchStats(),
-                    )
-                    manifest = write_batch(container, batch, prefix="bench/", run_id="edits")
-                    records = manifest.record_count
+                records, _ = count_or_land(extraction, endpoint, tenant, container, run_id="edits")
                 stats = extraction.stats
                 return stats.verify_calls, stats.changed, records
 

@@ -16,9 +16,11 @@ from azure.storage.blob import ContainerClient
 
 from bench import baseline
 from oauth_etl.storage.batch import BatchStats, LandingBatch
+from oauth_etl.storage.manifest import Manifest
 from oauth_etl.storage.writer import write_batch
 from oauth_etl.xero.catalog import CATALOG, Endpoint, Paging
 from oauth_etl.xero.client import XeroClient
+from oauth_etl.xero.extraction import Extraction
 from oauth_etl.xero.rate import RateBudget
 
 BY_PATH = {endpoint.path: endpoint for endpoint in CATALOG}
@@ -67,25 +69,38 @@ def scaled_budget(scale: float) -> Callable[[str], RateBudget]:
     return factory
 
 
+def count_or_land(
+    extraction: Extraction,
+    endpoint: Endpoint,
+    tenant_id: str,
+    container: ContainerClient | None,
+    *,
+    run_id: str,
+) -> tuple[int, Manifest | None]:
+    """The extraction's records counted, or landed (with `container`) as the asset and
+    IO manager do: (records, the batch's manifest or None)."""
+    if container is None:
+        return sum(1 for _ in extraction.records()), None
+    batch = LandingBatch(
+        source="xero",
+        endpoint=endpoint.name,
+        tenant_id=tenant_id,
+        records=extraction.records(),
+        stats=BatchStats(),
+    )
+    manifest = write_batch(container, batch, prefix="bench/", run_id=run_id)
+    return manifest.record_count, manifest
+
+
 def run_ours(
     client: XeroClient, endpoint: Endpoint, tenant_id: str, container: ContainerClient | None
 ) -> RunResult:
     """Extract one endpoint and land it, as the asset + IO manager do."""
     started = time.perf_counter()
     extraction = client.extract(endpoint, tenant_id)
-    if container is None:
-        records = sum(1 for _ in extraction.records())
-        uncompressed = stored = 0
-    else:
-        batch = LandingBatch(
-            source="xero",
-            endpoint=endpoint.name,
-            tenant_id=tenant_id,
-            records=extraction.records(),
-            stats=BatchStats(),
-        )
-        manifest = write_batch(container, batch, prefix="bench/", run_id="bench")
-        records = manifest.record_count
+    records, manifest = count_or_land(extraction, endpoint, tenant_id, container, run_id="bench")
+    uncompressed = stored = 0
+    if manifest is not None:
         uncompressed = sum(part.uncompressed_bytes or 0 for part in manifest.parts)
         stored = sum(part.bytes for part in manifest.parts)
     stats = extraction.stats

@@ -10,12 +10,14 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,11 +38,33 @@ class LocalServiceError(RuntimeError):
     """A local service could not be started."""
 
 
+# "LOW-HIGH": the ports this process (and its children) may hand out. Parallel test
+# workers each get their own block (oauth_etl_tests/conftest.py), so two of them never
+# probe the same free port and then race to bind it.
+PORT_RANGE_VAR = "OAUTH_ETL_PORT_RANGE"
+_port_cursor = [random.randrange(1 << 16)]  # a child process starts elsewhere in the block
+_port_lock = threading.Lock()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on 127.0.0.1 that is free right now (in $OAUTH_ETL_PORT_RANGE, if set)."""
+    span = os.environ.get(PORT_RANGE_VAR)
+    if not span:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((LOOPBACK, 0))
+            return int(sock.getsockname()[1])
+    low, high = (int(bound) for bound in span.split("-", 1))
+    with _port_lock:
+        for _ in range(high - low + 1):
+            _port_cursor[0] += 1
+            port = low + _port_cursor[0] % (high - low + 1)
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind((LOOPBACK, port))
+                except OSError:
+                    continue
+            return port
+    raise LocalServiceError(f"no free port in {PORT_RANGE_VAR}={span}")
 
 
 def wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes] | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -12,7 +13,13 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from oauth_etl.app.connection import open_from_environment
 from oauth_etl_dev.demo import local_environment
-from oauth_etl_dev.local_services import Azurite, Sandbox, start_azurite, start_sandbox
+from oauth_etl_dev.local_services import (
+    PORT_RANGE_VAR,
+    Azurite,
+    Sandbox,
+    start_azurite,
+    start_sandbox,
+)
 from oauth_etl_tests import canary
 
 SANDBOX_CLIENT_ID = "test-client-id"
@@ -23,8 +30,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--soak", action="store_true", help="run the long soak tests")
 
 
+# Under pytest-xdist each worker starts its own services (Azurite, sandboxes, PostgreSQL,
+# webservers) and hands out ports from its own block, below Linux's ephemeral range.
+PORT_BLOCK_START = 20_000
+PORT_BLOCK_SIZE = 1_500
+PORT_BLOCKS = 8  # 20000-31999: up to 8 workers; more share the kernel's free ports
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    canary.watch_dagster_events()
+    canary.watch_dagster_events()  # per process: each xdist worker patches its own Dagster
+    worker = getattr(config, "workerinput", {}).get("workerid", "")  # "gw3" under xdist
+    if worker.startswith("gw") and int(worker[2:]) < PORT_BLOCKS:
+        low = PORT_BLOCK_START + int(worker[2:]) * PORT_BLOCK_SIZE
+        os.environ[PORT_RANGE_VAR] = f"{low}-{low + PORT_BLOCK_SIZE - 1}"
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -64,11 +82,21 @@ def layer_of(item: pytest.Item) -> str | None:
     return None
 
 
+# Heaviest first: with the workers taking tests one or two at a time (`make test`), the
+# long end-to-end tests start at once and the unit tests fill the gaps at the end.
+LAYER_ORDER = {"e2e": 0, "deploy": 1, "integration": 2, None: 3}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    module_rank: dict[str, int] = {}
     for item in items:
         layer = layer_of(item)
         if layer is not None:
             item.add_marker(getattr(pytest.mark, layer))
+        # A module keeps its tests together (its module fixtures are set up once).
+        module = str(item.fspath)
+        module_rank[module] = min(module_rank.get(module, 3), LAYER_ORDER[layer])
+    items.sort(key=lambda item: module_rank[str(item.fspath)])  # stable: order kept within
     if config.getoption("--soak"):
         return
     skip = pytest.mark.skip(reason="soak test: run with --soak")

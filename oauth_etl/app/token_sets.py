@@ -3,8 +3,9 @@
 A token set reads the organisations its Xero user connected, and `GET /connections`
 lists them (xero-identity.yaml, getConnections: "Retrieves the connections for this
 user"). It is an identity call, not a tenant's: its answers carry only the app-wide
-limit header, never a tenant's minute or day budget (XERO.md, "Rate limits"), so asking
-every set costs no tenant any of its calls.
+limit header, never a tenant's minute or day budget
+(developer.xero.com/documentation/guides/oauth2/limits), so asking every set costs no
+tenant any of its calls.
 
 The deployment's tenants are the union of what the sets see; a tenant seen by several
 sets belongs to the first of them: the default set, then OAUTH_ETL_CONNECTIONS in

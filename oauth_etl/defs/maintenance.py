@@ -13,7 +13,7 @@ from oauth_etl.app import contract
 from oauth_etl.app.contract import ScheduleSettings
 from oauth_etl.defs.storage import LandingStorageResource
 from oauth_etl.defs.xero.schedules import running_schedule
-from oauth_etl.storage.writer import sweep_incomplete_batches
+from oauth_etl.storage.sweep import sweep_incomplete_batches
 
 DAY_HOURS = 24
 

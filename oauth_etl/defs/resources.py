@@ -16,18 +16,18 @@ the set that sees it (oauth_etl.app.token_sets).
 # creation.
 
 from collections.abc import Mapping
-from dataclasses import fields
 from typing import Any
 
 import dagster as dg
 import httpx
-from pydantic import Field, PrivateAttr
+from pydantic import PrivateAttr
 
 from oauth_etl.app import contract
 from oauth_etl.app.connection import XeroApi, XeroConnection
 from oauth_etl.app.contract import OAuthSettings, Section, XeroApiSettings
 from oauth_etl.app.sets import DEFAULT
 from oauth_etl.app.token_sets import Survey
+from oauth_etl.defs.fields import contract_field, settings_of
 from oauth_etl.defs.io_manager import BlobLandingIOManager
 from oauth_etl.defs.storage import (
     ConnectionString,
@@ -40,45 +40,34 @@ from oauth_etl.oauth.manager import TokenManager
 from oauth_etl.xero.client import Connection, XeroClient
 
 
-def _field(section: Section, name: str, *, secret: bool = False) -> Any:
-    """A resource field whose default and description come from the contract."""
-    variable = contract.variable_for(section, name)
-    return Field(
-        default=contract.default_of(section, name),
-        description=f"{variable.meaning} ({variable.name}).",
-        json_schema_extra={"dagster__is_secret": True} if secret else None,
-        repr=not secret,
-    )
-
-
 class XeroOAuthResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """The Xero OAuth 2.0 connection: token refresh, persistence and locking."""
 
-    client_id: str | None = _field("oauth", "client_id")
-    client_secret: str | None = _field("oauth", "client_secret", secret=True)
-    credentials_vault_url: str | None = _field("oauth", "credentials_vault_url")
-    client_id_secret_name: str | None = _field("oauth", "client_id_secret_name")
-    client_secret_secret_name: str | None = _field("oauth", "client_secret_secret_name")
-    login_url: str = _field("oauth", "login_url")
-    identity_url: str = _field("oauth", "identity_url")
-    api_url: str = _field("oauth", "api_url")
-    redirect_uri: str | None = _field("oauth", "redirect_uri")
-    grant_type: str = _field("oauth", "grant_type")
-    scopes: str = _field("oauth", "scopes")
-    token_store: str = _field("oauth", "token_store")
-    refresh_skew_seconds: int = _field("oauth", "refresh_skew_seconds")
-    lock_wait_seconds: int = _field("oauth", "lock_wait_seconds")
-    lease_seconds: int = _field("oauth", "lease_seconds")
-    timeout_seconds: int = _field("oauth", "timeout_seconds")
-    rescue_location: str | None = _field("oauth", "rescue_location")
-    token_lock: str | None = _field("oauth", "token_lock")
-    connections: str | None = _field("oauth", "connections")
+    client_id: str | None = contract_field("oauth", "client_id")
+    client_secret: str | None = contract_field("oauth", "client_secret", secret=True)
+    credentials_vault_url: str | None = contract_field("oauth", "credentials_vault_url")
+    client_id_secret_name: str | None = contract_field("oauth", "client_id_secret_name")
+    client_secret_secret_name: str | None = contract_field("oauth", "client_secret_secret_name")
+    login_url: str = contract_field("oauth", "login_url")
+    identity_url: str = contract_field("oauth", "identity_url")
+    api_url: str = contract_field("oauth", "api_url")
+    redirect_uri: str | None = contract_field("oauth", "redirect_uri")
+    grant_type: str = contract_field("oauth", "grant_type")
+    scopes: str = contract_field("oauth", "scopes")
+    token_store: str = contract_field("oauth", "token_store")
+    refresh_skew_seconds: int = contract_field("oauth", "refresh_skew_seconds")
+    lock_wait_seconds: int = contract_field("oauth", "lock_wait_seconds")
+    lease_seconds: int = contract_field("oauth", "lease_seconds")
+    timeout_seconds: int = contract_field("oauth", "timeout_seconds")
+    rescue_location: str | None = contract_field("oauth", "rescue_location")
+    token_lock: str | None = contract_field("oauth", "token_lock")
+    connections: str | None = contract_field("oauth", "connections")
     storage: dg.ResourceDependency[LandingStorageResource]
 
     _connection: XeroConnection | None = PrivateAttr(default=None)
 
     def settings(self) -> OAuthSettings:
-        return OAuthSettings(**{f.name: getattr(self, f.name) for f in fields(OAuthSettings)})
+        return settings_of(self, OAuthSettings)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._connection = XeroConnection(self.settings(), lambda: self.storage.landing)
@@ -109,14 +98,14 @@ class XeroApiResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """The Xero Accounting API for the connected tenants, authorized by `XeroOAuthResource`."""
 
     oauth: dg.ResourceDependency[XeroOAuthResource]
-    timeout_seconds: int = _field("xero", "timeout_seconds")
-    max_attempts: int = _field("xero", "max_attempts")
-    page_size: int = _field("xero", "page_size")
+    timeout_seconds: int = contract_field("xero", "timeout_seconds")
+    max_attempts: int = contract_field("xero", "max_attempts")
+    page_size: int = contract_field("xero", "page_size")
 
     _api: XeroApi | None = PrivateAttr(default=None)
 
     def settings(self) -> XeroApiSettings:
-        return XeroApiSettings(**{f.name: getattr(self, f.name) for f in fields(XeroApiSettings)})
+        return settings_of(self, XeroApiSettings)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._api = XeroApi(self.oauth.connection, self.settings())

@@ -14,34 +14,27 @@ from typing import Literal
 
 import dagster as dg
 from azure.storage.blob import ContainerClient
-from pydantic import Field, JsonValue, PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from oauth_etl.app.connection import open_landing
 from oauth_etl.app.contract import StorageSettings, default_of
+from oauth_etl.defs.fields import secret_field
 from oauth_etl.storage.account import safe_url
 from oauth_etl.storage.container import LandingContainer, check_container_name
 from oauth_etl.storage.lease import BlobLeaseLock
 
-SECRET: dict[str, JsonValue] = {"dagster__is_secret": True}
-
 
 class ConnectionString(dg.Config):
     credential_type: Literal["connection_string"] = "connection_string"
-    connection_string: str = Field(
-        description="Storage connection string (AZURE_STORAGE_CONNECTION_STRING).",
-        json_schema_extra=SECRET,
-        repr=False,
+    connection_string: str = secret_field(
+        "Storage connection string (AZURE_STORAGE_CONNECTION_STRING)."
     )
 
 
 class SasToken(dg.Config):
     credential_type: Literal["sas"] = "sas"
     account_url: str = Field(description="https://ACCOUNT.blob.core.windows.net")
-    sas_token: str = Field(
-        description="SAS token for the account URL (AZURE_STORAGE_SAS_TOKEN).",
-        json_schema_extra=SECRET,
-        repr=False,
-    )
+    sas_token: str = secret_field("SAS token for the account URL (AZURE_STORAGE_SAS_TOKEN).")
 
 
 class DefaultAzureCredential(dg.Config):

@@ -32,8 +32,9 @@ class Unauthorized(Enum):
 def classify_401(detail: str, challenge: str) -> Unauthorized:
     """Classify a 401 from its `Detail` and its `WWW-Authenticate` header.
 
-    XERO.md "Errors seen in the wild": an expired token carries `Bearer
-    error=invalid_token` and `TokenExpired: ...`; `TokenInvalid` is the same family;
+    An expired token carries `Bearer error=invalid_token` (RFC 6750 §3.1) and Xero's
+    `TokenExpired: ...` (developer.xero.com/documentation/guides/oauth2/troubleshooting);
+    `TokenInvalid` is the same family;
     `AuthorizationUnsuccessful` is an entitlement problem (scope, tier).
     """
     text = detail.strip()

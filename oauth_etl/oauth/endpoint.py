@@ -8,12 +8,12 @@ because only it knows whether re-sending a refresh token is safe.
 from __future__ import annotations
 
 import logging
-from types import TracebackType
 from typing import Any
 
 import httpx
 import orjson
 
+from oauth_etl.oauth.closing import Closing
 from oauth_etl.oauth.errors import (
     InvalidClient,
     InvalidGrant,
@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
-class TokenEndpoint:
+class TokenEndpoint(Closing):
     def __init__(
         self,
         token_url: str,
@@ -61,17 +61,6 @@ class TokenEndpoint:
 
     def close(self) -> None:
         self._http.close()
-
-    def __enter__(self) -> TokenEndpoint:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- grants ------------------------------------------------------------------
     def refresh(self, refresh_token: str) -> dict[str, Any]:

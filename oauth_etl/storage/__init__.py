@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from oauth_etl.storage.lease import BlobLeaseLock
     from oauth_etl.storage.manifest import Manifest, ManifestPart
     from oauth_etl.storage.reader import iter_records, latest_batch, list_batches, read_batch
-    from oauth_etl.storage.writer import sweep_incomplete_batches, write_batch
+    from oauth_etl.storage.sweep import sweep_incomplete_batches
+    from oauth_etl.storage.writer import write_batch
 
 _MODULE_OF = {
     "describe_account": "account",
@@ -56,7 +57,7 @@ _MODULE_OF = {
     "latest_batch": "reader",
     "read_batch": "reader",
     "list_batches": "reader",
-    "sweep_incomplete_batches": "writer",
+    "sweep_incomplete_batches": "sweep",
     "write_batch": "writer",
 }
 __all__ = [

@@ -88,7 +88,9 @@ def parse_date_days(text: str) -> int:
     """Days since 1970-01-01 of a Xero date: the calendar date at the value's own offset.
 
     Xero writes dates as midnight instants, e.g. `/Date(1419937200000+1300)/` is midnight
-    of 31 December 2014 in +13:00 (XERO.md: `/Date(ms+hhmm)/`); without an offset, UTC.
+    of 31 December 2014 in +13:00 (`/Date(ms+hhmm)/`:
+    developer.xero.com/documentation/api/accounting/requests-and-responses); without an
+    offset, UTC.
     """
     match = _DOTNET.match(text)
     if match is not None:

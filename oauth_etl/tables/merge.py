@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, cast
+from typing import Any, TypedDict, Unpack, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -34,6 +34,7 @@ from oauth_etl.tables.model import BATCH, BUCKET, TENANT, TableSpec, child_shape
 from oauth_etl.tables.snapshots import delete_absent, snapshot_start
 from oauth_etl.tables.spool import OWNER, SEQ, Spool
 from oauth_etl.tables.writes import (
+    ChunkWrite,
     Handles,
     TableCounts,
     merge_child,
@@ -71,16 +72,21 @@ class MergeResult:
         return self.records_read - self.without_id - self.winners
 
 
+class MergeOptions(TypedDict, total=False):
+    """How a merge runs (`merge_records`' keywords); `merge_batches` passes them through."""
+
+    chunk_records: int
+    merge_rows: int
+    retention_days: int
+    buckets: int
+
+
 def merge_batches(
     store: TableStore,
     table: TableSpec,
     container: ContainerClient,
     manifests: Iterable[Manifest],
-    *,
-    chunk_records: int = DEFAULT_CHUNK_RECORDS,
-    merge_rows: int = DEFAULT_MERGE_ROWS,
-    retention_days: int = DEFAULT_RETENTION_DAYS,
-    buckets: int = DEFAULT_BUCKETS,
+    **options: Unpack[MergeOptions],
 ) -> MergeResult:
     """Merge landed batches (one tenant, oldest first) into `table`, streaming their parts."""
     manifests = list(manifests)
@@ -102,16 +108,7 @@ def merge_batches(
                     present.add(record.get(table.id_field))
                 yield manifest.batch_id, record
 
-    result = merge_records(
-        store,
-        table,
-        last.tenant_id,
-        pairs(),
-        chunk_records=chunk_records,
-        merge_rows=merge_rows,
-        retention_days=retention_days,
-        buckets=buckets,
-    )
+    result = merge_records(store, table, last.tenant_id, pairs(), **options)
     if present is not None:
         snapshot = manifests[since or 0].batch_id
         delete_absent(Handles(store), table, last.tenant_id, present, result.parent, snapshot)
@@ -317,6 +314,7 @@ def _merge_group(
         parent = _gather(spool, table.name, group, SEQ, chosen, pa.schema([]))
         batches = sorted({batch for batch in parent.column(BATCH).to_pylist()})
         metadata = {"oauth_etl.tenant_id": tenant_id, "oauth_etl.batches": batches}
+        write = ChunkWrite(handles, tenant_id, metadata, retention_days, fresh, *buckets)
         parent_ids = parent.column(table.id_field).to_pylist()
         for child in table.children:
             empty = (
@@ -327,27 +325,5 @@ def _merge_group(
             )
             rows = _gather(spool, child.name, group, OWNER, chosen, empty)
             counts = result.children[child.name]
-            merge_child(
-                handles,
-                child.name,
-                rows,
-                tenant_id,
-                child.parent_id,
-                parent_ids,
-                counts,
-                metadata,
-                retention_days,
-                fresh,
-                buckets,
-            )
-        merge_parent(
-            handles,
-            table,
-            parent,
-            tenant_id,
-            result.parent,
-            metadata,
-            retention_days,
-            fresh,
-            buckets,
-        )
+            merge_child(write, child.name, rows, child.parent_id, parent_ids, counts)
+        merge_parent(write, table, parent, result.parent)

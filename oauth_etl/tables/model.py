@@ -7,7 +7,7 @@ Version rule, i.e. which landed copy of a record wins:
 - `updated`: the newest `UpdatedDateUTC` (every endpoint whose cursor is that field);
 - `batch`: the newest batch (batch ids sort by extraction time), for endpoints without an
   update stamp (snapshots, and BankTransfers, which carry only `CreatedDateUTC` even when
-  soft-deleted: XERO.md, spec v16.0 `Status`);
+  soft-deleted: spec v16.0, BankTransfer `Status`);
 - `append`: the first copy, never updated (Journals: immutable postings, JournalID).
 """
 

@@ -14,16 +14,14 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from deltalake import CommitProperties
-
 from oauth_etl.storage.manifest import Manifest
 from oauth_etl.tables.model import TableSpec
 from oauth_etl.tables.spool import bucket_of
 from oauth_etl.tables.writes import (
-    COMMIT_RETRIES,
     WRITER,
     Handles,
     TableCounts,
+    commit_properties,
     in_buckets,
     literal,
     quote,
@@ -76,9 +74,7 @@ def delete_absent(
         metrics = dt.delete(
             predicate,
             writer_properties=WRITER,
-            commit_properties=CommitProperties(
-                custom_metadata=metadata, max_commit_retries=COMMIT_RETRIES
-            ),
+            commit_properties=commit_properties(metadata),
         )
         counts.deleted += int(metrics.get("num_deleted_rows", 0))
         counts.commits += 1

@@ -3,9 +3,10 @@
 The package must not depend on the 900 KB spec at run time, so `xero_schemas.json` beside
 this module holds every schema of `xero_accounting.yaml` (Xero's MIT-licensed
 Xero-OpenAPI repository; the licence text travels inside the file) reduced to one type word
-per property. Regenerate it after updating the spec with
+per property. The spec itself is vendored in the repository (`specs/xero-openapi/`, not in
+the wheel); regenerate the file after updating it with
 
-    python -m oauth_etl.tables.spec PATH/TO/xero_accounting.yaml
+    python -m oauth_etl.tables.spec [PATH/TO/xero_accounting.yaml]
 
 (needs PyYAML, a dev dependency); a test fails when the file and the spec disagree.
 
@@ -26,6 +27,8 @@ from typing import Any
 import orjson
 
 SCHEMA_FILE = Path(__file__).with_name("xero_schemas.json")
+# The vendored spec (XeroAPI/Xero-OpenAPI, MIT): present in a checkout, not in the wheel.
+VENDORED_SPEC = Path(__file__).resolve().parents[2] / "specs/xero-openapi/xero_accounting.yaml"
 # What a property means, from the spec's own markers: `x-is-msdate` (a calendar date),
 # `x-is-msdate-time` (an instant), `x-is-money` (an amount), `enum`, `format: uuid`.
 PRIMITIVES = frozenset(
@@ -133,10 +136,10 @@ def record_schema(record_key: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m oauth_etl.tables.spec PATH/TO/xero_accounting.yaml")
+    if len(argv) > 1:
+        print("usage: python -m oauth_etl.tables.spec [PATH/TO/xero_accounting.yaml]")
         return 2
-    SCHEMA_FILE.write_bytes(generate(Path(argv[0])))
+    SCHEMA_FILE.write_bytes(generate(Path(argv[0]) if argv else VENDORED_SPEC))
     print(f"wrote {SCHEMA_FILE}")
     return 0
 

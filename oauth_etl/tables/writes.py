@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import TableNotFoundError
+from deltalake.table import TableMerger
 
 from oauth_etl.tables.convert import ConversionStats
 from oauth_etl.tables.location import TableStore
@@ -122,28 +123,55 @@ def scan(
     return pa.Table.from_batches(kept, schema=schema)
 
 
+@dataclass(frozen=True)
+class ChunkWrite:
+    """What every write of one merged chunk shares: where, for whom, and how it commits."""
+
+    handles: Handles
+    tenant_id: str
+    metadata: dict[str, Any]  # the commit's custom metadata (tenant, batches)
+    retention_days: int
+    fresh: bool  # only new ids: an append will do
+    buckets: int  # the table's bucket count
+    touched: list[int]  # the buckets this chunk's rows fall in
+
+    def on(self, *keys: str) -> str:
+        """The merge predicate: the chunk's buckets of the tenant, then the keys."""
+        matched = " AND ".join(f"s.{key} = t.{key}" for key in (TENANT, BUCKET, *keys))
+        return f"{in_buckets('t', self.tenant_id, self.touched)} AND {matched}"
+
+    def merge(self, dt: DeltaTable, source: pa.Table, predicate: str) -> TableMerger:
+        return dt.merge(
+            source,
+            predicate=predicate,
+            source_alias="s",
+            target_alias="t",
+            merge_schema=True,
+            writer_properties=WRITER,
+            commit_properties=commit_properties(self.metadata),
+        )
+
+
+def commit_properties(metadata: dict[str, Any]) -> CommitProperties:
+    return CommitProperties(custom_metadata=metadata, max_commit_retries=COMMIT_RETRIES)
+
+
 def append(
-    handles: Handles,
-    name: str,
-    dt: DeltaTable | None,
-    data: pa.Table,
-    counts: TableCounts,
-    metadata: dict[str, Any],
-    retention_days: int,
-    buckets: int,
+    write: ChunkWrite, name: str, dt: DeltaTable | None, data: pa.Table, counts: TableCounts
 ) -> None:
     """Rows whose keys the table lacks: an append, which creates the table the first time."""
     if data.num_rows == 0 and dt is not None:
         return
-    commit = CommitProperties(custom_metadata=metadata, max_commit_retries=COMMIT_RETRIES)
+    handles = write.handles
+    commit = commit_properties(write.metadata)
     if dt is None:
-        interval = f"interval {retention_days} days"
+        interval = f"interval {write.retention_days} days"
         write_deltalake(
             handles.store.uri(name),
             data,
             partition_by=[TENANT, BUCKET],
             mode="append",
-            description=f"{BUCKETS_NOTE}{buckets}",
+            description=f"{BUCKETS_NOTE}{write.buckets}",
             storage_options=handles.store.storage_options(),
             # Time travel needs both the log and the data files of old versions.
             configuration={
@@ -186,38 +214,13 @@ def count_metrics(counts: TableCounts, metrics: Mapping[str, Any]) -> None:
     counts.commits += 1
 
 
-def merge_parent(
-    handles: Handles,
-    table: TableSpec,
-    data: pa.Table,
-    tenant_id: str,
-    counts: TableCounts,
-    metadata: dict[str, Any],
-    retention_days: int,
-    fresh: bool,
-    buckets: tuple[int, list[int]],
-) -> None:
-    """Merge a parent's newer copies; `buckets` is (the table's count, the ones touched)."""
-    dt = handles.get(table.name)
-    if dt is None or fresh:
-        append(handles, table.name, dt, data, counts, metadata, retention_days, buckets[0])
+def merge_parent(write: ChunkWrite, table: TableSpec, data: pa.Table, counts: TableCounts) -> None:
+    """Merge a parent's newer copies."""
+    dt = write.handles.get(table.name)
+    if dt is None or write.fresh:
+        append(write, table.name, dt, data, counts)
         return
-    key = quote(table.id_field)
-    on = (
-        f"{in_buckets('t', tenant_id, buckets[1])} AND s.{TENANT} = t.{TENANT} "
-        f"AND s.{BUCKET} = t.{BUCKET} AND s.{key} = t.{key}"
-    )
-    merger = dt.merge(
-        aligned(dt, data),
-        predicate=on,
-        source_alias="s",
-        target_alias="t",
-        merge_schema=True,
-        writer_properties=WRITER,
-        commit_properties=CommitProperties(
-            custom_metadata=metadata, max_commit_retries=COMMIT_RETRIES
-        ),
-    )
+    merger = write.merge(dt, aligned(dt, data), write.on(quote(table.id_field)))
     column = table.version_column
     if column is not None:
         # The guard repeats the winner test inside the commit (another writer may have won).
@@ -229,26 +232,22 @@ def merge_parent(
 
 
 def merge_child(
-    handles: Handles,
+    write: ChunkWrite,
     name: str,
     data: pa.Table,
-    tenant_id: str,
     parent_id: str,
     parent_ids: list[Any],
     counts: TableCounts,
-    metadata: dict[str, Any],
-    retention_days: int,
-    fresh: bool,
-    buckets: tuple[int, list[int]],
 ) -> None:
-    dt = handles.get(name)
-    if dt is None or fresh:  # new parents have no lines yet
-        append(handles, name, dt, data, counts, metadata, retention_days, buckets[0])
+    dt = write.handles.get(name)
+    if dt is None or write.fresh:  # new parents have no lines yet
+        append(write, name, dt, data, counts)
         return
+    tenant_id = write.tenant_id
     # Lines a changed parent no longer has: its old positions past its new array's end.
     # They join the source as markers (no batch id) that delete their match, so the
     # whole replacement is one commit and needs no id list in a SQL predicate.
-    old = scan(dt, tenant_id, buckets[1], [parent_id, BUCKET, LINE], parent_id, parent_ids)
+    old = scan(dt, tenant_id, write.touched, [parent_id, BUCKET, LINE], parent_id, parent_ids)
     new_ends: dict[Any, int] = {}
     for parent, line in zip(
         data.column(parent_id).to_pylist(), data.column(LINE).to_pylist(), strict=True
@@ -274,24 +273,9 @@ def merge_child(
         source = pa.concat_tables([source, pa.table(markers, schema=source.schema)])
     if source.num_rows == 0:
         return
-    parent = quote(parent_id)
-    on = (
-        f"{in_buckets('t', tenant_id, buckets[1])} AND s.{TENANT} = t.{TENANT} "
-        f"AND s.{BUCKET} = t.{BUCKET} AND s.{parent} = t.{parent} AND s.{LINE} = t.{LINE}"
-    )
     marker = f"s.{BATCH} IS NULL"
     metrics = (
-        dt.merge(
-            source,
-            predicate=on,
-            source_alias="s",
-            target_alias="t",
-            merge_schema=True,
-            writer_properties=WRITER,
-            commit_properties=CommitProperties(
-                custom_metadata=metadata, max_commit_retries=COMMIT_RETRIES
-            ),
-        )
+        write.merge(dt, source, write.on(quote(parent_id), LINE))
         .when_matched_delete(predicate=marker)
         .when_matched_update_all(predicate=f"s.{BATCH} IS NOT NULL")
         .when_not_matched_insert_all(predicate=f"s.{BATCH} IS NOT NULL")

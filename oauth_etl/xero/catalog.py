@@ -9,16 +9,17 @@ follow Xero's published mapping (invoices / payments / banktransactions /
 manualjournals / classicexpenses replace `accounting.transactions.read`; settings,
 contacts, journals and budgets scopes were never broad and stay as they are).
 
-`opt_in` marks endpoints a connection often cannot read (XERO.md, facts of
-2026-12-01): Journals need Xero's paid Advanced tier and `accounting.journals.read`;
-ExpenseClaims and Receipts need `accounting.classicexpenses.read`, which several
-sources say new apps cannot get. They are read only when selected explicitly.
+`opt_in` marks endpoints a connection often cannot read (Xero's pricing pages; the
+classic-expenses rule is reported by third parties): Journals need Xero's paid Advanced tier
+and `accounting.journals.read`; ExpenseClaims and Receipts need
+`accounting.classicexpenses.read`, which several sources say new apps cannot get. They are
+read only when selected explicitly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from types import MappingProxyType
 
@@ -102,20 +103,19 @@ def _paged(
     broad: tuple[str, ...] = _TRANSACTIONS,
     params: Mapping[str, str] | None = None,
 ) -> Endpoint:
-    return Endpoint(
-        name=name,
-        path=path,
-        record_key=path,
-        id_field=id_field,
-        paging=paging,
+    # A paged endpoint is a one-call endpoint plus its paging and order.
+    one_call = _single(
+        name,
+        path,
+        id_field,
+        broad,
+        granular,
+        description,
         cursor_field=UPDATED,
         incremental=incremental,
-        broad_scopes=broad,
-        granular_scopes=granular,
-        description=description,
-        order=order,
-        params=params or {},
+        params=params,
     )
+    return replace(one_call, paging=paging, order=order)
 
 
 def _single(
@@ -267,7 +267,7 @@ CATALOG: tuple[Endpoint, ...] = (
         "ExpenseClaims",
         "ExpenseClaimID",
         _TRANSACTIONS,
-        _G_EXPENSES,  # XERO.md: ExpenseClaims and Receipts belong to classicexpenses
+        _G_EXPENSES,  # developer.xero.com/faq/granular-scopes: classicexpenses
         "Expense claims (deprecated by Xero; older organisations only).",
         cursor_field=UPDATED,
         incremental=True,

@@ -10,27 +10,27 @@ error mapping in xero/http.py; the public data types in xero/types.py.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from types import TracebackType
+from typing import Unpack
 
 import httpx
 import orjson
 
+from oauth_etl.oauth.closing import Closing
 from oauth_etl.xero.catalog import Endpoint
 from oauth_etl.xero.cursor import CLOCK_MARGIN
 from oauth_etl.xero.dates import parse_xero_datetime
 from oauth_etl.xero.errors import MalformedResponse
 from oauth_etl.xero.extraction import Extraction
-from oauth_etl.xero.http import DEFAULT_READ_TIMEOUT, DEFAULT_USER_AGENT, ApiHttp, Counters, Reply
+from oauth_etl.xero.http import ApiHttp, ApiRequest, Counters, HttpOptions, Reply
 from oauth_etl.xero.rate import AppBudget, RateBudget
 from oauth_etl.xero.types import Connection, ExtractionStats, Progress
 
 __all__ = ["Connection", "Extraction", "ExtractionStats", "Progress", "XeroClient"]
 
 
-class XeroClient:
+class XeroClient(Closing):
     """Reads the Accounting API with any `httpx.Auth` that puts the bearer token on."""
 
     def __init__(
@@ -38,20 +38,13 @@ class XeroClient:
         api_url: str,
         auth: httpx.Auth,
         *,
-        timeout: float = DEFAULT_READ_TIMEOUT,
-        max_attempts: int = 5,
-        backoff_base: float = 1.0,
-        backoff_cap: float = 30.0,
         page_size: int = 1000,
         max_in_flight: int = 5,
         prefetch_pages: int | None = None,
-        max_rate_limit_waits: int = 10,
         max_rate_wait: float = 120.0,
-        transport: httpx.BaseTransport | None = None,
-        user_agent: str = DEFAULT_USER_AGENT,
-        sleep: Callable[[float], None] = time.sleep,
         budget_factory: Callable[[str], RateBudget] | None = None,
         clock_margin: timedelta = CLOCK_MARGIN,
+        **http: Unpack[HttpOptions],
     ) -> None:
         if not 1 <= page_size <= 1000:
             raise ValueError("page_size must be between 1 and 1000 (Xero's maximum)")
@@ -63,19 +56,7 @@ class XeroClient:
         self.prefetch_pages = prefetch_pages or 2 * max_in_flight
         self.clock_margin = clock_margin
         self.max_rate_wait = max_rate_wait
-        self.http = ApiHttp(
-            auth,
-            timeout=timeout,
-            max_attempts=max_attempts,
-            backoff_base=backoff_base,
-            backoff_cap=backoff_cap,
-            max_in_flight=max_in_flight,
-            max_rate_limit_waits=max_rate_limit_waits,
-            max_rate_wait=max_rate_wait,
-            transport=transport,
-            user_agent=user_agent,
-            sleep=sleep,
-        )
+        self.http = ApiHttp(auth, max_in_flight=max_in_flight, max_rate_wait=max_rate_wait, **http)
         self._budget_factory = budget_factory or self._default_budget
         self._budgets: dict[str, RateBudget] = {}
         self._budgets_lock = threading.Lock()
@@ -102,17 +83,6 @@ class XeroClient:
     def close(self) -> None:
         self.http.close()
 
-    def __enter__(self) -> XeroClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"XeroClient(api_url={self.api_url!r})"
 
@@ -129,49 +99,34 @@ class XeroClient:
     def connections(self) -> list[Connection]:
         """The organisations (tenants) this token may read, from GET /connections.
 
-        Lowercase, as Xero's OAuth guides spell it (XERO.md); the identity spec's
+        Lowercase, as Xero's OAuth guides spell it
+        (developer.xero.com/documentation/guides/oauth2/auth-flow); the identity spec's
         `/Connections` is the same resource on Xero, not on every emulator.
         """
         reply = self.http.get(
-            f"{self.api_url}/connections",
-            label="Connections",
-            endpoint=None,
-            tenant_id=None,
-            params={},
-            headers={},
-            budget=None,
-            counters=Counters(),
+            ApiRequest(
+                f"{self.api_url}/connections",
+                label="Connections",
+                endpoint=None,
+                tenant_id=None,
+                params={},
+                headers={},
+                budget=None,
+                counters=Counters(),
+            )
         )
         try:
             rows = orjson.loads(reply.body)
         except orjson.JSONDecodeError as exc:
-            raise MalformedResponse(
-                "Connections",
-                page=None,
-                problem=f"not JSON: {exc}",
-                body=reply.body,
-                correlation_id=reply.correlation_id,
-            ) from None
+            raise _malformed_connections(reply, f"not JSON: {exc}") from None
         if not isinstance(rows, list):
-            raise MalformedResponse(
-                "Connections",
-                page=None,
-                problem="expected a JSON array",
-                body=reply.body,
-                correlation_id=reply.correlation_id,
-            )
+            raise _malformed_connections(reply, "expected a JSON array")
         return [self._connection(row, reply) for row in rows]
 
     @staticmethod
     def _connection(row: object, reply: Reply) -> Connection:
         if not isinstance(row, dict) or not isinstance(row.get("tenantId"), str):
-            raise MalformedResponse(
-                "Connections",
-                page=None,
-                problem="a connection without a tenantId",
-                body=reply.body,
-                correlation_id=reply.correlation_id,
-            )
+            raise _malformed_connections(reply, "a connection without a tenantId")
 
         def date(key: str) -> datetime | None:
             value = row.get(key)
@@ -218,3 +173,13 @@ class XeroClient:
             on_progress=on_progress,
             start_offset=start_offset,
         )
+
+
+def _malformed_connections(reply: Reply, problem: str) -> MalformedResponse:
+    return MalformedResponse(
+        "Connections",
+        page=None,
+        problem=problem,
+        body=reply.body,
+        correlation_id=reply.correlation_id,
+    )

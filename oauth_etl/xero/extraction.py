@@ -19,7 +19,7 @@ from oauth_etl.xero.catalog import UPDATED, Endpoint, Paging
 from oauth_etl.xero.dates import if_modified_since_header, to_cursor
 from oauth_etl.xero.envelope import Page, Record, parse_page, stamp_of
 from oauth_etl.xero.errors import DayLimitReached
-from oauth_etl.xero.http import Counters
+from oauth_etl.xero.http import ApiRequest, Counters
 from oauth_etl.xero.rate import RateBudget
 from oauth_etl.xero.types import ExtractionStats, Progress
 from oauth_etl.xero.window import Seen
@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 
 ACCOUNTING_PREFIX = "/api.xro/2.0/"
 TENANT_HEADER = "xero-tenant-id"
-SMALL_PAGE = 100  # `page`-only endpoints and Journals return up to 100 per call (XERO.md)
+# `page`-only endpoints and Journals return up to 100 per call (spec: getQuotes `page`,
+# getLinkedTransactions `page`; developer.xero.com/documentation/api/accounting/journals).
+SMALL_PAGE = 100
 
 
 class Extraction:
@@ -152,14 +154,16 @@ class Extraction:
         if bound is not None:
             headers["If-Modified-Since"] = if_modified_since_header(bound)
         reply = self.client.http.get(
-            f"{self.client.api_url}{ACCOUNTING_PREFIX}{endpoint.path}",
-            label=endpoint.path,
-            endpoint=endpoint,
-            tenant_id=self.tenant_id,
-            params=params,
-            headers=headers,
-            budget=self.budget,
-            counters=self.counters,
+            ApiRequest(
+                f"{self.client.api_url}{ACCOUNTING_PREFIX}{endpoint.path}",
+                label=endpoint.path,
+                endpoint=endpoint,
+                tenant_id=self.tenant_id,
+                params=params,
+                headers=headers,
+                budget=self.budget,
+                counters=self.counters,
+            )
         )
         if reply.status == 304:  # nothing modified since
             return Page(number=number, records=[], pagination=None, server_time=None, warnings=[])

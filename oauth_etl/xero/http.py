@@ -1,19 +1,22 @@
 """One Accounting API request with retries, rate budget and error mapping.
 
-Retries: 5xx, 503 and transport errors, bounded (`max_attempts`, capped backoff,
-honouring Retry-After). Minute 429s wait on the tenant's shared budget, bounded
-(`max_rate_limit_waits`). A day 429 raises `DayLimitReached` at once (XERO.md: it
-can ask to wait for hours). Every other status maps to one error class that says
-what to do; 401s are classified once, in `oauth_etl.oauth.auth.classify_401`, so
-the auth layer and this one agree on what a new token can fix.
+Retries: 5xx, 503 and transport errors, bounded (`max_attempts`, capped backoff, honouring
+Retry-After). Minute 429s wait on the tenant's shared budget, bounded
+(`max_rate_limit_waits`). A day 429 raises `DayLimitReached` at once (its Retry-After can be
+hours: developer.xero.com/documentation/guides/oauth2/limits). Every other status maps to
+one error class that says what to do; 401s are classified once, in
+`oauth_etl.oauth.auth.classify_401`, so the auth layer and this one agree on what a new
+token can fix.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from typing import TypedDict
 
 import httpx
 import orjson
@@ -57,6 +60,16 @@ class MinuteLimited(Exception):
         self.retry_after = retry_after
         self.problem = problem
         self.correlation_id = correlation_id
+
+    def give_up(self, label: str, message: str | None = None) -> RateLimited:
+        """The error a caller sees once this 429 is not waited out."""
+        return RateLimited(
+            label,
+            retry_after=self.retry_after,
+            problem=self.problem,
+            correlation_id=self.correlation_id,
+            message=message,
+        )
 
 
 @dataclass
@@ -121,6 +134,34 @@ def _error_detail(reply: Reply) -> str:
     return text.decode("utf-8", errors="replace").strip()
 
 
+@dataclass(frozen=True)
+class ApiRequest:
+    """One GET as every layer of the client passes it on: what to ask, and whom it counts
+    against (the tenant's budget, the extraction's counters)."""
+
+    url: str
+    label: str  # the endpoint path, or "Connections": names the call in every error
+    endpoint: Endpoint | None
+    tenant_id: str | None
+    params: Mapping[str, str]
+    headers: Mapping[str, str]
+    budget: RateBudget | None
+    counters: Counters
+
+
+class HttpOptions(TypedDict, total=False):
+    """How `ApiHttp` talks to Xero; `XeroClient` passes these through unchanged."""
+
+    timeout: float
+    max_attempts: int
+    backoff_base: float
+    backoff_cap: float
+    max_rate_limit_waits: int
+    transport: httpx.BaseTransport | None
+    user_agent: str
+    sleep: Callable[[float], None]
+
+
 class ApiHttp:
     """The HTTP half of `XeroClient`: one pooled httpx client, retries, error mapping."""
 
@@ -128,16 +169,16 @@ class ApiHttp:
         self,
         auth: httpx.Auth,
         *,
-        timeout: float,
-        max_attempts: int,
-        backoff_base: float,
-        backoff_cap: float,
         max_in_flight: int,
-        max_rate_limit_waits: int,
         max_rate_wait: float,
-        transport: httpx.BaseTransport | None,
-        user_agent: str,
-        sleep: Callable[[float], None],
+        timeout: float = DEFAULT_READ_TIMEOUT,
+        max_attempts: int = 5,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 30.0,
+        max_rate_limit_waits: int = 10,
+        transport: httpx.BaseTransport | None = None,
+        user_agent: str = DEFAULT_USER_AGENT,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -165,38 +206,21 @@ class ApiHttp:
     def close(self) -> None:
         self._http.close()
 
-    def get(
-        self,
-        url: str,
-        *,
-        label: str,
-        endpoint: Endpoint | None,
-        tenant_id: str | None,
-        params: Mapping[str, str],
-        headers: Mapping[str, str],
-        budget: RateBudget | None,
-        counters: Counters,
-    ) -> Reply:
+    def get(self, request: ApiRequest) -> Reply:
+        label, budget, counters = request.label, request.budget, request.counters
         waits = 0
         while True:
             try:
-                return self._get_with_retries(
-                    url, label, endpoint, tenant_id, params, headers, budget, counters
-                )
+                return self._get_with_retries(request)
             except MinuteLimited as limited:
                 counters.add(rate_limited=1)
                 waits += 1
                 if waits > self.max_rate_limit_waits:
-                    raise RateLimited(
+                    raise limited.give_up(
                         label,
-                        retry_after=limited.retry_after,
-                        problem=limited.problem,
-                        correlation_id=limited.correlation_id,
-                        message=(
-                            f"Xero kept answering 429 ({limited.problem}) on {label} after "
-                            f"{waits - 1} waits; another client may be spending this tenant's "
-                            "budget. Run again later."
-                        ),
+                        f"Xero kept answering 429 ({limited.problem}) on {label} after "
+                        f"{waits - 1} waits; another client may be spending this tenant's "
+                        "budget. Run again later.",
                     ) from None
                 if budget is not None:
                     # Holds back every worker of this tenant; the next acquire sleeps.
@@ -204,12 +228,7 @@ class ApiHttp:
                 else:
                     wait = limited.retry_after if limited.retry_after is not None else 60.0
                     if wait > self.max_rate_wait:
-                        raise RateLimited(
-                            label,
-                            retry_after=limited.retry_after,
-                            problem=limited.problem,
-                            correlation_id=limited.correlation_id,
-                        ) from None
+                        raise limited.give_up(label) from None
                     self._sleep(wait)
 
     def _wait(self, state: RetryCallState) -> float:
@@ -221,34 +240,22 @@ class ApiHttp:
             return min(max(backoff, asked), self._backoff_cap)
         return backoff
 
-    def _get_with_retries(
-        self,
-        url: str,
-        label: str,
-        endpoint: Endpoint | None,
-        tenant_id: str | None,
-        params: Mapping[str, str],
-        headers: Mapping[str, str],
-        budget: RateBudget | None,
-        counters: Counters,
-    ) -> Reply:
+    def _get_with_retries(self, request: ApiRequest) -> Reply:
         retrying = Retrying(
             stop=stop_after_attempt(self.max_attempts),
             wait=self._wait,
             retry=retry_if_exception_type(Transient),
             sleep=self._sleep,
-            before_sleep=lambda _state: counters.add(retries=1),
+            before_sleep=lambda _state: request.counters.add(retries=1),
             reraise=True,
         )
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._attempt(
-                        url, label, endpoint, tenant_id, params, headers, budget, counters
-                    )
+                    return self._attempt(request)
         except Transient as failed:
             raise XeroUnavailable(
-                label,
+                request.label,
                 attempts=self.max_attempts,
                 status=failed.status,
                 detail=failed.detail,
@@ -256,19 +263,10 @@ class ApiHttp:
             ) from failed.__cause__
         raise AssertionError("unreachable: tenacity either returns or raises")
 
-    def _attempt(
-        self,
-        url: str,
-        label: str,
-        endpoint: Endpoint | None,
-        tenant_id: str | None,
-        params: Mapping[str, str],
-        headers: Mapping[str, str],
-        budget: RateBudget | None,
-        counters: Counters,
-    ) -> Reply:
+    def _attempt(self, request: ApiRequest) -> Reply:
+        budget, counters = request.budget, request.counters
         slot: AbstractContextManager[float] = (
-            budget.slot(label) if budget is not None else nullcontext(0.0)
+            budget.slot(request.label) if budget is not None else nullcontext(0.0)
         )
         with slot as started:
             counters.add(calls=1)
@@ -276,14 +274,16 @@ class ApiHttp:
                 # Streamed, and the body joined here: httpx ties a response to its stream
                 # in a reference cycle, and a read response would keep its body in that
                 # cycle until a full collection (oauth_etl/storage/collector.py).
-                with self._http.stream("GET", url, params=params, headers=headers) as response:
+                with self._http.stream(
+                    "GET", request.url, params=request.params, headers=request.headers
+                ) as response:
                     body = b"".join(response.iter_bytes())
             except httpx.RequestError as exc:  # transport errors and timeouts
                 raise Transient(None, f"{type(exc).__name__}: {exc}", None, None) from exc
             if budget is not None:
                 budget.observe(response.headers, started)
         reply = Reply(response.status_code, body, response.headers)
-        classify(reply, label, endpoint, tenant_id, budget)
+        classify(reply, request.label, request.endpoint, request.tenant_id, budget)
         return reply
 
 

@@ -1,7 +1,7 @@
 """How an extraction reads its pages, and why no record is lost while Xero's data changes.
 
-Xero pages by offset over the filtered, ordered set (XERO.md "Paging is by offset";
-spec xero_accounting.yaml, getInvoices `page`/`pageSize`/`order`). A record saved
+Xero pages by offset over the filtered, ordered set (spec
+xero_accounting.yaml, getInvoices `page`/`pageSize`/`order`). A record saved
 during the read moves to the end of `order=UpdatedDateUTC ASC`; every record after
 its old place moves one place back, and one of them can slip into a page already
 read. The cursor rules (xero/cursor.py) turn "every record of the set as it was at

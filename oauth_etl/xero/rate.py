@@ -9,15 +9,16 @@ min_reserve` starts in any `window * (1 + margin)` seconds. A rolling window tha
 contains any fixed window Xero counts in, with `margin` (1.8 s a minute) covering the
 difference between a call's start here and its arrival there.
 
-Other processes spend the same budgets, and Xero tells us how much is left on every
-response (`X-MinLimit-Remaining`, `X-DayLimit-Remaining`, `X-AppMinLimit-Remaining`;
-XERO.md "Rate limits"). From a report at the start of call `s` we estimate what the others
-used: the calls the server counted, minus ours started in the window up to `s` (an
-underestimate only by our calls still travelling, at most `max_in_flight - 1`, which
-`min_reserve` absorbs). Until that window is surely gone (`s + window * (1 + margin)`) our
-cap shrinks by the others' share. A day 429, or a reported day remainder at the reserve,
-raises `DayLimitReached`: the caller stops and resumes on the next run. A minute 429 (our
-estimate was wrong) holds every caller for its `Retry-After`, bounded by `max_wait`.
+Other processes spend the same budgets, and Xero tells us how much is left on every response
+(`X-MinLimit-Remaining`, `X-DayLimit-Remaining`, `X-AppMinLimit-Remaining`;
+developer.xero.com/documentation/guides/oauth2/limits). From a report at the start of call
+`s` we estimate what the others used: the calls the server counted, minus ours started in
+the window up to `s` (an underestimate only by our calls still travelling, at most
+`max_in_flight - 1`, which `min_reserve` absorbs). Until that window is surely gone (`s +
+window * (1 + margin)`) our cap shrinks by the others' share. A day 429, or a reported day
+remainder at the reserve, raises `DayLimitReached`: the caller stops and resumes on the next
+run. A minute 429 (our estimate was wrong) holds every caller for its `Retry-After`, bounded
+by `max_wait`.
 
 The app budget (`AppBudget`) works the same way over every tenant's calls in this process,
 with a larger reserve: other processes (one run per tenant) decide at the same time from
@@ -41,7 +42,8 @@ from oauth_etl.xero.errors import DayLimitReached, RateLimited
 MIN_REMAINING = "X-MinLimit-Remaining"
 DAY_REMAINING = "X-DayLimit-Remaining"
 APP_MIN_REMAINING = "X-AppMinLimit-Remaining"
-# Xero's documented app-wide limit (XERO.md "Rate limits"); learned upwards from reports.
+# Xero's documented app-wide limit (developer.xero.com/documentation/guides/oauth2/limits);
+# learned upwards from reports.
 APP_PER_MINUTE = 10_000
 
 

@@ -3,8 +3,8 @@
 Apps created from 2 March 2026 must use granular scopes (developer.xero.com/faq/granular-scopes);
 `accounting.transactions(.read)` and `accounting.reports.read` are not offered to them
 (apideck.com/blog/xero-scopes). Two scopes are opt-in, because asking for a scope the
-app may not have fails the whole consent with `invalid_scope` (/work/shared/XERO.md,
-"Facts added 2026-12-01": reported by third parties, not in Xero's docs):
+app may not have fails the whole consent with `invalid_scope` (reported by
+third parties, not in Xero's docs):
 
 - `accounting.journals.read`: Journals is a feature of Xero's paid Advanced tier since
   March 2026 (developer.xero.com/pricing); custom connections created from 29 April

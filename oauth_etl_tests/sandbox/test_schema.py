@@ -3,31 +3,22 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from openapi_schema_validator import OAS30ReadValidator
 
+from oauth_etl.tables.spec import VENDORED_SPEC
 from oauth_etl_dev.sandbox import ENDPOINTS
 from oauth_etl_tests.sandbox.conftest import Xero, XeroFactory
 
-SPEC_DIR = Path("/work/shared/xero-openapi")
-_CANDIDATES = [SPEC_DIR, Path(__file__).resolve().parents[3] / "shared" / "xero-openapi"]
-
-
-def _spec_dir() -> Path:
-    for candidate in _CANDIDATES:
-        if (candidate / "xero_accounting.yaml").exists():
-            return candidate
-    pytest.skip("Xero OpenAPI specs not found (expected shared/xero-openapi beside the project)")
-    raise AssertionError("unreachable")
+SPEC_DIR = VENDORED_SPEC.parent
 
 
 @pytest.fixture(scope="module")
 def accounting_spec() -> dict[str, Any]:
-    with (_spec_dir() / "xero_accounting.yaml").open() as handle:
+    with (SPEC_DIR / "xero_accounting.yaml").open() as handle:
         # The C safe loader: the spec is 900 kB and the pure-Python loader takes seconds.
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         return dict(yaml.load(handle, Loader=loader))  # noqa: S506 - a safe loader
@@ -35,7 +26,7 @@ def accounting_spec() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def identity_spec() -> dict[str, Any]:
-    with (_spec_dir() / "xero-identity.yaml").open() as handle:
+    with (SPEC_DIR / "xero-identity.yaml").open() as handle:
         return dict(yaml.safe_load(handle))
 
 
@@ -133,6 +124,6 @@ def test_connections_match_identity_spec(identity_spec: dict[str, Any], served: 
 def test_token_response_matches_identity_spec(xero_factory: XeroFactory) -> None:
     xero = xero_factory(tenants=1, records=1)
     tokens = xero.login()
-    spec = yaml.safe_load((_spec_dir() / "xero-identity.yaml").read_text())
+    spec = yaml.safe_load((SPEC_DIR / "xero-identity.yaml").read_text())
     errors = list(_validator(spec, "AccessToken").iter_errors(tokens))
     assert not errors and isinstance(tokens["expires_in"], int)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -26,10 +25,6 @@ from oauth_etl.tables.model import (
 )
 from oauth_etl.xero.catalog import CATALOG
 
-_SPEC_CANDIDATES = [
-    Path("/work/shared/xero-openapi/xero_accounting.yaml"),
-    Path(__file__).resolve().parents[3] / "shared" / "xero-openapi" / "xero_accounting.yaml",
-]
 EXPECTED_PRIMITIVE = {
     "string": pa.string(),
     "uuid": pa.string(),
@@ -43,15 +38,8 @@ EXPECTED_PRIMITIVE = {
 }
 
 
-def _spec_yaml() -> Path:
-    for candidate in _SPEC_CANDIDATES:
-        if candidate.exists():
-            return candidate
-    pytest.skip("Xero OpenAPI spec not found (expected shared/xero-openapi beside the project)")
-
-
 def test_the_vendored_schemas_are_generated_from_the_spec_byte_for_byte() -> None:
-    source = _spec_yaml()
+    source = spec.VENDORED_SPEC
     assert spec.generate(source) == spec.SCHEMA_FILE.read_bytes(), (
         "oauth_etl/tables/xero_schemas.json is stale: run "
         f"`python -m oauth_etl.tables.spec {source}`"

@@ -1,11 +1,11 @@
 """A Xero model whose data changes while it is read, for httpx.MockTransport tests.
 
-It pages as Xero does (XERO.md "Paging is by offset"): filter by If-Modified-Since,
-order by UpdatedDateUTC then by insertion (ties in an order Xero does not document),
-slice by `page`/`pageSize`, with a `pagination` object. Its clock is fake: it moves
-`tick` per call, and each change is stamped with it. `changes[call]` run right after
-that call is answered (call 1 = the first), so a test can edit a record of a page
-already served. Deleted records leave the set (the case that changes `itemCount`).
+It pages as Xero does (by offset over the filtered, ordered set: xero/paging.py): filter by
+If-Modified-Since, order by UpdatedDateUTC then by insertion (ties in an order Xero does not
+document), slice by `page`/`pageSize`, with a `pagination` object. Its clock is fake: it
+moves `tick` per call, and each change is stamped with it. `changes[call]` run right after
+that call is answered (call 1 = the first), so a test can edit a record of a page already
+served. Deleted records leave the set (the case that changes `itemCount`).
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ class ModelXero:
     inclusive: bool = False  # If-Modified-Since compares >= (True) or > (False)
     changes: dict[int, list[Change]] = field(default_factory=dict)
     stop_at: int | None = None  # answer this call (and later ones) with a day-limit 429
-    ignore_page: bool = False  # every record on every page (Xero's fault, XERO.md)
+    ignore_page: bool = (
+        False  # every record on every page (Xero's fault: singer-io/tap-xero CHANGELOG 2.2.3)
+    )
     pagination: bool = True
     calls: list[httpx.Request] = field(default_factory=list)
     max_calls: int = 500  # a client that never stops fails the test instead of hanging it

@@ -9,40 +9,33 @@ identity credential, if it made one, at teardown.
 # creation.
 
 from collections.abc import Mapping
-from dataclasses import fields
+from functools import partial
 from typing import Any
 
 import dagster as dg
-from pydantic import Field, PrivateAttr
+from pydantic import PrivateAttr
 
 from oauth_etl.app import contract
 from oauth_etl.app.contract import TablesSettings
+from oauth_etl.defs.fields import contract_field, settings_of
 from oauth_etl.defs.storage import ConnectionString, LandingStorageResource, SasToken
 from oauth_etl.defs.tables.batches import LandedBatchesIOManager
 from oauth_etl.tables.location import TableStore, default_root
-
-
-def _field(name: str) -> Any:
-    variable = contract.variable_for("tables", name)
-    return Field(
-        default=contract.default_of("tables", name),
-        description=f"{variable.meaning} ({variable.name}).",
-    )
 
 
 class DeltaTablesResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """The Delta tables of the landing account: one per endpoint, plus child tables."""
 
     storage: dg.ResourceDependency[LandingStorageResource]
-    root: str | None = _field("root")
-    retention_days: int = _field("retention_days")
-    endpoint_url: str | None = _field("endpoint_url")
+    root: str | None = contract_field("tables", "root")
+    retention_days: int = contract_field("tables", "retention_days")
+    endpoint_url: str | None = contract_field("tables", "endpoint_url")
 
     _store: TableStore | None = PrivateAttr(default=None)
     _credential: Any = PrivateAttr(default=None)
 
     def settings(self) -> TablesSettings:
-        return TablesSettings(**{f.name: getattr(self, f.name) for f in fields(TablesSettings)})
+        return settings_of(self, TablesSettings)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._store = None  # opened on first use: a run that merges nothing needs no token
@@ -61,34 +54,22 @@ class DeltaTablesResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     def _open(self) -> TableStore:
         credential = self.storage.credential
-        if isinstance(credential, ConnectionString):
-            return TableStore.for_account(
-                container=self.storage.container,
-                prefix=self.storage.prefix,
-                connection_string=credential.connection_string,
-                root=self.root,
-                endpoint_url=self.endpoint_url,
-            )
-        if isinstance(credential, SasToken):
-            return TableStore.for_account(
-                container=self.storage.container,
-                prefix=self.storage.prefix,
-                account_url=credential.account_url,
-                sas_token=credential.sas_token,
-                root=self.root,
-                endpoint_url=self.endpoint_url,
-            )
-        from azure.identity import DefaultAzureCredential
-
-        self._credential = DefaultAzureCredential()
-        return TableStore.for_account(
+        # Everything but the credential is the same whichever credential the account has.
+        open_store = partial(
+            TableStore.for_account,
             container=self.storage.container,
             prefix=self.storage.prefix,
-            account_url=credential.account_url,
-            credential=self._credential,
             root=self.root,
             endpoint_url=self.endpoint_url,
         )
+        if isinstance(credential, ConnectionString):
+            return open_store(connection_string=credential.connection_string)
+        if isinstance(credential, SasToken):
+            return open_store(account_url=credential.account_url, sas_token=credential.sas_token)
+        from azure.identity import DefaultAzureCredential
+
+        self._credential = DefaultAzureCredential()
+        return open_store(account_url=credential.account_url, credential=self._credential)
 
     def location(self) -> str:
         """The root, for descriptions and metadata (never a credential)."""

@@ -229,23 +229,20 @@ def token_set_health(oauth: XeroOAuthResource, name: str) -> dg.AssetCheckResult
         "store": status.store,
     }
     if days_left <= 0:
-        return dg.AssetCheckResult(
-            passed=False,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=(
-                f"The Xero refresh token went unused for {age_days:.0f} days and has expired: "
-                f"run `{authorize}`."
-            ),
-            metadata={**metadata, "remedy": authorize},
+        severity = dg.AssetCheckSeverity.ERROR
+        description = (
+            f"The Xero refresh token went unused for {age_days:.0f} days and has expired: "
+            f"run `{authorize}`."
         )
-    if days_left <= WARN_DAYS_LEFT:
-        return dg.AssetCheckResult(
-            passed=False,
-            severity=dg.AssetCheckSeverity.WARN,
-            description=(
-                f"The Xero refresh token dies in {days_left:.1f} days: run "
-                f"`{refresh}` (or turn on xero_token_keepalive_weekly)."
-            ),
-            metadata=metadata,
+        metadata["remedy"] = authorize
+    elif days_left <= WARN_DAYS_LEFT:
+        severity = dg.AssetCheckSeverity.WARN
+        description = (
+            f"The Xero refresh token dies in {days_left:.1f} days: run "
+            f"`{refresh}` (or turn on xero_token_keepalive_weekly)."
         )
-    return dg.AssetCheckResult(passed=True, metadata=metadata)
+    else:
+        return dg.AssetCheckResult(passed=True, metadata=metadata)
+    return dg.AssetCheckResult(
+        passed=False, severity=severity, description=description, metadata=metadata
+    )
