@@ -20,23 +20,6 @@ OUTSIDE = re.compile(
         ]
     )
 )
-# Files whose owners sweep them on their own branches; each entry must still match (so
-# the list only shrinks) and is removed once its file is clean.
-PENDING_SWEEP = frozenset(
-    {
-        "oauth_etl/oauth/authorize.py",
-        "oauth_etl_dev/sandbox/README.md",
-        "oauth_etl_dev/sandbox/accounting.py",
-        "oauth_etl_dev/sandbox/app.py",
-        "oauth_etl_dev/sandbox/catalog.py",
-        "oauth_etl_dev/sandbox/cli_changes.py",
-        "oauth_etl_dev/sandbox/edits.py",
-        "oauth_etl_dev/sandbox/grants.py",
-        "oauth_etl_dev/sandbox/injection.py",
-        "oauth_etl_dev/sandbox/limits.py",
-        "oauth_etl_dev/sandbox/responses.py",
-    }
-)
 
 
 def repository_files() -> list[str]:
@@ -71,10 +54,7 @@ def hits() -> dict[str, list[str]]:
 
 def test_no_file_names_a_path_outside_the_repository() -> None:
     found = hits()
-    new = {name: lines for name, lines in found.items() if name not in PENDING_SWEEP}
-    assert new == {}, "paths outside the repository (cite the primary source instead)"
-    swept = PENDING_SWEEP - set(found)
-    assert swept == set(), "clean now: remove from PENDING_SWEEP"
+    assert found == {}, "paths outside the repository (cite the primary source instead)"
 
 
 def test_the_pattern_catches_what_it_is_for() -> None:

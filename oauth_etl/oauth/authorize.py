@@ -30,7 +30,8 @@ LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1"})
 
 # The one redirect URI users register on their Xero app. Xero compares redirect URIs
 # exactly, allows no wildcards (developer.xero.com/faq/oauth2) and plain http only for
-# localhost (/work/shared/XERO.md, PKCE row): so a fixed `localhost` URI, not a random
+# localhost (RFC 8252 section 7.3 loopback redirects; Xero's app form refuses
+# other http URIs): so a fixed `localhost` URI, not a random
 # port. 8765 is the port paste mode always used; any free port works if registered.
 DEFAULT_REDIRECT_URI = "http://localhost:8765/callback"
 

@@ -4,7 +4,7 @@ Filters (If-Modified-Since, `where`, `includeDeleted` on BankTransfers), `order`
 paging by `page`/`pageSize` (`pagination` object), `page` only, or `offset`
 (Journals); the edit mode (sandbox/edits.py) changes data after each call; the
 `page_ignored` fault serves every record on every page, as Xero once did for
-ManualJournals with `order` (XERO.md).
+ManualJournals with `order` (singer-io/tap-xero CHANGELOG 2.2.3).
 """
 
 from __future__ import annotations
@@ -133,7 +133,8 @@ class AccountingApi:
             ignored = request.scope.get(PAGE_IGNORED)
             served, pagination, summary = page(params, endpoint, table, indices, ignored)
         if summary:
-            # No page: Invoices omit their line items (XERO.md).
+            # No page: Invoices omit their line items (spec getInvoices, `page`: "Up to 100
+            # invoices will be returned in a single API call with line items shown").
             blobs = [
                 orjson.dumps({k: v for k, v in table.records[i].items() if k != "LineItems"})
                 for i in served

@@ -157,7 +157,8 @@ class SandboxApp:
             return await self.token(request)
         if lower == "/connect/revocation" and method == "POST":
             return await self.revocation(request)
-        # Lowercase as Xero's OAuth guides write it (XERO.md); paths are case-insensitive.
+        # Lowercase as Xero's OAuth guides write it (developer.xero.com/documentation/guides/
+        # oauth2/auth-flow); the identity spec writes /Connections: both are served.
         if lower in ("/connections", "/connections/") and method == "GET":
             return self.connections(request, correlation)
         if lower.startswith(API_PREFIX.lower()) and method == "GET":

@@ -26,7 +26,7 @@ _BANK = ("accounting.banktransactions", "accounting.banktransactions.read")
 _MANUAL = ("accounting.manualjournals", "accounting.manualjournals.read")
 _CONTACTS = ("accounting.contacts", "accounting.contacts.read")
 _SETTINGS = ("accounting.settings", "accounting.settings.read")
-# XERO.md (facts of 2026-12-01): ExpenseClaims and Receipts belong to classicexpenses.
+# developer.xero.com/faq/granular-scopes: ExpenseClaims and Receipts belong to classicexpenses.
 _EXPENSES = ("accounting.classicexpenses", "accounting.classicexpenses.read")
 
 

@@ -3,7 +3,8 @@
 `--edits-per-call`, `--edit-kind`, `--edit-endpoint`, `--edit-target`: the edit mode
 (sandbox/edits.py). `--shared-stamps N`: runs of N generated records share one stamp.
 `--page-ignored ENDPOINT` (`--page-ignored-without-pagination`): that endpoint serves
-every record on every page, as Xero once did (XERO.md, ManualJournals with `order`).
+every record on every page, as Xero once did for ManualJournals with `order`
+(singer-io/tap-xero CHANGELOG 2.2.3).
 """
 
 from __future__ import annotations

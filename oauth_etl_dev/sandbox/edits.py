@@ -3,8 +3,9 @@
 After each accounting call, `per_call` changes (on average; a fraction accumulates)
 are made to the endpoint just read, as users of the organisation would make them:
 edits, inserts, archives/voids, soft deletes. `target: "served"` picks the records of
-the page just served, the case that loses a record under offset paging (XERO.md,
-"Paging is by offset"); `"any"` picks anywhere. Set with `POST /_sandbox/edits` or the
+the page just served, the case that loses a record under offset paging (Xero pages by
+offset over the ordered set, so an edited record moves to the end: reported by third
+parties); `"any"` picks anywhere. Set with `POST /_sandbox/edits` or the
 `--edits-per-call` CLI flags; `DELETE /_sandbox/edits` stops it.
 """
 
@@ -26,7 +27,9 @@ TARGETS = ("any", "served")
 def kinds_for(endpoint: Endpoint, wanted: tuple[str, ...]) -> tuple[str, ...]:
     """The changes Xero allows on an endpoint."""
     if endpoint.name == "Journals":
-        return tuple(k for k in wanted if k == "insert")  # journals are immutable (XERO.md)
+        return tuple(
+            k for k in wanted if k == "insert"
+        )  # journals are immutable (spec: getJournals only)
     if endpoint.name == "BankTransfers":
         # The spec has no update operation for BankTransfers, only create and (v16) delete.
         return tuple(k for k in wanted if k in ("insert", "delete"))

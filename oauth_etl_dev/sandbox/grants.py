@@ -18,7 +18,7 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 # The scopes an app created from 2 March 2026 may request: granular ones only (no
 # accounting.transactions, no accounting.reports.read), no accounting.journals.read (Advanced
 # tier) and no accounting.classicexpenses (developer.xero.com/faq/granular-scopes;
-# apideck.com/blog/xero-scopes; /work/shared/XERO.md "Facts added 2026-12-01").
+# apideck.com/blog/xero-scopes; Xero's pricing pages for the Advanced tier).
 NEW_APP_SCOPES: frozenset[str] = frozenset(
     {
         "offline_access",

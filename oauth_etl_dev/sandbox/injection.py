@@ -49,7 +49,8 @@ async def with_fault(
     if kind == "authorization_unsuccessful":
         return app.unauthorized(correlation, "AuthorizationUnsuccessful")
     if kind == "page_ignored":
-        # Every record on every page (XERO.md: tap-xero, ManualJournals with `order`).
+        # Every record on every page (ManualJournals with `order`: singer-io/tap-xero
+        # CHANGELOG 2.2.3).
         request.scope[PAGE_IGNORED] = fault.pagination
         return await app.route(request, lower, correlation)
     if kind == "delay":

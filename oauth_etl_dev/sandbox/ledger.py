@@ -4,8 +4,8 @@
 re-derived per source table when that table (or one it reads) changes, so an edit or
 a back-dated insert changes the books consistently: the ledger is never a second
 source of truth. `Ledger.journals()` is the `/Journals` table: append-only, numbered
-in posting order. Journals are immutable (XERO.md: "journals are immutable"; the
-spec has no update operation for them), so when a document's posting changes a
+in posting order. Journals are immutable (the spec has getJournals and getJournal,
+no update operation for them), so when a document's posting changes a
 journal reversing the old one and a new journal are appended (how an immutable
 journal log must record a change; no Xero source found for the exact pair), and the
 sum of a document's journals is always its current posting. The reversal keeps the

@@ -22,8 +22,8 @@ MINUTE = 60.0
 DAY = 86_400.0
 
 # Calls a day per tenant by app tier since 2 March 2026: Starter 1,000; Core and above
-# 5,000 (developer.xero.com/pricing, as recorded in /work/shared/XERO.md "Facts added
-# 2026-12-01"; developer.xero.com/faq/limits gives 5,000 for every app).
+# 5,000 (xero.com pricing pages, and third-party summaries of them;
+# developer.xero.com/faq/limits gives 5,000 for every app).
 TIER_DAY_LIMITS: dict[str, int] = {
     "starter": 1000,
     "core": 5000,

@@ -18,7 +18,8 @@ def json_response(
 
 
 def problem(status: int, title: str, detail: str, correlation: str) -> dict[str, Any]:
-    """Xero's problem body for 401/403 (XERO.md, "Errors seen in the wild")."""
+    """Xero's problem body for 401/403 (as seen from the live API and reported in
+    Xero's SDK issues; the spec does not describe these bodies)."""
     return {
         "Type": None,
         "Title": title,

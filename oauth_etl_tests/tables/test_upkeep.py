@@ -26,26 +26,34 @@ def _data_files(container: ContainerClient, name: str) -> set[str]:
 
 
 def _load_in_versions(container: ContainerClient, store: TableStore) -> list[dt.datetime]:
-    """Three merges: 12 invoices, then 4 changed twice. Returns the moment after each."""
-    moments = []
+    """Three merges: 12 invoices, then 4 changed twice. Returns a moment after each.
+
+    Time travel by moment goes by the commit blobs' Last-Modified, which Azure keeps in
+    whole seconds: each moment is the whole second after its commit finished, and the next
+    commit starts a second later, so every version is strictly between two moments."""
+    moments: list[dt.datetime] = []
+
+    def mark_and_wait() -> None:
+        moment = int(time.time()) + 1
+        moments.append(dt.datetime.fromtimestamp(moment, dt.UTC))
+        time.sleep(moment + 1.05 - time.time())
+
     first = land(container, "invoices", "t1", invoices("t1", 12), "20260101T000000.000Z-a")
     # Two buckets: several invoices per partition, so compaction has files to join.
     merge.merge_batches(
         store, INVOICES, container, [first], chunk_records=4, merge_rows=4, buckets=2
     )
-    moments.append(upkeep.table(store, "invoices").history(1)[0]["timestamp"])
+    mark_and_wait()
     for n, reference in enumerate(("second", "third"), start=1):
-        # Time travel by moment goes by the commit blobs' Last-Modified, which Azure keeps
-        # in whole seconds: each version in a second of its own.
-        time.sleep(1.05 - time.time() % 1)
         changed = [
             dict(r, Reference=reference, UpdatedDateUTC=net_date(BASE_MS + n * 60_000))
             for r in invoices("t1", 4)
         ]
         batch = land(container, "invoices", "t1", changed, f"2026010{n + 1}T000000.000Z-b")
         merge.merge_batches(store, INVOICES, container, [batch])
-        moments.append(upkeep.table(store, "invoices").history(1)[0]["timestamp"])
-    return [dt.datetime.fromtimestamp(ms / 1000, dt.UTC) for ms in moments]
+        if n == 1:
+            mark_and_wait()
+    return moments
 
 
 def test_reading_as_of_a_version_or_a_moment(container: ContainerClient, store: TableStore) -> None:
