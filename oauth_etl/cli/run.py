@@ -126,7 +126,7 @@ def run_command(
     live = Live(sys.stdout.isatty(), quiet=as_json)
     outcomes = []
     with side.instance() as instance:
-        side.register_tenants(instance, tenants)
+        side.register_tenants(instance, organisations)
         for tenant_id in tenants:
             if not as_json:
                 click.echo(
