@@ -17,7 +17,7 @@ from oauth_etl_dev.sandbox.limits import TIER_DAY_LIMITS, tier_day_limit
 from oauth_etl_dev.sandbox.server import SandboxStartError, serve_forever
 
 # Where the sandbox reads the app's client secret (not a flag: flags show in `ps`).
-SECRET_VAR = "SANDBOX_CLIENT_SECRET"
+SECRET_VAR = "SANDBOX_CLIENT_SECRET"  # noqa: S105  (a variable name, not a secret)
 
 
 @click.command("sandbox")
