@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 import click
@@ -10,6 +11,15 @@ from oauth_etl.cli.base import fail
 
 if TYPE_CHECKING:
     from oauth_etl.app.contract import StorageSettings
+
+# object_store's client and retry settings, which delta-rs takes as storage options
+# (docs.rs/object_store: ClientConfigKey, RetryConfig).
+READ_OPTIONS = {
+    "connect_timeout": "3s",
+    "timeout": "30s",
+    "max_retries": "1",
+    "retry_timeout": "5s",
+}
 
 
 @click.group("table")
@@ -58,6 +68,9 @@ def table_show(name: str, tenant: str | None, history: int) -> None:
         root=tables.root,
         endpoint_url=tables.endpoint_url,
     )
+    base = store.options
+    # A read for a person: give up within seconds (delta-rs retries for minutes by default).
+    store = dataclasses.replace(store, options=lambda: {**base(), **READ_OPTIONS})
     try:
         click.echo(render(describe(store, name, tenant_id=tenant, history=history)))
     except NotMergedYet as exc:

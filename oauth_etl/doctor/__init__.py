@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from oauth_etl.doctor.causes import Service
+from oauth_etl.doctor.causes import Service, explain
 from oauth_etl.doctor.checks import (
     ConnectionLike,
     ProbeContainer,
@@ -78,6 +78,9 @@ class Step:
     name: str
     run: Callable[[], CheckResult]
     needs: tuple[str, ...] = ()
+    # What building the check's objects talks to (the credentials vault): a factory that
+    # raises reaching it is a failure of that service, reported once.
+    service: Service | None = None
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,11 @@ def iter_checks(steps: Sequence[Step]) -> Iterator[CheckResult]:
             try:
                 result = step.run()
             except Exception as exc:
-                result = _unexpected(step.name, exc, SETTINGS in blocked_by)
+                cause = explain(exc, step.service) if step.service is not None else None
+                if cause is not None:
+                    result = CheckResult(step.name, "fail", cause.detail, cause.fix, cause.key)
+                else:
+                    result = _unexpected(step.name, exc, SETTINGS in blocked_by)
         if result.status == "fail" and result.cause in causes:
             result = CheckResult(
                 step.name, "skip", f"skipped: the same cause as {causes[result.cause]} above"
@@ -241,7 +248,7 @@ def token_set_steps(
         return renamed
 
     def step(check: str, run: Callable[[], CheckResult], *needs: str) -> Step:
-        return Step(named(check), of_set(run), tuple(named(n) for n in needs))
+        return Step(named(check), of_set(run), tuple(named(n) for n in needs), services.vault)
 
     return [
         step(

@@ -124,8 +124,8 @@ def explain(exc: BaseException, service: Service, timeout: float | None = None) 
     host = urlsplit(service.url).hostname or url
     key = f"{service.what}|{url}"
     kind = _kind(exc)
-    names = " ".join(type(e).__name__.lower() for e in _chain(exc))
-    if kind in ("", "unreachable") and _status(exc) is None and any(n in names for n in _TRANSPORT):
+    said = " ".join(f"{type(e).__name__} {e}".lower() for e in _chain(exc))[:2000]
+    if kind in ("", "unreachable") and _status(exc) is None and any(n in said for n in _TRANSPORT):
         kind = probe(service.url, timeout or 3.0) or kind
     if kind == "dns":
         return Cause(
