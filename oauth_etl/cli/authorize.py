@@ -80,6 +80,7 @@ def authorize_command(
     if scopes is not None and not scopes.split():
         fail("--scopes is empty", "leave it out for the default scopes, or name them")
     with connected(token_set) as (connection, api):
+        _check_urls(connection.settings.login_url, connection.settings.identity_url)
         configured = redirect_uri or connection.settings.redirect_uri
         if port and configured:
             where = "--redirect-uri" if redirect_uri else "XERO_REDIRECT_URI"
@@ -116,6 +117,16 @@ def authorize_command(
         click.echo(f"organisations ({len(organisations)}):")
         for tenant in organisations:
             click.echo(f"  {tenant.tenant_id}  {tenant.tenant_type:<12} {tenant.tenant_name}")
+
+
+def _check_urls(login_url: str, identity_url: str) -> None:
+    """The hosts the flow talks to, checked before a browser opens or a port is taken."""
+    from urllib.parse import urlsplit
+
+    for variable, url in (("XERO_LOGIN_URL", login_url), ("XERO_IDENTITY_URL", identity_url)):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            fail(f"{variable} is not a URL", "unset it to use Xero, or set it to https://HOST")
 
 
 def _confirm_replacing(
