@@ -127,3 +127,13 @@ def test_the_sweep_reaches_every_command() -> None:
     names = {" ".join(path) for path, _ in COMMANDS}
     assert {"authorize", "doctor", "run", "table show", "token status", "list cursors"} <= names
     assert {"sandbox", "demo", "ui"} <= names
+
+
+def test_the_readme_lists_every_command_once() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    rows = [line for line in readme.splitlines() if line.startswith("| `oauth-etl ")]
+    for path, _ in COMMANDS:
+        name = "oauth-etl " + " ".join(path)
+        found = [row for row in rows if row.startswith((f"| `{name}` |", f"| `{name} "))]
+        assert len(found) == 1, f"{name}: {len(found)} rows in the README's command table"
+    assert len(rows) == len(COMMANDS)
