@@ -5,15 +5,14 @@ first use, so a link that cannot be built is a ✘ of its own check, and all clo
 Every network probe is short: one attempt, a few seconds (`PROBE_TIMEOUT`), so a doctor
 run with Xero, storage and the vault all down ends in seconds, not minutes of retries.
 
-More checks: one line in `EXTRA_CHECKS`: (name, "module:function", checks it needs); the
-function takes the run's `Probes` and returns a `CheckResult`.
+More checks: one line in `EXTRA_CHECKS`: (name, check, the checks it needs), the check a
+function of the run's `Probes` returning a `CheckResult`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -33,6 +32,8 @@ from oauth_etl.doctor import (
 )
 from oauth_etl.doctor.causes import Service, blob_endpoint
 from oauth_etl.doctor.checks import vault_service
+from oauth_etl.doctor.reports import NAME as REPORTS
+from oauth_etl.doctor.reports import check_report_scopes, granted_scope
 from oauth_etl.doctor.settings import (
     ACCOUNT_URL_VAR,
     API_URL_VAR,
@@ -54,9 +55,6 @@ if TYPE_CHECKING:
 PROBE_TIMEOUT = 3  # seconds: a connect or an answer, per probe
 LOCK_WAIT = 3  # seconds: a held lock is reported, not waited for
 
-# Further checks, one line each: (name, "module:function", names of the checks it needs).
-EXTRA_CHECKS: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
-
 
 @dataclass(frozen=True)
 class Probes:
@@ -69,14 +67,23 @@ class Probes:
     endpoints: tuple[Endpoint, ...]
     services: Services
 
+    def granted(self) -> str:
+        """The scopes the stored token set was granted ("" when none is stored)."""
+        return granted_scope(self.manager())
+
+
+Check = Callable[[Probes], CheckResult]
+# Further checks, one line each: (name, check, names of the checks it needs).
+EXTRA_CHECKS: tuple[tuple[str, Check, tuple[str, ...]], ...] = (
+    (REPORTS, lambda probes: check_report_scopes(probes.granted()), ("token set",)),
+)
+
 
 def _extra_steps(probes: Probes) -> list[Step]:
-    steps = []
-    for name, target, needs in EXTRA_CHECKS:
-        module, _, attribute = target.partition(":")
-        check: Callable[[Probes], CheckResult] = getattr(importlib.import_module(module), attribute)
-        steps.append(Step(name, lambda check=check: check(probes), needs))  # type: ignore[misc]
-    return steps
+    return [
+        Step(name, lambda check=check: check(probes), needs)  # type: ignore[misc]
+        for name, check, needs in EXTRA_CHECKS
+    ]
 
 
 def check_environment(
