@@ -60,7 +60,7 @@ class Live:
         lines = [describe(shown) for shown in progress.endpoints.values()]
         if self.terminal:
             up = f"\x1b[{self._drawn}F" if self._drawn else ""
-            click.echo(up + "".join(f"\x1b[2K{line}\n" for line in lines), nl=False)
+            click.echo(up + "".join(f"\x1b[2K{line}\n" for line in lines), nl=False, color=True)
             self._drawn = len(lines)
             return
         for shown, line in zip(progress.endpoints.values(), lines, strict=True):

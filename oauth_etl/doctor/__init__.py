@@ -210,7 +210,7 @@ def standard_steps(
 
 
 # `oauth-etl authorize`, `oauth-etl token refresh` ... in a named set's fixes.
-_COMMAND = re.compile(r"`(oauth-etl (?:authorize|token [a-z-]+))`")
+_COMMAND = re.compile(r"`(oauth-etl (?:authorize|token [a-z-]+))([^`]*)`")
 
 
 def token_set_steps(
@@ -237,7 +237,7 @@ def token_set_steps(
 
         def renamed() -> CheckResult:
             result = run()
-            command = rf"`\1 --connection {token_set}`"
+            command = rf"`\1 --connection {token_set}\2`"
             return replace(
                 result,
                 name=named(result.name),
