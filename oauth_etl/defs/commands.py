@@ -28,6 +28,7 @@ from oauth_etl.defs.xero.assets import CURSOR_KEY, ENDPOINT_ASSETS, asset_key, l
 from oauth_etl.defs.xero.checks import BATCH_CHECKS
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.defs.xero.tenants import organisation_ids
+from oauth_etl.doctor.causes import Service, explain
 from oauth_etl.xero.catalog import Endpoint
 
 HOME_VAR = "DAGSTER_HOME"
@@ -301,16 +302,18 @@ def submit(
             tags={TENANT_TAG: tenant_id},
             asset_selection=[list(asset_key(e).path) for e in endpoints],
         )
-    except DagsterGraphQLClientError as exc:
-        raise ConfigError(
-            f"the webserver at {webserver} did not queue the run ({str(exc)[:200]}): check "
-            "that it serves this code location (pass --location NAME when it serves several)"
-        ) from None
     except Exception as exc:
-        reason = "connection refused" if "refused" in str(exc).lower() else "no answer"
+        service = Service("the Dagster webserver", webserver, "--submit")
+        cause = explain(exc, service, timeout=3.0)
+        if cause is not None:
+            raise ConfigError(f"cannot reach {cause.detail}: {cause.fix}") from None
+        said = (
+            " ".join(str(exc).split())[:200] if isinstance(exc, DagsterGraphQLClientError) else ""
+        )
         raise ConfigError(
-            f"cannot reach the Dagster webserver at {webserver} ({reason}): check the URL "
-            "and that `dagster-webserver` runs there"
+            f"the webserver at {webserver} did not queue the run ({said or 'no reason given'}): "
+            "check that it serves this code location (pass --location NAME when it serves "
+            "several)"
         ) from None
 
 
