@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import click
 
-from oauth_etl.cli.base import connected, connection_option, fail, token_manager
+from oauth_etl.cli.base import (
+    connected,
+    connection_option,
+    echo_json,
+    fail,
+    json_option,
+    token_manager,
+)
 from oauth_etl.cli.show import token_line
 
 
@@ -17,13 +25,16 @@ def token_group() -> None:
 
 @token_group.command("status")
 @connection_option
-def token_status(token_set: str | None) -> None:
+@json_option
+def token_status(token_set: str | None, as_json: bool) -> None:
     """Store, access-token expiry, refresh-token age and days left (of every token set,
     unless --connection names one)."""
     with connected(token_set) as (connection, _):
         names = (connection.name,) if token_set else connection.set_names()
         statuses = [(name, connection.for_set(name).token_manager().status()) for name in names]
-    for name, status in statuses:
+    if as_json:
+        echo_json([{"token_set": name, **dataclasses.asdict(s)} for name, s in statuses])
+    for name, status in statuses if not as_json else ():
         if len(statuses) > 1:
             click.echo(f"token set {name}:")
         for line in status.lines():

@@ -41,6 +41,10 @@ def test_authorize_then_look_after_the_token_set(
     assert status.returncode == 0, status.stderr
     assert "access token: valid" in status.stdout
     assert "60 unused" in status.stdout
+    (as_json,) = json.loads(cli(env, "token", "status", "--json").stdout)
+    stored = store_of(env).load()
+    assert stored is not None and as_json["fingerprint"] == stored.fingerprint()
+    assert as_json["token_set"] == "default" and as_json["access_valid"] is True
 
     ensured = cli(env, "token", "ensure")
     assert ensured.returncode == 0 and grants(strict_sandbox) == (0, 0)  # still valid
