@@ -16,7 +16,8 @@ import pytest
 from oauth_etl import doctor
 from oauth_etl.doctor.causes import Service, explain
 from oauth_etl.doctor.run import check_environment
-from oauth_etl.oauth.stores import make_secret_client
+from oauth_etl.oauth.stores import FileTokenStore, make_secret_client
+from oauth_etl.oauth.tokens import TokenSet
 from oauth_etl_dev.local_services import AZURITE_ACCOUNT, AZURITE_KEY, PROJECT_ROOT, free_port
 from oauth_etl_tests import canary
 from oauth_etl_tests.oauth.fake_keyvault import FakeCredential
@@ -155,3 +156,34 @@ def test_causes_name_dns_tls_403_and_a_timeout() -> None:
     slow = explain(httpx.ReadTimeout("timed out"), service, timeout=3)
     assert slow is not None and "no answer within 3 s" in slow.detail
     assert explain(ValueError("ours"), service) is None
+
+
+def test_xero_down_names_the_identity_server_and_prints_nothing_else(tmp_path: Path) -> None:
+    env = all_down(tmp_path)
+    now = time.time()
+    expired = TokenSet(
+        access_token="a" * 40,
+        refresh_token="r" * 40,
+        expires_at=now - 10,
+        scope="offline_access accounting.invoices.read",
+        token_type="Bearer",
+        obtained_at=now - 2000,
+        refresh_token_issued_at=now - 2000,
+    )
+    FileTokenStore(tmp_path / "token.json").save(expired)  # due: doctor must refresh it
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "oauth_etl.cli", "doctor"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert time.monotonic() - started < 10
+    assert done.returncode == 1 and done.stderr == ""  # no library log line, no traceback
+    line = next(x for x in done.stdout.splitlines() if x.startswith("✘ token set"))
+    assert f"Xero's identity server at {env['XERO_IDENTITY_URL']}: connection refused" in line
+    assert "fix: check the port in XERO_IDENTITY_URL" in done.stdout
+    clean(done.stdout)

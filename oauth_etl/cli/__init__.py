@@ -15,11 +15,12 @@ what the user can fix: the root group prints every error as one line (`base.repo
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
 
-from oauth_etl.cli.base import DEBUG_VAR, Group
+from oauth_etl.cli.base import DEBUG_VAR, Group, debugging
 
 # httpx imports its own command line (rich, pygments, click: ~0.3 s) when those are
 # installed, and Dagster installs them. We never call it: without `httpx._main`, httpx
@@ -35,6 +36,12 @@ __all__ = ["main"]
 )
 def main(debug: bool) -> None:
     """Keep a Xero OAuth 2.0 connection alive and land its data in Azure Blob Storage."""
+    # The libraries' log lines (a retried refresh, ...) are for --debug: a command says
+    # what matters itself, once, and Python would otherwise print warnings to stderr.
+    if debug or debugging():
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    else:
+        logging.getLogger().addHandler(logging.NullHandler())
 
 
 assert isinstance(main, Group)

@@ -111,6 +111,11 @@ def authorize_command(
         )
         named = f" (token set {token_set!r})" if token_set else ""
         click.echo(f"authorized{named}: {token_line(tokens)}, saved to {manager.store.describe()}")
+        if tokens.refresh_token is None:
+            click.echo(
+                "no refresh token granted: the set ends with its access token; ask for "
+                "offline_access (the default scopes include it)"
+            )
         granted = tokens.scope.split()
         click.echo(f"scopes granted ({len(granted)}): {' '.join(sorted(granted)) or '(none)'}")
         organisations = api.connections_of(connection.name)
