@@ -49,6 +49,12 @@ def failed(name: str, cause: Cause) -> CheckResult:
     return CheckResult(name, "fail", cause.detail, cause.fix, cause.key)
 
 
+def unreachable(name: str, exc: BaseException, service: Service | None) -> CheckResult | None:
+    """The check's failure when `exc` is a network or permission failure of `service`."""
+    cause = explain(exc, service) if service is not None else None
+    return None if cause is None else failed(name, cause)
+
+
 # -- 2. token store -----------------------------------------------------------------------
 _KV_ROLE = (
     "the role 'Key Vault Secrets Officer' on the vault (Azure RBAC) or Get and Set secret "
@@ -72,9 +78,8 @@ def check_token_store(
     try:
         tokens = store.load()
     except Exception as exc:
-        cause = explain(exc, vault) if vault is not None else None
-        if cause is not None:
-            return failed(name, cause)
+        if (found := unreachable(name, exc, vault)) is not None:
+            return found
         fix = _KV_FIX
         if isinstance(store, FileTokenStore):
             fix = (
@@ -181,9 +186,8 @@ def check_token_set(
     except AuthorizationRequired as exc:
         return CheckResult(name, "fail", exc.reason, "run `oauth-etl authorize` again")
     except OAuthError as exc:
-        cause = explain(exc, identity) if identity is not None else None
-        if cause is not None:
-            return failed(name, cause)
+        if (found := unreachable(name, exc, identity)) is not None:
+            return found
         return CheckResult(
             name,
             "fail",
@@ -228,9 +232,8 @@ def check_tenants(
     try:
         connections = list(list_connections())
     except Exception as exc:
-        cause = explain(exc, api) if api is not None else None
-        if cause is not None:
-            return failed("tenants", cause)
+        if (found := unreachable("tenants", exc, api)) is not None:
+            return found
         return CheckResult(
             "tenants",
             "fail",
@@ -282,9 +285,8 @@ def check_landing(
                 f"cannot write a probe to {where}: 403 Forbidden",
                 f"grant the identity {_BLOB_ROLE} {container.container_name!r}",
             )
-        cause = explain(exc, storage) if storage is not None else None
-        if cause is not None:
-            return failed(name, cause)
+        if (found := unreachable(name, exc, storage)) is not None:
+            return found
         return CheckResult(
             name,
             "fail",
