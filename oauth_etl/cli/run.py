@@ -120,12 +120,12 @@ def run_command(
     if webserver:
         _submit(side, wanted, tenant_ids, full_refresh, webserver, location, timeout, as_json)
         return
-    with connected() as (_, api):
-        organisations = side.organisation_ids(api.connections())
-    tenants = chosen_tenants(tenant_ids, organisations, "to the token sets")
     live = Live(sys.stdout.isatty(), quiet=as_json)
     outcomes = []
-    with side.instance() as instance:
+    with side.instance() as instance:  # DAGSTER_HOME checked before any network call
+        with connected() as (_, api):
+            organisations = side.organisation_ids(api.connections())
+        tenants = chosen_tenants(tenant_ids, organisations, "to the token sets")
         side.register_tenants(instance, organisations)
         for tenant_id in tenants:
             if not as_json:
@@ -198,6 +198,10 @@ def _conclude(outcomes: list[Any], as_json: bool) -> None:
         for shown in run.endpoints.values()
         if shown.state != "landed"
     ]
+    for run in outcomes:
+        said = any(shown.state == "failed" for shown in run.endpoints.values())
+        if run.failure and not said and not as_json:  # a step's failure was said already
+            click.echo(f"✘ run {run.run_id} for tenant {run.tenant_id}: {run.failure}")
     if as_json:
         echo_json(
             [
@@ -205,6 +209,7 @@ def _conclude(outcomes: list[Any], as_json: bool) -> None:
                     "run_id": run.run_id,
                     "tenant_id": run.tenant_id,
                     "status": run.status,
+                    "failure": run.failure,
                     "endpoints": [shown.__dict__ for shown in run.endpoints.values()],
                 }
                 for run in outcomes

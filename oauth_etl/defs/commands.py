@@ -33,7 +33,9 @@ from oauth_etl.xero.catalog import Endpoint
 
 HOME_VAR = "DAGSTER_HOME"
 TENANT_TAG = "dagster/partition"
-QUIET: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# The command shows every failure itself (from the event records): the console logger
+# would say each twice.
+QUIET: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 POLL_SECONDS = 0.5
 TERMINAL = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
@@ -115,6 +117,7 @@ class RunProgress:
     tenant_id: str
     endpoints: dict[str, EndpointProgress] = field(default_factory=dict)
     status: str = "QUEUED"
+    failure: str = ""  # why the run failed outside any step (a resource, the run itself)
 
     @property
     def done(self) -> bool:
@@ -161,12 +164,19 @@ def follow(
             time.sleep(POLL_SECONDS)
 
 
+_RUN_FAILURES = (dg.DagsterEventType.RUN_FAILURE, dg.DagsterEventType.RESOURCE_INIT_FAILURE)
+
+
 def _apply(progress: RunProgress, entry: dg.EventLogEntry, names: Mapping[str, str]) -> bool:
     step = names.get(entry.step_key or "")
+    event = entry.dagster_event
+    if event is not None and event.event_type in _RUN_FAILURES and not progress.failure:
+        error = getattr(event.event_specific_data, "error", None)
+        progress.failure = _failure_text(error) if error is not None else _first_line(entry)
+        return True
     if step is None:
         return False
     shown = progress.endpoints[step]
-    event = entry.dagster_event
     if event is None:  # a log line: the asset's own progress ("xero/x: [###...] page ...")
         if entry.user_message.startswith(f"xero/{step}: ["):
             shown.state, shown.message = "running", entry.user_message
@@ -193,6 +203,11 @@ def _apply(progress: RunProgress, entry: dg.EventLogEntry, names: Mapping[str, s
     else:
         return False
     return True
+
+
+def _first_line(entry: dg.EventLogEntry) -> str:
+    message = entry.dagster_event.message if entry.dagster_event is not None else None
+    return (message or entry.user_message or "the run failed").split("\n", 1)[0]
 
 
 def _failure_text(error: Any) -> str:

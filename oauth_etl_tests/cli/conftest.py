@@ -55,6 +55,7 @@ def small_sandbox(sandbox_factory: SandboxFactory) -> SandboxHandle:
 def env(small_sandbox: SandboxHandle, azurite: Azurite, tmp_path: Path) -> dict[str, str]:
     home = tmp_path / "dagster-home"
     home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")  # no banner
     return {
         **local_environment(small_sandbox.sandbox, azurite, tmp_path),
         "DAGSTER_HOME": str(home),

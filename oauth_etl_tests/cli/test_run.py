@@ -74,6 +74,27 @@ def test_run_then_cursors_then_a_full_refresh(
         assert secret not in first.stdout + first.stderr + again.stdout + full.stdout
 
 
+def test_a_failing_endpoint_says_why_and_fails_the_command(authorized: dict[str, str]) -> None:
+    # Journals is opt-in: the default authorization did not ask for its scope.
+    tenants = json.loads(cli(authorized, "list", "tenants", "--json").stdout)["tenants"]
+    one = tenants[0]["tenant_id"]
+    failed = cli(authorized, "run", "--select", "journals,tax_rates", "--tenant", one)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    (line,) = [x for x in failed.stdout.splitlines() if "xero/journals" in x and "✘" in x]
+    assert "journals needs the scope accounting.journals.read" in line
+    assert "--with-journals" in line
+    assert any(x.startswith("✔") and "xero/tax_rates" in x for x in failed.stdout.splitlines())
+    assert failed.stderr.startswith("error: not landed: xero/journals")
+    assert failed.stdout.count("journals needs the scope") == 1  # said once
+    assert "Traceback" not in failed.stdout + failed.stderr
+
+
+def test_run_without_dagster_home_says_so_before_any_call(authorized: dict[str, str]) -> None:
+    homeless = {k: v for k, v in authorized.items() if k != "DAGSTER_HOME"}
+    refused = cli({**homeless, "XERO_API_URL": "http://127.0.0.1:1"}, "run")
+    assert refused.returncode == 1 and "DAGSTER_HOME is not set" in refused.stderr
+
+
 def test_run_refuses_unknown_endpoints_and_tenants(authorized: dict[str, str]) -> None:
     typo = cli(authorized, "run", "--select", "invoice")
     assert typo.returncode == 1 and "did you mean invoices" in typo.stderr
