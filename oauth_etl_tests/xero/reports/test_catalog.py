@@ -102,3 +102,10 @@ def test_docs_list_every_report_with_its_scope() -> None:
     for entry in REPORTS:
         assert entry.name in rows, entry.name
         assert f"`{entry.granular_scope}`" in rows[entry.name], entry.name
+
+
+def test_columns_a_call_answers() -> None:
+    assert report("profit_and_loss").max_columns == 12  # periods=11 comparisons + 1
+    assert report("balance_sheet").max_columns == 12
+    assert report("budget_summary").max_columns == 12  # periods = the columns
+    assert report("trial_balance").max_columns == 1
