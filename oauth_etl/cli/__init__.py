@@ -40,7 +40,7 @@ def main(debug: bool) -> None:
     # what matters itself, once, and Python would otherwise print warnings to stderr.
     if debug or debugging():
         logging.basicConfig(level=logging.INFO, stream=sys.stderr)
-    else:
+    elif not any(isinstance(h, logging.NullHandler) for h in logging.getLogger().handlers):
         logging.getLogger().addHandler(logging.NullHandler())
 
 
