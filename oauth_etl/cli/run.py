@@ -10,8 +10,10 @@ otherwise (a pipe, a log) each change is one plain line.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -73,6 +75,15 @@ class Live:
         self._drawn = 0
 
 
+@contextlib.contextmanager
+def _bounded() -> Iterator[None]:
+    """A run that outlives --timeout ends the command with what to do."""
+    try:
+        yield
+    except TimeoutError as exc:
+        fail(str(exc), "give it more time (--timeout SECONDS), or follow it in the Dagster UI")
+
+
 @click.command("run")
 @select_option
 @click.option(
@@ -122,7 +133,7 @@ def run_command(
         return
     live = Live(sys.stdout.isatty(), quiet=as_json)
     outcomes = []
-    with side.instance() as instance:  # DAGSTER_HOME checked before any network call
+    with _bounded(), side.instance() as instance:  # DAGSTER_HOME before any network call
         with connected() as (_, api):
             organisations = side.organisation_ids(api.connections())
         tenants = chosen_tenants(tenant_ids, organisations, "to the token sets")
@@ -180,7 +191,7 @@ def _submit(
         return
     live = Live(sys.stdout.isatty(), quiet=as_json)
     outcomes = []
-    with side.instance() as instance:
+    with _bounded(), side.instance() as instance:
         for tenant_id, run_id in runs:
             if not as_json:
                 click.echo(f"queued run {run_id} for tenant {tenant_id}")

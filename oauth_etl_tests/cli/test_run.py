@@ -101,3 +101,10 @@ def test_run_refuses_unknown_endpoints_and_tenants(authorized: dict[str, str]) -
     stranger = cli(authorized, "run", "--select", "invoices", "--tenant", "nope")
     assert stranger.returncode == 1 and "not known" in stranger.stderr
     assert "Traceback" not in typo.stderr + stranger.stderr
+
+
+def test_a_run_longer_than_its_timeout_ends_the_command(authorized: dict[str, str]) -> None:
+    late = cli(authorized, "run", "--select", "invoices", "--timeout", "1")
+    assert late.returncode == 1, late.stdout + late.stderr
+    assert "after 1 s" in late.stderr and "--timeout SECONDS" in late.stderr
+    assert "Traceback" not in late.stderr
