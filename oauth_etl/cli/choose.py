@@ -51,13 +51,15 @@ def endpoints(select: Sequence[str], *, default_all: bool = False) -> tuple[Endp
     return tuple(chosen)
 
 
-def tenants(given: Sequence[str], known: Sequence[str], where: str) -> list[str]:
+def tenants(
+    given: Sequence[str],
+    known: Sequence[str],
+    where: str,
+    fix: str = "run `oauth-etl authorize` and check `oauth-etl list tenants`",
+) -> list[str]:
     """The tenants given (each must be known), or every known one."""
     if not known:
-        fail(
-            f"no tenant is known {where}",
-            "run `oauth-etl authorize` and check `oauth-etl list tenants`",
-        )
+        fail(f"no tenant is known {where}", fix)
     if not given:
         return list(known)
     unknown = [t for t in given if t not in known]

@@ -30,7 +30,8 @@ def _granted(connection: XeroConnection) -> set[str] | None:
         tokens = connection.token_manager().current()
     except (ConfigError, OAuthError, ValueError):
         return None
-    return set(tokens.scope.split()) if tokens is not None else None
+    granted = set(tokens.scope.split()) if tokens is not None else set()
+    return granted or None  # an empty grant says nothing either
 
 
 @list_group.command("endpoints")
@@ -136,7 +137,12 @@ def list_cursors(select: tuple[str, ...], tenant_ids: tuple[str, ...], as_json: 
     side = commands()
     wanted = chosen_endpoints(select, default_all=True)
     with side.instance() as instance:
-        tenants = chosen_tenants(tenant_ids, side.tenants_of(instance), "in DAGSTER_HOME")
+        tenants = chosen_tenants(
+            tenant_ids,
+            side.tenants_of(instance),
+            "in DAGSTER_HOME",
+            "a first `oauth-etl run` registers them (as the xero/tenants asset does)",
+        )
         rows = side.cursors(instance, wanted, tenants)
     if as_json:
         echo_json([row.__dict__ for row in rows])
