@@ -187,3 +187,20 @@ def test_xero_down_names_the_identity_server_and_prints_nothing_else(tmp_path: P
     assert f"Xero's identity server at {env['XERO_IDENTITY_URL']}: connection refused" in line
     assert "fix: check the port in XERO_IDENTITY_URL" in done.stdout
     clean(done.stdout)
+
+
+def test_a_key_vault_store_with_storage_down_reports_storage_once(tmp_path: Path) -> None:
+    env = all_down(tmp_path, f"keyvault:{dead('https')}/xero-token")
+
+    def vault_client(url: str) -> Any:
+        return make_secret_client(url, FakeCredential(), retry_total=0, timeout=3)
+
+    results = check_environment(env, secret_client=vault_client)
+    text = doctor.render_text(results)
+    clean(text)
+    assert text.count("connection refused") == 1  # the store's lock lives in the account
+    by_name = {r.name: r for r in results}
+    assert "the storage account at http://127.0.0.1:" in by_name["token store"].detail
+    for name in ("lock", "landing container", "rescue location"):
+        assert by_name[name].status == "skip"
+        assert "the same cause as token store" in by_name[name].detail

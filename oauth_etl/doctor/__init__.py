@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from oauth_etl.doctor.causes import Service, explain
+from oauth_etl.doctor.causes import Service, explain, mentions
 from oauth_etl.doctor.checks import (
     ConnectionLike,
     ProbeContainer,
@@ -78,9 +78,9 @@ class Step:
     name: str
     run: Callable[[], CheckResult]
     needs: tuple[str, ...] = ()
-    # What building the check's objects talks to (the credentials vault): a factory that
-    # raises reaching it is a failure of that service, reported once.
-    service: Service | None = None
+    # What building the check's objects may talk to (the vaults, the storage account): a
+    # factory that raises reaching one is a failure of that service, reported once.
+    services: tuple[Service, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,13 @@ class Services:
     identity: Service | None = None
     api: Service | None = None
     storage: Service | None = None
-    vault: Service | None = None
+    vault: Service | None = None  # the credentials' vault (XERO_CREDENTIALS_VAULT_URL)
+    token_vault: Service | None = None  # a Key Vault token store's vault
+
+    def all(self) -> tuple[Service, ...]:
+        # Building a token manager reads the credentials first, then opens the store.
+        found = (self.vault, self.token_vault, self.storage, self.identity, self.api)
+        return tuple(s for s in found if s is not None)
 
 
 def _unexpected(name: str, exc: Exception, settings_failed: bool) -> CheckResult:
@@ -104,7 +110,7 @@ def _unexpected(name: str, exc: Exception, settings_failed: bool) -> CheckResult
         return CheckResult(name, "skip", f"skipped: fix the {SETTINGS} above first")
     if isinstance(exc, ConfigError | OAuthError | XeroError | StorageError):
         return CheckResult(
-            name, "fail", str(exc), "do what the message says, then run doctor again"
+            name, "fail", str(exc), "fix what the message names, then run `oauth-etl doctor` again"
         )
     return CheckResult(
         name,
@@ -128,7 +134,8 @@ def iter_checks(steps: Sequence[Step]) -> Iterator[CheckResult]:
             try:
                 result = step.run()
             except Exception as exc:
-                cause = explain(exc, step.service) if step.service is not None else None
+                concerned = [s for s in step.services if mentions(exc, s)]
+                cause = explain(exc, concerned[0]) if concerned else None
                 if cause is not None:
                     result = CheckResult(step.name, "fail", cause.detail, cause.fix, cause.key)
                 else:
@@ -248,7 +255,7 @@ def token_set_steps(
         return renamed
 
     def step(check: str, run: Callable[[], CheckResult], *needs: str) -> Step:
-        return Step(named(check), of_set(run), tuple(named(n) for n in needs), services.vault)
+        return Step(named(check), of_set(run), tuple(named(n) for n in needs), services.all())
 
     return [
         step(

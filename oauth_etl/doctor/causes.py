@@ -87,6 +87,12 @@ def _kind(exc: BaseException) -> str:
     return ""
 
 
+def mentions(exc: BaseException, service: Service) -> bool:
+    """Does `exc` (our messages name the URL they failed on) concern `service`?"""
+    netloc = urlsplit(service.url).netloc
+    return bool(netloc) and any(netloc in str(e) for e in _chain(exc))
+
+
 _TRANSPORT = ("unreachable", "connect", "servicerequest", "transport", "unavailable", "timeout")
 
 

@@ -41,7 +41,7 @@ from oauth_etl.doctor.settings import (
     IDENTITY_URL_VAR,
     VAULT_URL_VAR,
 )
-from oauth_etl.oauth.stores import make_secret_client, read_secret
+from oauth_etl.oauth.stores import make_secret_client, parse_store_uri, read_secret
 from oauth_etl.xero.scopes import selection
 
 if TYPE_CHECKING:
@@ -212,7 +212,17 @@ def _services(oauth: OAuthSettings, storage: StorageSettings) -> Services:
         vault=vault_service(oauth.credentials_vault_url, VAULT_URL_VAR)
         if oauth.credentials_vault_url
         else None,
+        token_vault=_token_vault(oauth.token_store),
     )
+
+
+def _token_vault(token_store: str) -> Service | None:
+    """The vault of a Key Vault token store (a malformed store: the settings check's)."""
+    try:
+        location = parse_store_uri(token_store)
+    except ValueError:
+        return None
+    return vault_service(location.vault_url) if location.vault_url else None
 
 
 def _further_sets(oauth: OAuthSettings) -> tuple[str, ...]:
