@@ -144,18 +144,19 @@ def follow(
     deadline = time.monotonic() + timeout
     names = {f"xero__{name}": name for name in progress.endpoints}
     while True:
-        changed = False
+        # The run's state before its records are read: once it has ended, the records read
+        # after it are all there are.
+        run = found.get_run_by_id(progress.run_id)
+        status = run.status.value if run is not None else progress.status
+        changed = status != progress.status
+        progress.status = status
+        finished = progress.done or (done is not None and done())
         result = found.get_records_for_run(progress.run_id, cursor=cursor, limit=1000)
         cursor = result.cursor
         for record in result.records:
             changed |= _apply(progress, record.event_log_entry, names)
-        run = found.get_run_by_id(progress.run_id)
-        status = run.status.value if run is not None else progress.status
-        if status != progress.status:
-            progress.status, changed = status, True
         if changed:
             on_change(progress)
-        finished = progress.done or (done is not None and done())
         if finished and not result.has_more:
             return progress
         if time.monotonic() > deadline:

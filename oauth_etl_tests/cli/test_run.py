@@ -4,9 +4,12 @@ the cursors the command shows are the materializations', and --full-refresh rese
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+from oauth_etl_dev.demo import local_environment
+from oauth_etl_dev.local_services import Azurite
 from oauth_etl_tests.cli.conftest import cli, secrets_in
-from oauth_etl_tests.conftest import SandboxHandle
+from oauth_etl_tests.conftest import SandboxFactory, SandboxHandle
 
 
 def test_list_endpoints_says_what_the_granted_scopes_allow(authorized: dict[str, str]) -> None:
@@ -103,8 +106,17 @@ def test_run_refuses_unknown_endpoints_and_tenants(authorized: dict[str, str]) -
     assert "Traceback" not in typo.stderr + stranger.stderr
 
 
-def test_a_run_longer_than_its_timeout_ends_the_command(authorized: dict[str, str]) -> None:
-    late = cli(authorized, "run", "--select", "invoices", "--timeout", "1")
+def test_a_run_longer_than_its_timeout_ends_the_command(
+    sandbox_factory: SandboxFactory, azurite: Azurite, tmp_path: Path
+) -> None:
+    slow = sandbox_factory(
+        "--tenants", "1", "--records", "5", "--no-limits", "--latency-ms", "4000"
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**local_environment(slow.sandbox, azurite, tmp_path), "DAGSTER_HOME": str(home)}
+    assert cli(env, "authorize", "--unattended").returncode == 0
+    late = cli(env, "run", "--select", "invoices", "--timeout", "2")
     assert late.returncode == 1, late.stdout + late.stderr
-    assert "after 1 s" in late.stderr and "--timeout SECONDS" in late.stderr
+    assert "after 2 s" in late.stderr and "--timeout SECONDS" in late.stderr
     assert "Traceback" not in late.stderr
