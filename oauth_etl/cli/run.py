@@ -112,7 +112,7 @@ def _bounded() -> Iterator[None]:
     type=click.IntRange(1, 86_400),
     default=3600,
     show_default=True,
-    help="Longest wait for one run, in seconds.",
+    help="Longest wait for one run, in seconds (a run in this process stops with the command).",
 )
 @json_option
 def run_command(
