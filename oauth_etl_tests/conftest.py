@@ -138,7 +138,8 @@ class SandboxHandle:
         self.url = sandbox.url
         self.client_id = sandbox.client_id
         self.client_secret = sandbox.client_secret
-        self.admin = httpx.Client(base_url=sandbox.url, timeout=10.0)
+        # The first admin call may generate the data (seconds; more on a loaded machine).
+        self.admin = httpx.Client(base_url=sandbox.url, timeout=60.0)
 
     def stats(self) -> dict[str, object]:
         response = self.admin.get("/_sandbox/stats")
