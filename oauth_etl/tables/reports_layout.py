@@ -62,7 +62,7 @@ READING_COLUMNS: tuple[tuple[str, str], ...] = (
     ("contact_id", "string"),
     (PERIOD_START, "date32[day]"),
     (PERIOD_END, "date32[day]"),
-    ("section_path", "list<item: string>"),
+    ("section_path", "list<element: string>"),
     ("section", "string"),
     ("row_index", "int32"),
     ("row_type", "string"),
@@ -119,7 +119,7 @@ def reading_schema() -> pa.Schema:
     types = {
         "string": pa.string(),
         "date32[day]": pa.date32(),
-        "list<item: string>": pa.list_(pa.string()),
+        "list<element: string>": pa.list_(pa.field("element", pa.string())),
         "int32": pa.int32(),
         "decimal128(28, 10)": pa.decimal128(*DECIMAL),
         "timestamp[us, tz=UTC]": pa.timestamp("us", tz="UTC"),

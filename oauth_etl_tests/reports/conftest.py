@@ -20,6 +20,7 @@ from oauth_etl.xero.reports.model import Basis, Period, ReportCell, ReportReques
 from oauth_etl_dev.sandbox import SandboxConfig, SandboxServer
 from oauth_etl_tests.sandbox.books import REPORTS_SCOPE, Session, journals, open_session
 from oauth_etl_tests.sandbox.conftest import CLIENT_ID, CLIENT_SECRET, Xero
+from oauth_etl_tests.tables.conftest import relay, store  # noqa: F401 - the fixtures
 
 XERO_NAMES = {
     "profit_and_loss": "ProfitAndLoss",
