@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from oauth_etl.tables import report_checks as checks
@@ -19,7 +20,7 @@ from oauth_etl_tests.reports.conftest import Books, months_before
 RETENTION = 7
 
 
-def _sales(rows: reports.pa.Table, month: dt.date) -> Decimal:
+def _sales(rows: pa.Table, month: dt.date) -> Decimal:
     found = [
         r["value"]
         for r in rows.to_pylist()
@@ -41,7 +42,7 @@ def test_declared_columns_are_the_written_schema(books: Books, store: TableStore
     )
     table = open_table(store, table_name("profit_and_loss"))
     assert table is not None
-    written = reports.pa.schema(table.schema().to_arrow())
+    written = pa.schema(table.schema().to_arrow())
     assert column_types(written) == column_types(reading_schema())
     assert table.metadata().partition_columns == ["tenant_id"]
 
