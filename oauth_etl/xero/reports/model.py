@@ -60,9 +60,13 @@ class ReportCell:
     basis: Basis
     period_start: dt.date
     period_end: dt.date
-    section_path: tuple[str, ...]  # Section titles from the root: ("Income",), ("Assets", "Bank")
+    # Titled Sections from the root, as Xero nests them: ("Income",), ("Bank",); a row in
+    # an untitled Section (Gross Profit, Net Profit) has ().
+    section_path: tuple[str, ...]
     row_index: int  # the row's position in the report, from 0: keeps Xero's order
-    row_type: str  # "Row" | "SummaryRow" (xero_accounting.yaml, schema RowType)
+    # "Row" | "SummaryRow" (xero_accounting.yaml, schema RowType); "Field" for a published
+    # report's Fields, "Contact" for a 1099 contact's boxes (neither answer has rows).
+    row_type: str
     label: str  # the row's first cell: the account name or "Total Income"
     column: str  # the column's header cell: "31 Mar 2026", "Debit", "YTD Credit", an option
     value: Decimal | None  # the cell as a number; None when it is not one
@@ -73,3 +77,6 @@ class ReportCell:
     tracking_option: str | None = None  # the column's tracking option name, in a split
     currency: str | None = None  # the organisation's base currency
     as_read_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    # Every attribute of the cell other than the account (Id -> Value): "invoiceID" on
+    # the aged reports' document rows, "ContactId" on a 1099 contact.
+    attributes: tuple[tuple[str, str], ...] = ()
