@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable, write_deltalake
@@ -104,6 +105,8 @@ def _row(cell: ReportCell, request: ReportRequest, batch_id: str) -> dict[str, A
         "value": value,
         "text": text,
         "currency": cell.currency,
+        # The cell's other attributes (invoiceID on an aged report's documents), as JSON.
+        "attributes": orjson.dumps(dict(cell.attributes)).decode() if cell.attributes else None,
         AS_READ_AT: cell.as_read_at,
         "request_key": request.key,
         BATCH: batch_id,
@@ -261,6 +264,9 @@ def cells_of(rows: pa.Table) -> list[ReportCell]:
                 tracking_option=row["tracking_option"],
                 currency=row["currency"],
                 as_read_at=row[AS_READ_AT],
+                attributes=tuple(orjson.loads(row["attributes"]).items())
+                if row["attributes"]
+                else (),
             )
         )
     return out

@@ -74,6 +74,7 @@ READING_COLUMNS: tuple[tuple[str, str], ...] = (
     ("value", "decimal128(28, 10)"),
     ("text", "string"),
     ("currency", "string"),
+    ("attributes", "string"),
     (AS_READ_AT, "timestamp[us, tz=UTC]"),
     ("request_key", "string"),
     (BATCH, "string"),

@@ -59,7 +59,10 @@ def postings(store: TableStore, tenant_id: str) -> list[Posting] | None:
     )
     out = []
     for journal, account, net, kind in zip(
-        *(lines.column(c).to_pylist() for c in ("JournalID", "AccountID", "NetAmount", "AccountType")),
+        *(
+            lines.column(c).to_pylist()
+            for c in ("JournalID", "AccountID", "NetAmount", "AccountType")
+        ),
         strict=True,
     ):
         day = dates.get(journal)

@@ -1,5 +1,5 @@
-"""Report answers from the sandbox over HTTP, flattened into cells, for the checks' and
-tables' tests."""
+"""Report answers from the sandbox over HTTP, flattened into cells by the client's parser,
+for the checks' and tables' tests."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
@@ -16,7 +15,10 @@ from oauth_etl.tables.report_checks import Posting
 from oauth_etl.tables.reports import Reading
 from oauth_etl.tables.reports_layout import PROFIT_AND_LOSS_TYPES
 from oauth_etl.xero.dates import parse_xero_datetime
-from oauth_etl.xero.reports.model import Basis, Period, ReportCell, ReportRequest
+from oauth_etl.xero.reports.catalog import report as report_spec
+from oauth_etl.xero.reports.model import Basis, Period, ReportRequest
+from oauth_etl.xero.reports.org import Organisation
+from oauth_etl.xero.reports.parse import cells
 from oauth_etl_dev.sandbox import SandboxConfig, SandboxServer
 from oauth_etl_tests.sandbox.books import REPORTS_SCOPE, Session, journals, open_session
 from oauth_etl_tests.sandbox.conftest import CLIENT_ID, CLIENT_SECRET, Xero
@@ -46,68 +48,6 @@ def months_before(today: dt.date, count: int) -> list[Period]:
     return sorted(out)
 
 
-def _flatten(
-    request: ReportRequest, answer: dict[str, Any], tenant: str, moment: dt.datetime
-) -> list[ReportCell]:
-    """A test-only flattener until the client's parser lands (then this goes)."""
-    (report,) = answer["Reports"]
-    rows = report["Rows"]
-    header = [c["Value"] for c in rows[0]["Cells"]]
-    periods = {f"{p.end.day} {p.end:%b %Y}": p for p in request.periods}
-    out: list[ReportCell] = []
-    index = 0
-
-    def walk(items: list[dict[str, Any]], path: tuple[str, ...]) -> None:
-        nonlocal index
-        for row in items:
-            if row["RowType"] == "Section":
-                title = row.get("Title") or ""
-                walk(row.get("Rows", []), (*path, title) if title else path)
-                continue
-            if row["RowType"] not in ("Row", "SummaryRow"):
-                continue
-            cells = row["Cells"]
-            account = next(
-                (
-                    a["Value"].lower()
-                    for c in cells
-                    for a in c.get("Attributes", [])
-                    if a["Id"].lower() in ("account", "accountid")
-                ),
-                None,
-            )
-            for i, cell in enumerate(cells[1:], 1):
-                period = periods.get(header[i], request.periods[0])
-                text = cell["Value"]
-                try:
-                    value: Decimal | None = Decimal(text.replace(",", ""))
-                except ArithmeticError:
-                    value = None
-                out.append(
-                    ReportCell(
-                        tenant_id=tenant,
-                        report=request.report,
-                        report_id=report["ReportID"],
-                        basis=request.basis,
-                        period_start=period.start,
-                        period_end=period.end,
-                        section_path=path,
-                        row_index=index,
-                        row_type=row["RowType"],
-                        label=cells[0]["Value"],
-                        column=header[i],
-                        value=value,
-                        text=None if value is not None else text,
-                        account_id=account,
-                        as_read_at=moment,
-                    )
-                )
-            index += 1
-
-    walk(rows[1:], ())
-    return out
-
-
 @dataclass
 class Books:
     """One sandbox organisation's reports, read over HTTP as the client reads them."""
@@ -126,7 +66,13 @@ class Books:
         )
         assert answer.status_code == 200, answer.text
         moment = dt.datetime.now(dt.UTC)
-        return Reading(request, _flatten(request, answer.json(), self.tenant, moment))
+        found = cells(answer.json(), report_spec(report), request, self.organisation(), moment)
+        return Reading(request, tuple(found))
+
+    def organisation(self) -> Organisation:
+        found = self.xero.api("Organisation", self.session.token, self.tenant).json()
+        accounts = self.xero.records(self.tenant, "Accounts")
+        return Organisation.from_records(self.tenant, found["Organisations"][0], accounts)
 
     def profit_and_loss(self, months: list[Period]) -> Reading:
         newest = months[-1]
@@ -170,9 +116,8 @@ class Books:
         return str(found)
 
     def year_end(self) -> tuple[int, int]:
-        org = self.xero.api("Organisation", self.session.token, self.tenant).json()
-        found = org["Organisations"][0]
-        return int(found["FinancialYearEndDay"]), int(found["FinancialYearEndMonth"])
+        org = self.organisation()
+        return org.financial_year_end_day, org.financial_year_end_month
 
     def postings(self) -> list[Posting]:
         out = []

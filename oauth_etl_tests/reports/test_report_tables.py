@@ -132,3 +132,19 @@ def test_the_checks_pass_on_what_the_tables_hold(books: Books, store: TableStore
     assert pc.sum(values).as_py() == sum(
         (c.value for c in books.balance_sheet(months).cells if c.value is not None), Decimal(0)
     )
+
+
+def test_cells_come_back_from_the_table_as_they_were_read(books: Books, store: TableStore) -> None:
+    (month,) = months_before(books.today(), 1)
+    aged = books.aged_receivables(month.end)[:5]
+    reports.append_readings(
+        store, "aged_receivables_by_contact", books.tenant, "b1", aged, retention_days=RETENTION
+    )
+    rows = reports.readings(store, "aged_receivables_by_contact", books.tenant)
+    back = reports.cells_of(rows)
+    read = [c for reading in aged for c in reading.cells]
+    key = lambda c: (c.as_read_at, c.row_index, c.column)  # noqa: E731
+    assert sorted(back, key=key) == sorted(read, key=key)
+    assert any(c.attributes for c in back) and any(c.text for c in back)
+    contacts = {r.request.params[0][1] for r in aged}
+    assert set(rows.column("contact_id").to_pylist()) == contacts

@@ -62,4 +62,6 @@ def xero_report_organisation(
 ) -> LandingBatch:
     tenant_id = context.partition_key
     stats = BatchStats()
-    return LandingBatch(SOURCE, "organisation", tenant_id, _facts(xero, tenant_id, stats), stats=stats)
+    return LandingBatch(
+        SOURCE, "organisation", tenant_id, _facts(xero, tenant_id, stats), stats=stats
+    )
