@@ -1,12 +1,14 @@
 """`xero_reports/organisation`: the facts a tenant's report plan needs, read once per run.
 
 The Organisation record (financial year end, lock dates, base currency, country,
-CreatedDateUTC: xero_accounting.yaml getOrganisations) and the chart of accounts (account
-codes: getAccounts), two calls, landed as one record so that every report asset of the
-run plans and flattens with the same facts.
+CreatedDateUTC: xero_accounting.yaml getOrganisations), the chart of accounts (account
+codes, system accounts: getAccounts), the tracking categories (getTrackingCategories:
+the P&L is split by each ACTIVE one), the contacts (getContacts: the aged reports are
+read per contact) and the budgets (getBudgets: is there one to report), landed as one
+record, so that every report asset of the run plans and flattens with the same facts.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
@@ -17,20 +19,42 @@ from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.oauth.errors import OAuthError
 from oauth_etl.storage.batch import BatchStats, LandingBatch
 from oauth_etl.xero.catalog import endpoint
-from oauth_etl.xero.errors import XeroError
+from oauth_etl.xero.errors import NotEntitled, XeroError
+from oauth_etl.xero.reports.org import Organisation
+from oauth_etl.xero.reports.periods import Facts
 
 SOURCE = "xero_reports"
 GROUP = "xero_reports"
 ORGANISATION_KEY = dg.AssetKey([GROUP, "organisation"])
+# (record key, catalog endpoint, needed): without a scope for an optional one (Budgets
+# has its own, accounting.budgets.read) the plan goes without it.
+READS = (
+    ("Organisation", "organisation", True),
+    ("Accounts", "accounts", True),
+    ("TrackingCategories", "tracking_categories", True),
+    ("Contacts", "contacts", True),
+    ("Budgets", "budgets", False),
+)
+# What a plan needs of a contact: its id and whether it buys or sells.
+CONTACT_FIELDS = ("ContactID", "IsCustomer", "IsSupplier", "ContactStatus")
 
 
 def _facts(xero: XeroApiResource, tenant_id: str, stats: BatchStats) -> Iterator[dict[str, Any]]:
     client = xero.client()
+    found: dict[str, Any] = {}
     try:
-        found: dict[str, Any] = {}
-        for name, key in (("organisation", "Organisation"), ("accounts", "Accounts")):
+        for key, name, needed in READS:
             extraction = client.extract(endpoint(name), tenant_id)
-            found[key] = list(extraction.records())
+            try:
+                records = list(extraction.records())
+            except NotEntitled:
+                if needed:
+                    raise
+                records = []
+                stats.extra[f"without_{name}"] = "not granted: read without it"
+            if key == "Contacts":
+                records = [{f: r.get(f) for f in CONTACT_FIELDS} for r in records]
+            found[key] = records
             stats.api_calls += extraction.stats.api_calls
     except (XeroError, OAuthError) as exc:
         raise dg.Failure(
@@ -38,10 +62,32 @@ def _facts(xero: XeroApiResource, tenant_id: str, stats: BatchStats) -> Iterator
             metadata={"error": type(exc).__name__},
             allow_retries=not isinstance(exc, NEEDS_A_PERSON),
         ) from exc
-    organisations = found["Organisation"]
+    organisations = found.pop("Organisation")
     if len(organisations) != 1:
         raise dg.Failure(f"Xero answered {len(organisations)} Organisation records for {tenant_id}")
-    yield {"Organisation": organisations[0], "Accounts": found["Accounts"]}
+    yield {"Organisation": organisations[0], **found}
+
+
+def facts_of(tenant_id: str, record: Mapping[str, Any]) -> Facts:
+    """The planner's facts from the landed record.
+
+    Every contact is read for aged receivables (the check sums them all against the
+    balance sheet: a customer missed would fail it, and IsCustomer is only a hint), the
+    suppliers for aged payables.
+    """
+    org = Organisation.from_records(tenant_id, record["Organisation"], record["Accounts"])
+    contacts = record.get("Contacts") or []
+    return Facts(
+        org=org,
+        tracking_category_ids=tuple(
+            str(c["TrackingCategoryID"])
+            for c in record.get("TrackingCategories") or []
+            if c.get("Status", "ACTIVE") == "ACTIVE"
+        ),
+        customers=tuple(str(c["ContactID"]) for c in contacts),
+        suppliers=tuple(str(c["ContactID"]) for c in contacts if c.get("IsSupplier")),
+        has_budget=bool(record.get("Budgets")),
+    )
 
 
 @dg.asset(
@@ -52,9 +98,9 @@ def _facts(xero: XeroApiResource, tenant_id: str, stats: BatchStats) -> Iterator
     kinds={"xero", "azure"},
     retry_policy=XERO_RETRY_POLICY,
     description=(
-        "The organisation's financial year, lock dates, currency and chart of accounts "
-        "(GET Organisation, GET Accounts: two calls), which every report asset of the run "
-        "plans its periods and flattens its answers with."
+        "What the report plan needs, read once per run: the organisation (financial year, "
+        "lock dates, currency), its accounts, tracking categories, contacts and budgets; "
+        "every report asset of the run plans and flattens with it."
     ),
 )
 def xero_report_organisation(
@@ -62,6 +108,5 @@ def xero_report_organisation(
 ) -> LandingBatch:
     tenant_id = context.partition_key
     stats = BatchStats()
-    return LandingBatch(
-        SOURCE, "organisation", tenant_id, _facts(xero, tenant_id, stats), stats=stats
-    )
+    records = _facts(xero, tenant_id, stats)
+    return LandingBatch(SOURCE, "organisation", tenant_id, records, stats=stats)
