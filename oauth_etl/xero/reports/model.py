@@ -33,6 +33,11 @@ class Period:
     end: dt.date
 
 
+# The parameters that say which dates a call covers (xero_accounting.yaml, the
+# `/Reports/...` operations); the others slice the report (basis, tracking, contact).
+PERIOD_PARAMS = frozenset({"fromDate", "toDate", "date", "periods", "timeframe", "reportYear"})
+
+
 @dataclass(frozen=True)
 class ReportRequest:
     """One call of a report endpoint: what to ask for and which periods it covers."""
@@ -48,6 +53,20 @@ class ReportRequest:
         """Stable identity of the call: resumable plans skip the keys already read."""
         query = "&".join(f"{name}={value}" for name, value in self.params)
         return f"{self.report}?{query}"
+
+    @property
+    def slice(self) -> str:
+        """The call's parameters other than its dates: basis, tracking, contact."""
+        return "&".join(f"{n}={v}" for n, v in self.params if n not in PERIOD_PARAMS)
+
+    @property
+    def period_keys(self) -> tuple[str, ...]:
+        """One key per period of this call, the same whichever call reads that period:
+        what a plan records as read once the period is final."""
+        return tuple(
+            f"{self.report}?{self.slice}@{p.start.isoformat()}/{p.end.isoformat()}"
+            for p in self.periods
+        )
 
 
 @dataclass(frozen=True)

@@ -232,6 +232,17 @@ def _range_period(text: str) -> Period | None:
     return Period(first[0], last[0])
 
 
+def published_periods(document: Mapping[str, Any]) -> dict[str, Period]:
+    """ReportID -> the period it covers, from the list of published reports (getReportsList:
+    each with its ReportDate range)."""
+    out = {}
+    for listed in document.get("Reports") or []:
+        period = _range_period(str(listed.get("ReportDate") or ""))
+        if listed.get("ReportID") and period is not None:
+            out[str(listed["ReportID"])] = period
+    return out
+
+
 def _fields(
     report: Mapping[str, Any], template: ReportCell, request: ReportRequest
 ) -> list[ReportCell]:
