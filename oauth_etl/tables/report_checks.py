@@ -143,7 +143,8 @@ def _by_date(cells: Iterable[ReportCell]) -> dict[Key, list[ReportCell]]:
     out: defaultdict[Key, list[ReportCell]] = defaultdict(list)
     for cell in _whole(cells):
         out[(cell.basis, cell.period_end)].append(cell)
-    return {k: sorted(v, key=lambda c: c.row_index) for k, v in sorted(out.items())}
+    ordered = sorted(out.items(), key=lambda kv: (kv[0][0].value, kv[0][1]))
+    return {k: sorted(v, key=lambda c: c.row_index) for k, v in ordered}
 
 
 def _title(cell: ReportCell) -> str:

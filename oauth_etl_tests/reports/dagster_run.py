@@ -148,3 +148,8 @@ def report_run(
             if container.exists():
                 canary.scan_container(container)
                 container.delete_container()
+
+
+def value(evaluation: dg.AssetCheckEvaluation, key: str) -> Any:
+    """A check's metadata value."""
+    return getattr(evaluation.metadata[key], "value", None)

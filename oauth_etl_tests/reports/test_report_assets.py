@@ -22,7 +22,7 @@ from oauth_etl.tables.writes import open_table
 from oauth_etl_dev.azurite_relay import StartFromRelay
 from oauth_etl_dev.local_services import Azurite
 from oauth_etl_tests.conftest import SandboxFactory
-from oauth_etl_tests.reports.dagster_run import ReportRun, checks, metadata, report_run
+from oauth_etl_tests.reports.dagster_run import ReportRun, checks, metadata, report_run, value
 
 CHECK_NAMES = {
     "trial_balance_balances",
@@ -66,8 +66,8 @@ def test_reports_land_tabulate_and_every_check_passes(run: ReportRun, which: int
     assert set(found) == CHECK_NAMES
     for name, evaluation in found.items():
         assert evaluation.passed, (name, evaluation.description)
-        assert evaluation.metadata["compared"].value > 0 or name == "journals_match_trial_balance"
-    assert found["journals_match_trial_balance"].metadata["compared"].value > 0
+        assert value(evaluation, "compared") > 0 or name == "journals_match_trial_balance"
+    assert value(found["journals_match_trial_balance"], "compared") > 0
 
     pl = metadata(result, "profit_and_loss")
     assert pl["reports/calls"] >= pl["reports/landed"] > 0
@@ -116,7 +116,7 @@ def test_a_figure_a_cent_off_fails_its_asset_check(run: ReportRun) -> None:
     for name in failing:
         evaluation = found[name]
         assert "differ" in (evaluation.description or "")
-        figures = evaluation.metadata["figures"].value
+        figures = value(evaluation, "figures")
         assert isinstance(figures, list) and Decimal(figures[0]["difference"]) != 0
 
 

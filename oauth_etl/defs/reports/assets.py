@@ -159,7 +159,7 @@ def build_report_asset(spec: Report) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext,
         config: ReportsConfig,
         xero: XeroApiResource,
-        organisation: Iterator[dict[str, Any]],
+        organisation: Any,  # the landed record(s) of xero_reports/organisation, streamed
     ) -> LandingBatch:
         tenant_id = context.partition_key
         facts = facts_of(tenant_id, next(iter(organisation)))

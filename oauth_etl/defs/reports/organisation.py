@@ -9,6 +9,7 @@ record, so that every report asset of the run plans and flattens with the same f
 """
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 import dagster as dg
@@ -69,25 +70,21 @@ def _facts(xero: XeroApiResource, tenant_id: str, stats: BatchStats) -> Iterator
 
 
 def facts_of(tenant_id: str, record: Mapping[str, Any]) -> Facts:
-    """The planner's facts from the landed record.
-
-    Every contact is read for aged receivables (the check sums them all against the
-    balance sheet: a customer missed would fail it, and IsCustomer is only a hint), the
-    suppliers for aged payables.
-    """
+    """The planner's facts from the landed record (`Facts.from_records`), with every
+    active contact read for aged receivables: IsCustomer is set by an AR invoice only
+    (xero_accounting.yaml, Contact.IsCustomer), so a contact owing through a credit note
+    or a prepayment alone would be missed, and the aged total would not reach the
+    balance sheet's receivables."""
     org = Organisation.from_records(tenant_id, record["Organisation"], record["Accounts"])
     contacts = record.get("Contacts") or []
-    return Facts(
-        org=org,
-        tracking_category_ids=tuple(
-            str(c["TrackingCategoryID"])
-            for c in record.get("TrackingCategories") or []
-            if c.get("Status", "ACTIVE") == "ACTIVE"
-        ),
-        customers=tuple(str(c["ContactID"]) for c in contacts),
-        suppliers=tuple(str(c["ContactID"]) for c in contacts if c.get("IsSupplier")),
-        has_budget=bool(record.get("Budgets")),
+    facts = Facts.from_records(
+        org,
+        tracking_categories=record.get("TrackingCategories") or [],
+        contacts=contacts,
+        budgets=record.get("Budgets") or [],
     )
+    active = [c for c in contacts if c.get("ContactStatus", "ACTIVE") == "ACTIVE"]
+    return replace(facts, customers=tuple(str(c["ContactID"]) for c in active))
 
 
 @dg.asset(
