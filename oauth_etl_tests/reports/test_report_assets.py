@@ -42,7 +42,7 @@ def run(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[ReportRun]:
-    sandbox = sandbox_factory("--tenants", "2", "--records", "30", "--no-limits")
+    sandbox = sandbox_factory("--tenants", "2", "--records", "12", "--no-limits")
     with report_run(sandbox, azurite, relay.port, tmp_path, monkeypatch) as ready:
         yield ready
 
@@ -57,8 +57,9 @@ def _month_ends(today: dt.date, count: int) -> list[dt.date]:
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("which", [0, 1], ids=["us", "au"])
-def test_reports_land_tabulate_and_every_check_passes(run: ReportRun, which: int) -> None:
+def test_reports_land_tabulate_and_every_check_passes(run: ReportRun) -> None:
+    # The Australian organisation: its financial year ends in June, inside the history.
+    which = 1
     tenant = run.tenants[which]
     run.ledger(tenant)
     result = run.reports(tenant)
@@ -105,12 +106,14 @@ SKEWS = [
 def test_a_figure_a_cent_off_fails_its_asset_check(run: ReportRun) -> None:
     tenant = run.tenants[0]
     run.ledger(tenant)
-    assert all(e.passed for e in checks(run.reports(tenant)).values())
+    names = ("balance_sheet", "trial_balance", "profit_and_loss", "bank_summary")
+    names += ("aged_receivables_by_contact",)
+    assert all(e.passed for e in checks(run.reports(tenant, names)).values())
     for report, row, _ in SKEWS:
         run.sandbox.post(
             "/_sandbox/skew", {"tenant_id": tenant, "report": report, "row": row, "delta": "0.01"}
         )
-    found = checks(run.reports(tenant))  # every period is open: all are read again
+    found = checks(run.reports(tenant, names))  # every period is open: all are read again
     failing = {name for name, evaluation in found.items() if not evaluation.passed}
     assert failing == CHECK_NAMES
     for name in failing:
@@ -151,7 +154,10 @@ def test_an_open_month_is_reread_and_a_locked_one_is_not(run: ReportRun) -> None
         (value,) = [
             r["value"]
             for r in rows.to_pylist()
-            if r["label"] == "Total Income" and r["period_end"] == end and r["basis"] == "accrual"
+            if r["label"] == "Total Income"
+            and r["period_end"] == end
+            and r["basis"] == "accrual"
+            and r["tracking_category_id"] is None
         ]
         return Decimal(value)
 
@@ -175,21 +181,21 @@ def test_a_day_limit_stop_resumes_without_losing_or_repeating_a_period(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    sandbox = sandbox_factory("--tenants", "1", "--records", "20", "--day-limit", "25")
+    sandbox = sandbox_factory("--tenants", "1", "--records", "20", "--day-limit", "12")
     with report_run(sandbox, azurite, relay.port, tmp_path, monkeypatch) as run:
         tenant = run.tenants[0]
         today = dt.datetime.now(dt.UTC).date()
         lock = _month_ends(today, 1)[0]  # every month before this one is final
         sandbox.post("/_sandbox/lock", {"tenant_id": tenant, "period_lock_date": lock.isoformat()})
         names = ("trial_balance",)  # one call per month-end and basis
-        first = metadata(run.reports(tenant, names), "trial_balance")
-        assert first["reports/skipped_for_budget"] > 0 and first["reports/first"]
-        sandbox.advance_clock(86_400)  # a new day: the day's calls are back
-        second = metadata(run.reports(tenant, names), "trial_balance")
-        assert second["reports/skipped_for_budget"] == 0
-        final_first = set(first["periods_final_list"])
-        final_second = set(second["periods_final_list"])
-        assert final_first and final_second and not final_first & final_second
+        runs = [metadata(run.reports(tenant, names), "trial_balance")]
+        assert runs[0]["reports/skipped_for_budget"] > 0 and runs[0]["reports/first"]
+        while runs[-1]["reports/skipped_for_budget"] and len(runs) < 6:
+            sandbox.advance_clock(86_400)  # a new day: the day's calls are back
+            runs.append(metadata(run.reports(tenant, names), "trial_balance"))
+        assert len(runs) >= 2 and runs[-1]["reports/skipped_for_budget"] == 0
+        finals = [set(r["periods_final_list"]) for r in runs]
+        assert sum(len(f) for f in finals) == len(set().union(*finals))  # none read twice
         rows = reports.readings(run.store, "trial_balance", tenant).to_pylist()
         table = open_table(run.store, "report_trial_balance")
         assert table is not None
@@ -201,5 +207,5 @@ def test_a_day_limit_stop_resumes_without_losing_or_repeating_a_period(
                 r["as_read_at"] for r in everything if (r["basis"], r["period_end"]) == (basis, end)
             }
             assert len(moments) == 1, (basis, end)
-        assert len(final) == len(final_first | final_second)
+        assert len(final) == len(set().union(*finals))
         assert rows
