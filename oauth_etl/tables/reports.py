@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, write_deltalake
 
 from oauth_etl.tables.location import TableStore
 from oauth_etl.tables.model import BATCH, TENANT
@@ -147,6 +147,46 @@ def _retention(days: int) -> dict[str, str | None]:
     return {"delta.logRetentionDuration": interval, "delta.deletedFileRetentionDuration": interval}
 
 
+def _write(
+    store: TableStore,
+    name: str,
+    data: pa.Table | pa.RecordBatchReader,
+    description: str,
+    commit: CommitProperties,
+    retention_days: int,
+    replace_tenant: str | None = None,
+) -> None:
+    """One commit: an append, or (`replace_tenant`) an overwrite of that tenant's
+    partition; the first creates the table, partitioned by tenant."""
+    existing = open_table(store, name)
+    # delta-rs types `mode` per overload; both values are valid here.
+    mode: Any = "append" if replace_tenant is None else "overwrite"
+    if existing is None:
+        write_deltalake(
+            store.uri(name),
+            data,
+            partition_by=[TENANT],
+            mode=mode,
+            description=description,
+            storage_options=store.storage_options(),
+            configuration=_retention(retention_days),
+            commit_properties=commit,
+            writer_properties=WRITER,
+        )
+        return
+    # A new month is a new column of the monthly view: the schema grows, other tenants
+    # read it as null.
+    write_deltalake(
+        existing,
+        data,
+        mode=mode,
+        predicate=None if replace_tenant is None else f"{TENANT} = {literal(replace_tenant)}",
+        schema_mode=None if replace_tenant is None else "merge",
+        commit_properties=commit,
+        writer_properties=WRITER,
+    )
+
+
 def append_readings(
     store: TableStore,
     report: str,
@@ -178,27 +218,7 @@ def append_readings(
     schema = reading_schema()
     data = pa.RecordBatchReader.from_batches(schema, counting())
     commit = commit_properties({"oauth_etl.tenant_id": tenant_id, "oauth_etl.batches": [batch_id]})
-    existing = open_table(store, name)
-    if existing is None:
-        write_deltalake(
-            store.uri(name),
-            data,
-            partition_by=[TENANT],
-            mode="append",
-            description=f"oauth_etl report readings: {report}",
-            storage_options=store.storage_options(),
-            configuration=_retention(retention_days),
-            commit_properties=commit,
-            writer_properties=WRITER,
-        )
-    else:
-        write_deltalake(
-            existing,
-            data,
-            mode="append",
-            commit_properties=commit,
-            writer_properties=WRITER,
-        )
+    _write(store, name, data, f"oauth_etl report readings: {report}", commit, retention_days)
     known.add(batch_id)
     written = open_table(store, name)
     result.version = None if written is None else written.version()
@@ -331,28 +351,6 @@ def write_monthly(store: TableStore, report: str, tenant_id: str, *, retention_d
         return 0
     name = monthly_name(report)
     commit = commit_properties({"oauth_etl.tenant_id": tenant_id})
-    existing = open_table(store, name)
-    if existing is None:
-        write_deltalake(
-            store.uri(name),
-            wide,
-            partition_by=[TENANT],
-            mode="overwrite",
-            description=f"oauth_etl report monthly view: {report}",
-            storage_options=store.storage_options(),
-            configuration=_retention(retention_days),
-            commit_properties=commit,
-            writer_properties=WRITER,
-        )
-    else:
-        # A new month is a new column: the schema grows, other tenants read it as null.
-        write_deltalake(
-            existing,
-            wide,
-            mode="overwrite",
-            predicate=f"{TENANT} = {literal(tenant_id)}",
-            schema_mode="merge",
-            commit_properties=commit,
-            writer_properties=WRITER,
-        )
+    description = f"oauth_etl report monthly view: {report}"
+    _write(store, name, wide, description, commit, retention_days, tenant_id)
     return int(wide.num_rows)

@@ -106,8 +106,13 @@ SKEWS = [
 def test_a_figure_a_cent_off_fails_its_asset_check(run: ReportRun) -> None:
     tenant = run.tenants[0]
     run.ledger(tenant)
-    names = ("balance_sheet", "trial_balance", "profit_and_loss", "bank_summary")
-    names += ("aged_receivables_by_contact",)
+    names = (
+        "balance_sheet",
+        "trial_balance",
+        "profit_and_loss",
+        "bank_summary",
+        "aged_receivables_by_contact",
+    )
     assert all(e.passed for e in checks(run.reports(tenant, names)).values())
     for report, row, _ in SKEWS:
         run.sandbox.post(

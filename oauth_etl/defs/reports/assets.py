@@ -19,7 +19,12 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from oauth_etl.defs.reports.organisation import GROUP, ORGANISATION_KEY, SOURCE, facts_of
+from oauth_etl.defs.reports.organisation import (
+    GROUP,
+    ORGANISATION_KEY,
+    SOURCE,
+    facts_of,
+)
 from oauth_etl.defs.reports.tables import TABULATED, landing_key
 from oauth_etl.defs.resources import XeroApiResource
 from oauth_etl.defs.xero.assets import XERO_RETRY_POLICY

@@ -10,10 +10,9 @@ import dagster as dg
 from oauth_etl.defs.reports.assets import REPORT_ASSETS
 from oauth_etl.defs.reports.organisation import xero_report_organisation
 from oauth_etl.defs.reports.tables import REPORT_TABLE_ASSETS
-from oauth_etl.defs.tables.upkeep import xero_tables_job
+from oauth_etl.defs.tables.upkeep import same_tenant, xero_tables_job
 from oauth_etl.defs.xero.jobs import IN_PROCESS
 from oauth_etl.defs.xero.partitions import TENANTS
-from oauth_etl.defs.xero.schedules import TENANT_TAG
 
 xero_reports_job = dg.define_asset_job(
     "xero_reports",
@@ -40,14 +39,7 @@ xero_reports_job = dg.define_asset_job(
 def xero_reports_after_tables(
     context: dg.RunStatusSensorContext,
 ) -> dg.RunRequest | dg.SkipReason:
-    tenant_id = context.dagster_run.tags.get("dagster/partition")
-    if not tenant_id:
-        return dg.SkipReason(f"run {context.dagster_run.run_id} names no tenant partition")
-    return dg.RunRequest(
-        run_key=context.dagster_run.run_id,
-        partition_key=tenant_id,
-        tags={TENANT_TAG: tenant_id},
-    )
+    return same_tenant(context)
 
 
 @dg.definitions

@@ -15,7 +15,7 @@ from typing import Any
 import dagster as dg
 
 from oauth_etl.defs.resources import XeroApiResource
-from oauth_etl.defs.xero.assets import NEEDS_A_PERSON, XERO_RETRY_POLICY
+from oauth_etl.defs.xero.assets import XERO_RETRY_POLICY, failure
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.oauth.errors import OAuthError
 from oauth_etl.storage.batch import BatchStats, LandingBatch
@@ -58,11 +58,7 @@ def _facts(xero: XeroApiResource, tenant_id: str, stats: BatchStats) -> Iterator
             found[key] = records
             stats.api_calls += extraction.stats.api_calls
     except (XeroError, OAuthError) as exc:
-        raise dg.Failure(
-            description=str(exc),
-            metadata={"error": type(exc).__name__},
-            allow_retries=not isinstance(exc, NEEDS_A_PERSON),
-        ) from exc
+        raise failure(exc) from exc
     organisations = found.pop("Organisation")
     if len(organisations) != 1:
         raise dg.Failure(f"Xero answered {len(organisations)} Organisation records for {tenant_id}")

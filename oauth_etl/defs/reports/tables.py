@@ -16,7 +16,7 @@ import dagster as dg
 
 from oauth_etl.defs.reports.organisation import GROUP as LANDING_GROUP
 from oauth_etl.defs.tables.assets import column_schema
-from oauth_etl.defs.tables.batches import LAST_BATCH, LAST_EXTRACTED, LandedBatches, last_merged
+from oauth_etl.defs.tables.batches import LAST_BATCH, LAST_EXTRACTED, LandedBatches, unmerged
 from oauth_etl.defs.tables.resources import DeltaTablesResource
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.tables.model import TENANT
@@ -122,10 +122,10 @@ def build_report_table(spec: Report) -> dg.AssetsDefinition:
         from oauth_etl.tables.writes import open_table
 
         tenant_id, store = context.partition_key, tables.store
-        after, extracted = last_merged(context.instance, long_key, tenant_id)
-        if open_table(store, table_name(spec.name)) is None:
-            after = extracted = None  # no table (first run, or a new root): every batch
-        manifests = landed.new(after, extracted)
+        exists = open_table(store, table_name(spec.name)) is not None
+        manifests, after, extracted = unmerged(
+            context.instance, long_key, tenant_id, landed, exists
+        )
         known = batches_in_table(store, spec.name, tenant_id)
         appended = skipped = rows = 0
         for manifest in manifests:

@@ -84,6 +84,11 @@ xero_tables_job = dg.define_asset_job(
 def xero_tables_after_extract(
     context: dg.RunStatusSensorContext,
 ) -> dg.RunRequest | dg.SkipReason:
+    return same_tenant(context)
+
+
+def same_tenant(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
+    """A run for the tenant of the run that just succeeded, keyed by that run (once)."""
     tenant_id = context.dagster_run.tags.get("dagster/partition")
     if not tenant_id:
         return dg.SkipReason(f"run {context.dagster_run.run_id} names no tenant partition")
