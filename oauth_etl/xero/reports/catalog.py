@@ -43,12 +43,21 @@ class Report:
     params: tuple[str, ...]  # the query (and path) parameters the spec gives it
     granular_scope: str  # what an app created from March 2026 needs
     description: str
-    # Comparison periods one call may ask for (`periods`), None where it takes none.
+    # The largest `periods` one call may ask for, None where it takes none: comparison
+    # periods before the asked one (P&L, balance sheet), or columns (the budget's).
     max_periods: int | None = None
+    periods_compare: bool = True
     per_contact: bool = False  # `contactId` is required: one call per contact
     countries: frozenset[str] | None = None  # only organisations of these countries
     broad_scope: str = BROAD_SCOPE
     schema: str = "ReportWithRows"  # the spec schema of its 200 answer
+
+    @property
+    def max_columns(self) -> int:
+        """The most periods (columns) one call answers."""
+        if self.max_periods is None:
+            return 1
+        return self.max_periods + 1 if self.periods_compare else self.max_periods
 
     @property
     def scopes(self) -> tuple[str, ...]:
@@ -135,6 +144,7 @@ REPORTS: tuple[Report, ...] = (
         _G.format("budgetsummary"),
         "The overall budget by month, from the first month asked for.",
         max_periods=12,
+        periods_compare=False,
     ),
     Report(
         "executive_summary",

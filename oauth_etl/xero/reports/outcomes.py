@@ -4,7 +4,9 @@ A request lands, fails with its reason, or is skipped for the budget. A failure 
 report does not stop the others; what would fail the same way again is not asked again
 (the report's scope is missing, the organisation does not have the report), and a
 tenant-wide refusal (disconnected, the token rejected) or the day's budget ends the
-reading: the requests left are returned, to be read on the next run.
+reading: the requests left are returned, to be read on the next run. Xero unavailable
+after all the client's retries fails that request; twice in a row ends the reading (an
+outage, not one report timing out), so an outage does not cost every request its retries.
 """
 
 from __future__ import annotations
@@ -14,7 +16,12 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from oauth_etl.xero.client import XeroClient
-from oauth_etl.xero.errors import DayLimitReached, TenantDisconnected, XeroApiError
+from oauth_etl.xero.errors import (
+    DayLimitReached,
+    TenantDisconnected,
+    XeroApiError,
+    XeroUnavailable,
+)
 from oauth_etl.xero.http import Counters
 from oauth_etl.xero.rate import RateBudget
 from oauth_etl.xero.reports.errors import ReportFailed, ReportNotAvailable, ReportScopeMissing
@@ -76,6 +83,7 @@ def iter_plan(
     counters = Counters()
     blocked: dict[str, XeroApiError] = {}  # report -> why it is not asked again
     stop: XeroApiError | None = None
+    unavailable = 0  # in a row
     for request in requests:
         if stop is not None:
             if isinstance(stop, DayLimitReached):
@@ -112,10 +120,12 @@ def iter_plan(
             yield _failed(request, failed, counters.calls - before)
             continue
         except XeroApiError as failed:
-            if isinstance(failed, TenantDisconnected) or failed.status == 401:
+            unavailable = unavailable + 1 if isinstance(failed, XeroUnavailable) else 0
+            if isinstance(failed, TenantDisconnected) or failed.status == 401 or unavailable > 1:
                 stop = failed
             yield _failed(request, failed, counters.calls - before)
             continue
+        unavailable = 0
         yield Outcome(request, Status.LANDED, reading=reading, calls=reading.calls)
 
 

@@ -187,7 +187,7 @@ def _plan_all(facts: Facts, today: dt.date, options: PlanOptions, done: frozense
     wanted = set(options.reports)
 
     def size(name: str) -> int:
-        return (report(name).max_periods or 0) + 1
+        return report(name).max_columns
 
     if "profit_and_loss" in wanted:
         for basis in options.bases:

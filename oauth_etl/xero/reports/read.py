@@ -146,7 +146,9 @@ def _refuse_without_a_call(spec: Report, org: Organisation, request: ReportReque
 def _refusal(
     spec: Report, tenant: str, request: ReportRequest, failed: XeroApiError
 ) -> XeroApiError | None:
-    """Xero's 400 and 404 on a report, as the typed error saying what to do."""
+    """Xero's 400 and 404 on a report, as the typed error saying what to do. The 400s are
+    told apart by their Message (ValidationException): Xero's tracking wording is quoted in
+    Xero-Java issue #100; the 1099's outside the US has no source (the sandbox's)."""
     detail, cid = failed.detail, failed.correlation_id
     where_ = f"{spec.name} for tenant {tenant}"
     if failed.status == 404:

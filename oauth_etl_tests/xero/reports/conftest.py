@@ -56,7 +56,7 @@ class Books:
 BooksFactory = Callable[..., Books]
 
 
-def open_books(**overrides: Any) -> Books:
+def open_books(login_scope: str = REPORTS_SCOPE, **overrides: Any) -> Books:
     settings: dict[str, Any] = {
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,
@@ -67,7 +67,7 @@ def open_books(**overrides: Any) -> Books:
     }
     server = SandboxServer(SandboxConfig(**settings))
     xero = Xero(server.start(), CLIENT_ID, CLIENT_SECRET)
-    token = xero.login(REPORTS_SCOPE)["access_token"]
+    token = xero.login(login_scope)["access_token"]
     client = XeroClient(xero.url, Bearer(token), budget_factory=unpaced)
     return Books(server, xero, token, client, xero.tenants(token))
 
@@ -87,8 +87,8 @@ def books_factory() -> Iterator[BooksFactory]:
     """Private books for a test that changes them (locks, skews, limits)."""
     opened: list[Books] = []
 
-    def make(**overrides: Any) -> Books:
-        found = open_books(**overrides)
+    def make(login_scope: str = REPORTS_SCOPE, **overrides: Any) -> Books:
+        found = open_books(login_scope, **overrides)
         opened.append(found)
         return found
 

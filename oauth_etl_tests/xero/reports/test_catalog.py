@@ -94,3 +94,18 @@ def test_unknown_report_names_the_known_ones() -> None:
         assert "profit_and_loss" in str(exc)
     else:
         raise AssertionError("an unknown name was accepted")
+
+
+def test_docs_list_every_report_with_its_scope() -> None:
+    text = (VENDORED_SPEC.parents[2] / "docs" / "reports.md").read_text()
+    rows = {line.split("|")[1].strip(" `"): line for line in text.splitlines() if "| `" in line}
+    for entry in REPORTS:
+        assert entry.name in rows, entry.name
+        assert f"`{entry.granular_scope}`" in rows[entry.name], entry.name
+
+
+def test_columns_a_call_answers() -> None:
+    assert report("profit_and_loss").max_columns == 12  # periods=11 comparisons + 1
+    assert report("balance_sheet").max_columns == 12
+    assert report("budget_summary").max_columns == 12  # periods = the columns
+    assert report("trial_balance").max_columns == 1

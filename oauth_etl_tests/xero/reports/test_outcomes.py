@@ -85,3 +85,31 @@ def test_a_disconnected_tenant_stops_its_reading(books: Books) -> None:
     assert [o.status for o in result.outcomes] == [Status.FAILED] * 3
     assert [o.calls for o in result.outcomes] == [1, 0, 0]
     assert {o.reason for o in result.outcomes} == {"TenantDisconnected"}
+
+
+def test_one_report_unavailable_fails_alone_an_outage_ends_the_reading(books: Books) -> None:
+    client = books.client_with(
+        "offline_access accounting.settings.read accounting.reports.read", max_attempts=1
+    )
+    tenant = books.tenants[0]
+    fault = {
+        "match": {"path": "/api.xro/2.0/Reports/TrialBalance"},
+        "fault": "status",
+        "status": 500,
+        "forever": True,
+    }
+    books.xero.admin("faults", fault)
+    try:
+        months = last_months(TODAY, 3)
+        plan = [tb(months[0]), pl_request(months[:1]), tb(months[1]), tb(months[2])]
+        plan.append(pl_request(months[1:2]))
+        result = read_plan(client, books.org(tenant), plan)
+    finally:
+        books.xero.http.delete("/_sandbox/faults")
+    assert [(o.status, o.reason, o.calls) for o in result.outcomes] == [
+        (Status.FAILED, "XeroUnavailable", 1),
+        (Status.LANDED, None, 1),
+        (Status.FAILED, "XeroUnavailable", 1),
+        (Status.FAILED, "XeroUnavailable", 1),
+        (Status.FAILED, "XeroUnavailable", 0),  # two in a row: not asked
+    ]

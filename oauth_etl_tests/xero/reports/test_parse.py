@@ -283,3 +283,14 @@ def test_header_dates() -> None:
     assert header_date("Nov 2026") == (day("2026-11-01"), True)
     assert header_date("Jul-26") == (day("2026-07-01"), True)
     assert header_date("Debit") is None and header_date("31 Feb 2026") is None
+
+
+def test_a_row_without_cells_and_a_row_longer_than_the_header() -> None:
+    empty = {"RowType": "Row", "Cells": []}
+    found = flat(doc(HEADER, empty, row("Row", "X", "1", "2", "3")))
+    assert [(c.row_index, c.column, c.value) for c in found] == [
+        (1, "30 Nov 2026", Decimal("1")),
+        (1, "31 Oct 2026", Decimal("2")),
+        (1, "", Decimal("3")),  # no header: the last column's period, no name
+    ]
+    assert found[2].period_end == day("2026-10-31")
