@@ -31,6 +31,7 @@ from oauth_etl.defs.xero.assets import XERO_RETRY_POLICY
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.storage.batch import BatchStats, LandingBatch
 from oauth_etl.tables.reports_records import answer_record
+from oauth_etl.xero.reports.budget import calls_left
 from oauth_etl.xero.reports.catalog import Report
 from oauth_etl.xero.reports.errors import ReportScopeMissing
 from oauth_etl.xero.reports.outcomes import Outcome, Status, iter_plan
@@ -47,7 +48,15 @@ class ReportsConfig(dg.Config):
     max_calls: int | None = Field(
         default=None,
         description="The most calls this report may spend for the tenant this run (None: "
-        "until Xero's day limit); the requests left are read first next run.",
+        "what Xero's day budget has left); the requests left are read first next run.",
+    )
+    tier: str = Field(
+        default="starter",
+        description="The app's Xero tier (starter: 1,000 calls a day; core and above: 5,000): "
+        "the day budget before Xero has reported its own remainder.",
+    )
+    reserve_calls: int = Field(
+        default=0, description="Calls of the day left untouched for other work."
     )
     today: str | None = Field(
         default=None, description="The day to plan for (YYYY-MM-DD; default: today, UTC)."
@@ -172,12 +181,16 @@ def build_report_asset(spec: Report) -> dg.AssetsDefinition:
         today = (
             dt.date.fromisoformat(config.today) if config.today else dt.datetime.now(dt.UTC).date()
         )
+        # What the day has left (Xero's X-DayLimit-Remaining once a call was answered).
+        left = calls_left(
+            xero.client().budget(tenant_id), tier=config.tier, reserve=config.reserve_calls
+        )
         planned = plan(
             facts,
             today,
             PlanOptions(years=config.years, reports=(spec.name,)),
             done=state.done,
-            calls_left=config.max_calls,
+            calls_left=left if config.max_calls is None else min(left, config.max_calls),
             first=state.first,
         )
         context.log.info(
