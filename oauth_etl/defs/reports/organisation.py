@@ -20,6 +20,7 @@ from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.oauth.errors import OAuthError
 from oauth_etl.storage.batch import BatchStats, LandingBatch
 from oauth_etl.xero.catalog import endpoint
+from oauth_etl.xero.client import XeroClient
 from oauth_etl.xero.errors import NotEntitled, XeroError
 from oauth_etl.xero.reports.org import Organisation
 from oauth_etl.xero.reports.periods import Facts
@@ -40,29 +41,35 @@ READS = (
 CONTACT_FIELDS = ("ContactID", "IsCustomer", "IsSupplier", "ContactStatus")
 
 
-def _facts(xero: XeroApiResource, tenant_id: str, stats: BatchStats) -> Iterator[dict[str, Any]]:
-    client = xero.client()
+def organisation_record(client: XeroClient, tenant_id: str, stats: BatchStats) -> dict[str, Any]:
+    """The record `facts_of` reads: every READS endpoint, read whole (calls in `stats`)."""
     found: dict[str, Any] = {}
-    try:
-        for key, name, needed in READS:
-            extraction = client.extract(endpoint(name), tenant_id)
-            try:
-                records = list(extraction.records())
-            except NotEntitled:
-                if needed:
-                    raise
-                records = []
-                stats.extra[f"without_{name}"] = "not granted: read without it"
-            if key == "Contacts":
-                records = [{f: r.get(f) for f in CONTACT_FIELDS} for r in records]
-            found[key] = records
-            stats.api_calls += extraction.stats.api_calls
-    except (XeroError, OAuthError) as exc:
-        raise failure(exc) from exc
+    for key, name, needed in READS:
+        extraction = client.extract(endpoint(name), tenant_id)
+        try:
+            records = list(extraction.records())
+        except NotEntitled:
+            if needed:
+                raise
+            records = []
+            stats.extra[f"without_{name}"] = "not granted: read without it"
+        if key == "Contacts":
+            records = [{f: r.get(f) for f in CONTACT_FIELDS} for r in records]
+        found[key] = records
+        stats.api_calls += extraction.stats.api_calls
     organisations = found.pop("Organisation")
     if len(organisations) != 1:
-        raise dg.Failure(f"Xero answered {len(organisations)} Organisation records for {tenant_id}")
-    yield {"Organisation": organisations[0], **found}
+        raise ValueError(f"Xero answered {len(organisations)} Organisation records for {tenant_id}")
+    return {"Organisation": organisations[0], **found}
+
+
+def _facts(xero: XeroApiResource, tenant_id: str, stats: BatchStats) -> Iterator[dict[str, Any]]:
+    try:
+        yield organisation_record(xero.client(), tenant_id, stats)
+    except (XeroError, OAuthError) as exc:
+        raise failure(exc) from exc
+    except ValueError as exc:
+        raise dg.Failure(str(exc)) from exc
 
 
 def facts_of(tenant_id: str, record: Mapping[str, Any]) -> Facts:
