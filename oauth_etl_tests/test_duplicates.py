@@ -43,6 +43,7 @@ ACCEPTED: dict[str, dict[frozenset[str], str]] = {
     "bench": {
         frozenset({"smallrun.py", "walltime.py"}): "data: Figure rows of two benchmarks",
         frozenset({"throughput.py"}): "data: Figure rows",
+        frozenset({"reports.py"}): "data: Figure rows",
         frozenset({"runcost.py", "walltime.py"}): "data: Figure rows of two benchmarks",
     },
 }

@@ -148,3 +148,31 @@ def test_cells_come_back_from_the_table_as_they_were_read(books: Books, store: T
     assert any(c.attributes for c in back) and any(c.text for c in back)
     contacts = {r.request.params[0][1] for r in aged}
     assert set(rows.column("contact_id").to_pylist()) == contacts
+
+
+def test_the_upkeep_compacts_report_tables_and_keeps_every_reading(
+    books: Books, store: TableStore
+) -> None:
+    from oauth_etl.tables.upkeep import upkeep
+
+    (month,) = months_before(books.today(), 1)
+    for batch in ("b1", "b2", "b3"):
+        reading = books.trial_balance(month.end)
+        reports.append_readings(
+            store, "trial_balance", books.tenant, batch, [reading], retention_days=RETENTION
+        )
+        reports.write_monthly(store, "trial_balance", books.tenant, retention_days=RETENTION)
+    before = reports.readings(store, "trial_balance", books.tenant)
+    for name in (table_name("trial_balance"), monthly_name("trial_balance")):
+        table = open_table(store, name)
+        assert table is not None
+        rows = table.to_pyarrow_dataset().count_rows()
+        result = upkeep(store, name, RETENTION)
+        assert result.files_removed >= 1 or name.endswith("_monthly")
+        after = open_table(store, name)
+        assert after is not None and after.to_pyarrow_dataset().count_rows() == rows
+
+    def rows_of(table: pa.Table) -> list[tuple[object, ...]]:
+        return sorted(tuple(str(v) for v in row.values()) for row in table.to_pylist())
+
+    assert rows_of(reports.readings(store, "trial_balance", books.tenant)) == rows_of(before)

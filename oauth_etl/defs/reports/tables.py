@@ -26,19 +26,16 @@ from oauth_etl.tables.reports_layout import (
     READING_COLUMNS,
     monthly_name,
     table_name,
+    tabulated,
 )
-from oauth_etl.xero.reports.catalog import REPORTS, Report
+from oauth_etl.xero.reports.catalog import Report
 
 if TYPE_CHECKING:
     from oauth_etl.tables.location import TableStore
 
 GROUP = "xero_report_tables"
 KINDS = {"delta", "azure"}
-# Reports with figures to tabulate. The published returns (GST, BAS) are not yet: the
-# list of published reports holds only their ids, and planning each one needs the ids
-# and periods read from that list (periods.Facts.published).
-UNTABULATED = frozenset({"published_reports", "published_report"})
-TABULATED: tuple[Report, ...] = tuple(r for r in REPORTS if r.name not in UNTABULATED)
+TABULATED: tuple[Report, ...] = tabulated()
 
 
 def landing_key(report: str) -> dg.AssetKey:

@@ -21,6 +21,7 @@ from oauth_etl.defs.xero.jobs import xero_extract_job
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.defs.xero.schedules import TENANT_TAG, running_schedule
 from oauth_etl.tables.model import table_names
+from oauth_etl.tables.reports_layout import report_table_names
 
 
 @dg.op(description="Compacts, vacuums and checkpoints every Delta table.")
@@ -30,7 +31,7 @@ def upkeep_tables(context: dg.OpExecutionContext, tables: DeltaTablesResource) -
 
     store = tables.store
     done = skipped = files_removed = vacuumed = 0
-    for name in table_names():
+    for name in (*table_names(), *report_table_names()):
         if open_table(store, name) is None:
             skipped += 1  # never merged (e.g. an opt-in endpoint not extracted)
             continue
