@@ -68,7 +68,12 @@ class ReportRun:
         self.materialize(tenant, keys)
 
     def reports(
-        self, tenant: str, names: tuple[str, ...] | None = None, **config: Any
+        self,
+        tenant: str,
+        names: tuple[str, ...] | None = None,
+        *,
+        succeed: bool = True,
+        **config: Any,
     ) -> dg.ExecuteInProcessResult:
         """The organisation facts, the named reports (None: all) and their tables."""
         keys = [xero_report_organisation.key]
@@ -84,10 +89,15 @@ class ReportRun:
                 if config and (names is None or a.key.path[-1] in names)
             }
         }
-        return self.materialize(tenant, keys, run_config)
+        return self.materialize(tenant, keys, run_config, succeed=succeed)
 
     def materialize(
-        self, tenant: str, keys: list[dg.AssetKey], run_config: dict[str, Any] | None = None
+        self,
+        tenant: str,
+        keys: list[dg.AssetKey],
+        run_config: dict[str, Any] | None = None,
+        *,
+        succeed: bool = True,
     ) -> dg.ExecuteInProcessResult:
         result = dg.materialize(
             self.definitions(),
@@ -96,8 +106,9 @@ class ReportRun:
             instance=self.instance,
             resources=self.resources,
             run_config=run_config or {},
+            raise_on_error=False,
         )
-        assert result.success
+        assert result.success or not succeed
         return result
 
 
@@ -123,9 +134,11 @@ def report_run(
     relay_port: int,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    scopes: list[str] | None = None,
 ) -> Iterator[ReportRun]:
     """The environment contract pointed at `sandbox` and Azurite, authorized with every
-    report scope (and Journals: the ledger check), the tenants registered."""
+    report scope (and Journals: the ledger check) unless `scopes` says otherwise, the
+    tenants registered."""
     environment = local_environment(sandbox.sandbox, azurite, tmp_path)
     environment["OAUTH_ETL_CONTAINER"] = f"test-{uuid.uuid4().hex[:20]}"
     environment["OAUTH_ETL_TABLES_ENDPOINT_URL"] = (
@@ -133,7 +146,7 @@ def report_run(
     )
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    scopes = [*DEFAULT_SCOPES, *granular_scopes(), JOURNALS_SCOPE]
+    scopes = scopes or [*DEFAULT_SCOPES, *granular_scopes(), JOURNALS_SCOPE]
     with open_from_environment() as (connection, _):
         connection.authorize(mode="unattended", scopes=scopes, output=lambda _: None)
     resources = build_resources(env_vars=False)

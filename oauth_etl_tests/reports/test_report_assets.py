@@ -13,12 +13,15 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import dagster as dg
 import pyarrow as pa
 import pytest
 
 from oauth_etl.tables import reports
 from oauth_etl.tables.reports_layout import monthly_name
 from oauth_etl.tables.writes import open_table
+from oauth_etl.xero.reports.catalog import granular_scopes
+from oauth_etl.xero.scopes import DEFAULT_SCOPES
 from oauth_etl_dev.azurite_relay import StartFromRelay
 from oauth_etl_dev.local_services import Azurite
 from oauth_etl_tests.conftest import SandboxFactory
@@ -214,3 +217,30 @@ def test_a_day_limit_stop_resumes_without_losing_or_repeating_a_period(
             assert len(moments) == 1, (basis, end)
         assert len(final) == len(set().union(*finals))
         assert rows
+
+
+@pytest.mark.timeout(600)
+def test_a_report_without_its_scope_fails_naming_it_and_the_others_land(
+    sandbox_factory: SandboxFactory,
+    azurite: Azurite,
+    relay: StartFromRelay,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    missing = "accounting.reports.profitandloss.read"
+    scopes = [s for s in [*DEFAULT_SCOPES, *granular_scopes()] if s != missing]
+    sandbox = sandbox_factory("--tenants", "1", "--records", "8", "--no-limits")
+    with report_run(sandbox, azurite, relay.port, tmp_path, monkeypatch, scopes) as run:
+        tenant = run.tenants[0]
+        result = run.reports(tenant, ("profit_and_loss", "balance_sheet"), succeed=False)
+        assert not result.success
+        (failure,) = [
+            e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE
+        ]
+        assert failure.step_key == "xero_reports__profit_and_loss"
+        message = str(failure.event_specific_data.error.message)  # type: ignore[union-attr]
+        assert missing in message and "oauth-etl authorize" in message
+        assert "Traceback" not in message.splitlines()[0]
+        sheet = metadata(result, "balance_sheet")
+        assert sheet["reports/landed"] > 0 and sheet["reports/failed"] == 0
+        assert reports.readings(run.store, "balance_sheet", tenant).num_rows > 0
