@@ -34,6 +34,7 @@ from oauth_etl.tables.reports_records import answer_record
 from oauth_etl.xero.reports.budget import calls_left
 from oauth_etl.xero.reports.catalog import Report
 from oauth_etl.xero.reports.errors import ReportScopeMissing
+from oauth_etl.xero.reports.months import history_start
 from oauth_etl.xero.reports.outcomes import Outcome, Status, iter_plan
 from oauth_etl.xero.reports.periods import Facts, Plan, PlanOptions, is_final, plan
 
@@ -87,6 +88,11 @@ def last_state(instance: dg.DagsterInstance, key: dg.AssetKey, tenant_id: str) -
     return State(frozenset(listed(DONE)), tuple(listed(FIRST)), frozenset(listed(SEEN)))
 
 
+def _ends(period_key: str) -> dt.date:
+    """The end of a period key's period (`report?slice@start/end`)."""
+    return dt.date.fromisoformat(period_key.rsplit("/", 1)[-1])
+
+
 def _land(
     xero: XeroApiResource,
     facts: Facts,
@@ -94,7 +100,11 @@ def _land(
     state: State,
     stats: BatchStats,
     log: Any,
+    since: dt.date,
 ) -> Iterator[dict[str, Any]]:
+    """Read the plan, yielding each answer's record; then the figures and the state the
+    next run resumes from (final keys before `since`, the history's start, are dropped:
+    no plan asks for them again)."""
     outcomes: list[Outcome] = []
     for outcome in iter_plan(xero.client(), facts.org, planned.requests):
         outcomes.append(outcome)
@@ -140,9 +150,10 @@ def _land(
                 {"request": o.request.key, "reason": o.reason or "", "message": o.message or ""}
                 for o in failed
             ],
-            DONE: sorted(state.done | planned.done_after(landed)),
+            DONE: sorted(k for k in state.done | planned.done_after(landed) if _ends(k) >= since),
             FIRST: [r.key for r in left],
-            SEEN: sorted(state.seen | set(read)),
+            # Open periods are read every run: the last run's reads tell a re-read.
+            SEEN: sorted(set(read)),
         }
     )
     if left:
@@ -199,7 +210,8 @@ def build_report_asset(spec: Report) -> dg.AssetsDefinition:
             "period(s) already read"
         )
         stats = BatchStats()
-        records = _land(xero, facts, planned, state, stats, context.log)
+        since = history_start(facts.org, today, config.years)
+        records = _land(xero, facts, planned, state, stats, context.log, since)
         return LandingBatch(SOURCE, spec.name, tenant_id, records, stats=stats)
 
     return _read
