@@ -31,6 +31,7 @@ from oauth_etl.defs.xero.assets import XERO_RETRY_POLICY
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.storage.batch import BatchStats, LandingBatch
 from oauth_etl.tables.reports_records import answer_record
+from oauth_etl.xero.errors import TenantDisconnected
 from oauth_etl.xero.reports.budget import calls_left
 from oauth_etl.xero.reports.catalog import Report
 from oauth_etl.xero.reports.errors import ReportScopeMissing
@@ -39,6 +40,8 @@ from oauth_etl.xero.reports.outcomes import Outcome, Status, iter_plan
 from oauth_etl.xero.reports.periods import Facts, Plan, PlanOptions, is_final, plan
 
 DONE, FIRST, SEEN = "reports/done", "reports/first", "reports/seen"
+# Outcome reasons a retry cannot mend (outcomes.py: the error's `reason`, else its class).
+PERSON_MUST_ACT = frozenset({ReportScopeMissing.reason, TenantDisconnected.__name__})
 LISTED = 200  # periods listed in the metadata (their counts are always complete)
 
 
@@ -123,8 +126,9 @@ def _land(
         for k, p in zip(r.period_keys, r.periods, strict=True)
         if is_final(p, facts.org)
     ]
-    if failed and not landed and any(o.reason == ReportScopeMissing.reason for o in failed):
-        # Nothing can be read without the scope: a person must act (the message says how).
+    if failed and not landed and any(o.reason in PERSON_MUST_ACT for o in failed):
+        # Nothing can be read without the scope, or from a disconnected organisation: a
+        # person must act (the message says how).
         raise dg.Failure(
             description=failed[0].message or "",
             metadata={"error": "ReportScopeMissing"},

@@ -74,10 +74,11 @@ def _facts(xero: XeroApiResource, tenant_id: str, stats: BatchStats) -> Iterator
 
 def facts_of(tenant_id: str, record: Mapping[str, Any]) -> Facts:
     """The planner's facts from the landed record (`Facts.from_records`), with every
-    active contact read for aged receivables: IsCustomer is set by an AR invoice only
-    (xero_accounting.yaml, Contact.IsCustomer), so a contact owing through a credit note
-    or a prepayment alone would be missed, and the aged total would not reach the
-    balance sheet's receivables."""
+    contact read for aged receivables, archived ones too: IsCustomer is set by an AR
+    invoice only (xero_accounting.yaml, Contact.IsCustomer), so a contact owing through a
+    credit note or a prepayment alone would be missed, and so would an archived contact
+    still owing; the aged total would then fall short of the balance sheet's
+    receivables."""
     org = Organisation.from_records(tenant_id, record["Organisation"], record["Accounts"])
     contacts = record.get("Contacts") or []
     facts = Facts.from_records(
@@ -86,8 +87,7 @@ def facts_of(tenant_id: str, record: Mapping[str, Any]) -> Facts:
         contacts=contacts,
         budgets=record.get("Budgets") or [],
     )
-    active = [c for c in contacts if c.get("ContactStatus", "ACTIVE") == "ACTIVE"]
-    return replace(facts, customers=tuple(str(c["ContactID"]) for c in active))
+    return replace(facts, customers=tuple(str(c["ContactID"]) for c in contacts))
 
 
 @dg.asset(
