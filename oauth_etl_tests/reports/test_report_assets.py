@@ -17,6 +17,7 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
+from oauth_etl.defs.reports.jobs import xero_reports_after_tables
 from oauth_etl.tables import reports
 from oauth_etl.tables.reports_layout import monthly_name
 from oauth_etl.tables.writes import open_table
@@ -140,8 +141,20 @@ def test_an_open_month_is_reread_and_a_locked_one_is_not(run: ReportRun) -> None
     run.sandbox.post(
         "/_sandbox/lock", {"tenant_id": tenant, "period_lock_date": locked.isoformat()}
     )
-    first = metadata(run.reports(tenant, ("profit_and_loss",)), "profit_and_loss")
+    ran = run.reports(tenant, ("profit_and_loss",))
+    first = metadata(ran, "profit_and_loss")
     assert first["periods_final_read"] > 0
+    # After a successful run of the tenant's tables, the sensor asks for its reports.
+    context = dg.build_run_status_sensor_context(
+        sensor_name="xero_reports_after_tables",
+        dagster_instance=run.instance,
+        dagster_run=ran.dagster_run,
+        dagster_event=ran.get_run_success_event(),
+    )
+    request = xero_reports_after_tables(context)
+    assert isinstance(request, dg.RunRequest)
+    assert (request.partition_key, request.run_key) == (tenant, ran.run_id)
+    assert request.tags["xero/tenant"] == tenant
     before = reports.readings(run.store, "profit_and_loss", tenant)
 
     # A back-dated sale in the open month; one in the locked month is refused by Xero.
