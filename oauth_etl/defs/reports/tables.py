@@ -34,6 +34,11 @@ if TYPE_CHECKING:
     from oauth_etl.tables.location import TableStore
 
 GROUP = "xero_report_tables"
+# Tenants' runs write one table side by side: a month's new column in one tenant's
+# monthly view is a schema change another tenant's commit may lose a race to (delta-rs
+# raises). The asset is idempotent (batches in the table are skipped, the view rebuilt),
+# so it is simply run again.
+COMMIT_RACE_RETRY = dg.RetryPolicy(max_retries=3, delay=5, jitter=dg.Jitter.PLUS_MINUS)
 KINDS = {"delta", "azure"}
 TABULATED: tuple[Report, ...] = tabulated()
 
@@ -110,6 +115,7 @@ def build_report_table(spec: Report) -> dg.AssetsDefinition:
         partitions_def=TENANTS,
         ins={"landed": dg.AssetIn(landing, input_manager_key="landed_batches_io_manager")},
         can_subset=False,
+        retry_policy=COMMIT_RACE_RETRY,
     )
     def _tabulate(
         context: dg.AssetExecutionContext, tables: DeltaTablesResource, landed: LandedBatches
