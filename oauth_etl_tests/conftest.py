@@ -66,7 +66,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 INTEGRATION_FIXTURES = frozenset(
     {"azurite", "blob_service", "container", "sandbox", "sandbox_factory", "local_env", "postgres"}
 )
-E2E_PATHS = ("ui/", "reliability/", "engine/", "test_pipeline.py", "test_cli.py")
+E2E_PATHS = ("ui/", "reliability/", "engine/", "cli/", "test_pipeline.py")
 DEPLOY_PATHS = ("deploy/",)
 
 
