@@ -17,6 +17,7 @@ from bench import (
     landing,
     memory,
     report,
+    reports,
     runcost,
     smallrun,
     tables,
@@ -38,6 +39,7 @@ BENCHMARKS: dict[str, Callable[[bool], BenchResult]] = {
     "tables": tables.run,
     "runcost": runcost.run,
     "tenants": tenants.run,
+    "reports": reports.run,
 }
 
 

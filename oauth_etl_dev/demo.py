@@ -43,6 +43,7 @@ from oauth_etl.tables.model import TENANT, table_spec
 from oauth_etl.tables.writes import open_table
 from oauth_etl.xero.catalog import CATALOG
 from oauth_etl_dev.azurite_relay import StartFromRelay
+from oauth_etl_dev.demo_reports import run_reports
 from oauth_etl_dev.local_services import (
     AZURITE_ACCOUNT,
     LOOPBACK,
@@ -206,6 +207,7 @@ def run_demo(*, tenants: int, records: int, echo: Echo, home: Path = LOCAL_HOME)
                 for c in result.get_asset_check_evaluations()
                 if not c.passed
             ]
+        failed_checks += run_reports(resources, instance, tenant_ids, echo)
         storage = resources["storage"]
         table_resource = resources["tables"]
         assert isinstance(storage, LandingStorageResource)

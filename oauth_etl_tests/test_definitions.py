@@ -45,6 +45,32 @@ CHILD_TABLES = [
     "xero_tables/purchase_order_line_items",
     "xero_tables/quote_line_items",
 ]
+# Issue #21: a landing asset per report, its long table and its monthly view, the checks.
+REPORTS = [
+    "aged_payables_by_contact",
+    "aged_receivables_by_contact",
+    "balance_sheet",
+    "bank_summary",
+    "budget_summary",
+    "executive_summary",
+    "profit_and_loss",
+    "ten_ninety_nine",
+    "trial_balance",
+]
+REPORT_ASSETS = [
+    "xero_reports/organisation",
+    *(f"xero_reports/{r}" for r in REPORTS),
+    *(f"xero_report_tables/{r}" for r in REPORTS),
+    *(f"xero_report_tables/{r}_monthly" for r in REPORTS),
+]
+REPORT_CHECKS = [
+    "xero_report_tables/aged_receivables_by_contact:aged_receivables_match_balance_sheet",
+    "xero_report_tables/balance_sheet:balance_sheet_balances",
+    "xero_report_tables/bank_summary:bank_summary_matches_balance_sheet",
+    "xero_report_tables/profit_and_loss:net_profit_matches_earnings",
+    "xero_report_tables/trial_balance:journals_match_trial_balance",
+    "xero_report_tables/trial_balance:trial_balance_balances",
+]
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +80,9 @@ def repo() -> dg.RepositoryDefinition:
 
 def test_asset_keys(repo: dg.RepositoryDefinition) -> None:
     keys = sorted(k.to_user_string() for k in repo.asset_graph.get_all_asset_keys())
-    assert keys == sorted([*ENDPOINT_ASSETS, *TABLES, *CHILD_TABLES, "xero/tenants"])
+    assert keys == sorted(
+        [*ENDPOINT_ASSETS, *TABLES, *CHILD_TABLES, "xero/tenants", *REPORT_ASSETS]
+    )
 
 
 def test_asset_checks(repo: dg.RepositoryDefinition) -> None:
@@ -63,6 +91,7 @@ def test_asset_checks(repo: dg.RepositoryDefinition) -> None:
         [f"{key}:landed_batch_valid" for key in ENDPOINT_ASSETS]
         + [f"{key}:ids_match_landed" for key in TABLES]
         + ["xero/tenants:xero_token_health"]
+        + REPORT_CHECKS
     )
 
 
@@ -81,6 +110,7 @@ def test_schedules_sensors_jobs(repo: dg.RepositoryDefinition) -> None:
     assert schedules["xero_tables_upkeep_weekly"].cron_schedule == "30 5 * * 0"
     assert all(s.execution_timezone == "UTC" for s in schedules.values())
     assert sorted(s.name for s in repo.sensor_defs) == [
+        "xero_reports_after_tables",
         "xero_tables_after_extract",
         "xero_tenants_sensor",
     ]
@@ -88,6 +118,7 @@ def test_schedules_sensors_jobs(repo: dg.RepositoryDefinition) -> None:
         "__ASSET_JOB",
         "landing_sweep",
         "xero_extract",
+        "xero_reports",
         "xero_tables",
         "xero_tables_upkeep",
         "xero_token_health",

@@ -17,7 +17,7 @@ from oauth_etl.defs.tables.batches import (
     LAST_BATCH,
     LAST_EXTRACTED,
     LandedBatches,
-    last_merged,
+    unmerged,
 )
 from oauth_etl.defs.tables.resources import DeltaTablesResource
 from oauth_etl.defs.xero.assets import asset_key
@@ -135,10 +135,8 @@ def build_table_asset(spec: TableSpec) -> dg.AssetsDefinition:
 
         tenant_id = context.partition_key
         store = tables.store
-        after, extracted = last_merged(context.instance, parent, tenant_id)
-        if open_table(store, spec.name) is None:
-            after = extracted = None  # no table (first run, or a new root): every batch
-        manifests = landed.new(after, extracted)
+        exists = open_table(store, spec.name) is not None
+        manifests, after, extracted = unmerged(context.instance, parent, tenant_id, landed, exists)
         context.log.info(
             f"merging {len(manifests)} batch(es), {sum(m.record_count for m in manifests)} "
             f"records, into {store.uri(spec.name)} for tenant {tenant_id}"

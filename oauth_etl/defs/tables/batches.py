@@ -82,6 +82,19 @@ def last_merged(
     return tuple(v if isinstance(v, str) and v else None for v in found)  # type: ignore[return-value]
 
 
+def unmerged(
+    instance: dg.DagsterInstance,
+    table_key: dg.AssetKey,
+    tenant_id: str,
+    landed: LandedBatches,
+    table_exists: bool,
+) -> tuple[list[Manifest], str | None, str | None]:
+    """The batches landed after the table's last merged one (every batch when there is
+    no table: a first run, or a new root), and that one's (batch id, extracted_at)."""
+    after, extracted = last_merged(instance, table_key, tenant_id) if table_exists else (None, None)
+    return landed.new(after, extracted), after, extracted
+
+
 class LandedBatchesIOManager(BlobLandingIOManager):
     """Lands like `BlobLandingIOManager`; loads a `LandedBatches` selection for a merge."""
 

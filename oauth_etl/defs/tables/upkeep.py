@@ -21,6 +21,7 @@ from oauth_etl.defs.xero.jobs import xero_extract_job
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.defs.xero.schedules import TENANT_TAG, running_schedule
 from oauth_etl.tables.model import table_names
+from oauth_etl.tables.reports_layout import report_table_names
 
 
 @dg.op(description="Compacts, vacuums and checkpoints every Delta table.")
@@ -30,7 +31,7 @@ def upkeep_tables(context: dg.OpExecutionContext, tables: DeltaTablesResource) -
 
     store = tables.store
     done = skipped = files_removed = vacuumed = 0
-    for name in table_names():
+    for name in (*table_names(), *report_table_names()):
         if open_table(store, name) is None:
             skipped += 1  # never merged (e.g. an opt-in endpoint not extracted)
             continue
@@ -84,6 +85,11 @@ xero_tables_job = dg.define_asset_job(
 def xero_tables_after_extract(
     context: dg.RunStatusSensorContext,
 ) -> dg.RunRequest | dg.SkipReason:
+    return same_tenant(context)
+
+
+def same_tenant(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
+    """A run for the tenant of the run that just succeeded, keyed by that run (once)."""
     tenant_id = context.dagster_run.tags.get("dagster/partition")
     if not tenant_id:
         return dg.SkipReason(f"run {context.dagster_run.run_id} names no tenant partition")

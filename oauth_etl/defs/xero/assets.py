@@ -44,6 +44,16 @@ NEEDS_A_PERSON = (
 )
 
 
+def failure(exc: XeroError | OAuthError) -> dg.Failure:
+    """A Xero or OAuth error as the step's failure: its message (the remedy), retried
+    only when a retry can help."""
+    return dg.Failure(
+        description=str(exc),
+        metadata={"error": type(exc).__name__},
+        allow_retries=not isinstance(exc, NEEDS_A_PERSON),
+    )
+
+
 class ExtractionConfig(dg.Config):
     """Run configuration shared by every Xero asset."""
 
@@ -129,11 +139,7 @@ def _stream(extraction: Extraction, stats: BatchStats) -> Iterator[dict[str, Any
     try:
         yield from extraction.records()
     except (XeroError, OAuthError) as exc:
-        raise dg.Failure(
-            description=str(exc),
-            metadata={"error": type(exc).__name__},
-            allow_retries=not isinstance(exc, NEEDS_A_PERSON),
-        ) from exc
+        raise failure(exc) from exc
     figures = extraction.stats
     stats.api_calls = figures.api_calls
     stats.pages = figures.pages

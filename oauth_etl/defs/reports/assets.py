@@ -1,0 +1,225 @@
+"""One landing asset per report (`xero_reports/<report>`), partitioned by tenant.
+
+Each run plans the report's calls for the tenant (`oauth_etl.xero.reports.periods`:
+months of the current and previous financial year, open periods re-read every run,
+final ones, on or before the lock date, read once), reads them one by one, and lands
+each answer as it comes, one record per call (`tables/reports_records.py`), through the
+landing IO manager. A request that fails is recorded with its reason and the others
+still land; a day limit ends the reading cleanly and the requests left are the next
+run's first. What the next run resumes from is in the materialization's metadata:
+`reports/done` (period keys read while final: never read again) and `reports/first`
+(the requests left), so a period is neither lost nor read twice.
+"""
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from oauth_etl.defs.reports.organisation import (
+    GROUP,
+    ORGANISATION_KEY,
+    SOURCE,
+    facts_of,
+)
+from oauth_etl.defs.reports.tables import TABULATED, landing_key
+from oauth_etl.defs.resources import XeroApiResource
+from oauth_etl.defs.xero.assets import XERO_RETRY_POLICY
+from oauth_etl.defs.xero.partitions import TENANTS
+from oauth_etl.storage.batch import BatchStats, LandingBatch
+from oauth_etl.tables.reports_records import answer_record
+from oauth_etl.xero.errors import TenantDisconnected
+from oauth_etl.xero.reports.budget import calls_left
+from oauth_etl.xero.reports.catalog import Report
+from oauth_etl.xero.reports.errors import ReportScopeMissing
+from oauth_etl.xero.reports.months import history_start
+from oauth_etl.xero.reports.outcomes import Outcome, Status, iter_plan
+from oauth_etl.xero.reports.periods import Facts, Plan, PlanOptions, is_final, plan
+
+DONE, FIRST, SEEN = "reports/done", "reports/first", "reports/seen"
+# Outcome reasons a retry cannot mend (outcomes.py: the error's `reason`, else its class).
+PERSON_MUST_ACT = frozenset({ReportScopeMissing.reason, TenantDisconnected.__name__})
+LISTED = 200  # periods listed in the metadata (their counts are always complete)
+
+
+class ReportsConfig(dg.Config):
+    years: int = Field(
+        default=2, description="Financial years of history, the current one included."
+    )
+    max_calls: int | None = Field(
+        default=None,
+        description="The most calls this report may spend for the tenant this run (None: "
+        "what Xero's day budget has left); the requests left are read first next run.",
+    )
+    tier: str = Field(
+        default="starter",
+        description="The app's Xero tier (starter: 1,000 calls a day; core and above: 5,000): "
+        "the day budget before Xero has reported its own remainder.",
+    )
+    reserve_calls: int = Field(
+        default=0, description="Calls of the day left untouched for other work."
+    )
+    today: str | None = Field(
+        default=None, description="The day to plan for (YYYY-MM-DD; default: today, UTC)."
+    )
+
+
+@dataclass(frozen=True)
+class State:
+    """What the previous runs left for this one."""
+
+    done: frozenset[str] = frozenset()  # period keys read while final
+    first: tuple[str, ...] = ()  # request keys left over by the budget
+    seen: frozenset[str] = frozenset()  # every period key read so far
+
+
+def last_state(instance: dg.DagsterInstance, key: dg.AssetKey, tenant_id: str) -> State:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[tenant_id]), limit=1
+    ).records
+    if not records or records[0].asset_materialization is None:
+        return State()
+    metadata = records[0].asset_materialization.metadata
+
+    def listed(name: str) -> list[str]:
+        value = getattr(metadata.get(name), "value", None)
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    return State(frozenset(listed(DONE)), tuple(listed(FIRST)), frozenset(listed(SEEN)))
+
+
+def _ends(period_key: str) -> dt.date:
+    """The end of a period key's period (`report?slice@start/end`)."""
+    return dt.date.fromisoformat(period_key.rsplit("/", 1)[-1])
+
+
+def _land(
+    xero: XeroApiResource,
+    facts: Facts,
+    planned: Plan,
+    state: State,
+    stats: BatchStats,
+    log: Any,
+    since: dt.date,
+) -> Iterator[dict[str, Any]]:
+    """Read the plan, yielding each answer's record; then the figures and the state the
+    next run resumes from (final keys before `since`, the history's start, are dropped:
+    no plan asks for them again)."""
+    outcomes: list[Outcome] = []
+    for outcome in iter_plan(xero.client(), facts.org, planned.requests):
+        outcomes.append(outcome)
+        if outcome.status is Status.LANDED and outcome.reading is not None:
+            yield answer_record(outcome.reading, facts.org)
+        elif outcome.status is Status.FAILED:
+            log.warning(f"{outcome.request.key}: {outcome.message}")
+    landed = [o.request for o in outcomes if o.status is Status.LANDED]
+    failed = [o for o in outcomes if o.status is Status.FAILED]
+    left = [o.request for o in outcomes if o.status is Status.SKIPPED_FOR_BUDGET]
+    left += list(planned.remainder)
+    read = [k for r in landed for k in r.period_keys]
+    final = [
+        k
+        for r in landed
+        for k, p in zip(r.period_keys, r.periods, strict=True)
+        if is_final(p, facts.org)
+    ]
+    if failed and not landed and any(o.reason in PERSON_MUST_ACT for o in failed):
+        # Nothing can be read without the scope, or from a disconnected organisation: a
+        # person must act (the message says how).
+        raise dg.Failure(
+            description=failed[0].message or "",
+            metadata={"error": "ReportScopeMissing"},
+            allow_retries=False,
+        )
+    stats.api_calls = sum(o.calls for o in outcomes)
+    stats.complete = not left
+    stats.extra.update(
+        {
+            "reports/calls": stats.api_calls,
+            "reports/requests_planned": len(planned.requests) + len(planned.remainder),
+            "reports/landed": len(landed),
+            "reports/failed": len(failed),
+            "reports/skipped_for_budget": len(left),
+            "periods_read": len(read),
+            "periods_reread": sum(1 for k in read if k in state.seen),
+            "periods_final_read": len(final),
+            "periods_final_already_read": planned.already_read,
+            "periods_read_list": read[:LISTED],
+            "periods_reread_list": [k for k in read if k in state.seen][:LISTED],
+            "periods_final_list": final[:LISTED],
+            "failures": [
+                {"request": o.request.key, "reason": o.reason or "", "message": o.message or ""}
+                for o in failed
+            ],
+            DONE: sorted(k for k in state.done | planned.done_after(landed) if _ends(k) >= since),
+            FIRST: [r.key for r in left],
+            # Open periods are read every run: the last run's reads tell a re-read.
+            SEEN: sorted(set(read)),
+        }
+    )
+    if left:
+        stats.extra["resumes"] = f"{len(left)} request(s) first on the next run"
+
+
+def build_report_asset(spec: Report) -> dg.AssetsDefinition:
+    key = landing_key(spec.name)
+
+    @dg.asset(
+        key=key,
+        group_name=GROUP,
+        partitions_def=TENANTS,
+        io_manager_key="landing_io_manager",
+        kinds={"xero", "azure"},
+        ins={"organisation": dg.AssetIn(ORGANISATION_KEY)},
+        retry_policy=XERO_RETRY_POLICY,
+        description=(
+            f"{spec.description}\n\nXero `GET /api.xro/2.0/{spec.path}` "
+            f"({spec.operation_id}; scope {spec.granular_scope} or {spec.broad_scope}), "
+            "planned by period: open ones re-read every run, final ones (on or before the "
+            "lock date) read once. Lands each answer as it came, one record per call, under "
+            f"`{SOURCE}/<tenant>/{spec.name}/<batch>/`."
+        ),
+        metadata={"xero/path": spec.path, "xero/scopes": " ".join(spec.scopes)},
+    )
+    def _read(
+        context: dg.AssetExecutionContext,
+        config: ReportsConfig,
+        xero: XeroApiResource,
+        organisation: Any,  # the landed record(s) of xero_reports/organisation, streamed
+    ) -> LandingBatch:
+        tenant_id = context.partition_key
+        facts = facts_of(tenant_id, next(iter(organisation)))
+        state = last_state(context.instance, key, tenant_id)
+        today = (
+            dt.date.fromisoformat(config.today) if config.today else dt.datetime.now(dt.UTC).date()
+        )
+        # What the day has left (Xero's X-DayLimit-Remaining once a call was answered).
+        left = calls_left(
+            xero.client().budget(tenant_id), tier=config.tier, reserve=config.reserve_calls
+        )
+        planned = plan(
+            facts,
+            today,
+            PlanOptions(years=config.years, reports=(spec.name,)),
+            done=state.done,
+            calls_left=left if config.max_calls is None else min(left, config.max_calls),
+            first=state.first,
+        )
+        context.log.info(
+            f"{spec.name} for tenant {tenant_id}: {len(planned.requests)} call(s) planned, "
+            f"{len(planned.remainder)} left for the next run, {planned.already_read} final "
+            "period(s) already read"
+        )
+        stats = BatchStats()
+        since = history_start(facts.org, today, config.years)
+        records = _land(xero, facts, planned, state, stats, context.log, since)
+        return LandingBatch(SOURCE, spec.name, tenant_id, records, stats=stats)
+
+    return _read
+
+
+# A module-level list: the defs autoloader collects lists of assets, not tuples.
+REPORT_ASSETS: list[dg.AssetsDefinition] = [build_report_asset(r) for r in TABULATED]

@@ -1,0 +1,259 @@
+"""The report assets through Dagster (`dg.materialize`): sandbox Xero over HTTP, Azurite.
+
+A run lands every report's answers, tabulates them and passes every check; a figure
+served a cent off fails its check; a back-dated change in an open month is re-read and
+changes the table, a locked month is not re-read; a day limit stops a run and the next
+one reads what was left, no period lost or read twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import dagster as dg
+import pyarrow as pa
+import pytest
+
+from oauth_etl.defs.reports.jobs import xero_reports_after_tables
+from oauth_etl.tables import reports
+from oauth_etl.tables.reports_layout import monthly_name
+from oauth_etl.tables.writes import open_table
+from oauth_etl.xero.reports.catalog import granular_scopes
+from oauth_etl.xero.scopes import DEFAULT_SCOPES
+from oauth_etl_dev.azurite_relay import StartFromRelay
+from oauth_etl_dev.local_services import Azurite
+from oauth_etl_tests.conftest import SandboxFactory
+from oauth_etl_tests.reports.dagster_run import ReportRun, checks, metadata, report_run, value
+
+CHECK_NAMES = {
+    "trial_balance_balances",
+    "journals_match_trial_balance",
+    "balance_sheet_balances",
+    "net_profit_matches_earnings",
+    "bank_summary_matches_balance_sheet",
+    "aged_receivables_match_balance_sheet",
+}
+
+
+@pytest.fixture
+def run(
+    sandbox_factory: SandboxFactory,
+    azurite: Azurite,
+    relay: StartFromRelay,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[ReportRun]:
+    sandbox = sandbox_factory("--tenants", "2", "--records", "12", "--no-limits")
+    with report_run(sandbox, azurite, relay.port, tmp_path, monkeypatch) as ready:
+        yield ready
+
+
+def _month_ends(today: dt.date, count: int) -> list[dt.date]:
+    out, first = [], today.replace(day=1)
+    for _ in range(count):
+        last = first - dt.timedelta(days=1)
+        out.append(last)
+        first = last.replace(day=1)
+    return sorted(out)
+
+
+@pytest.mark.timeout(900)
+def test_reports_land_tabulate_and_every_check_passes(run: ReportRun) -> None:
+    # The Australian organisation: its financial year ends in June, inside the history.
+    which = 1
+    tenant = run.tenants[which]
+    run.ledger(tenant)
+    result = run.reports(tenant)
+    found = checks(result)
+    assert set(found) == CHECK_NAMES
+    for name, evaluation in found.items():
+        assert evaluation.passed, (name, evaluation.description)
+        assert value(evaluation, "compared") > 0 or name == "journals_match_trial_balance"
+    assert value(found["journals_match_trial_balance"], "compared") > 0
+
+    pl = metadata(result, "profit_and_loss")
+    assert pl["reports/calls"] >= pl["reports/landed"] > 0
+    assert pl["reports/failed"] == 0 and pl["reports/skipped_for_budget"] == 0
+    assert pl["periods_read"] > 0 and pl["periods_reread"] == 0  # the first run
+    # The 1099 is a US form: planned for the US organisation only.
+    assert (metadata(result, "ten_ninety_nine")["reports/landed"] > 0) == (which == 0)
+
+    wide = open_table(run.store, monthly_name("profit_and_loss"))
+    assert wide is not None
+    months = [c for c in wide.schema().to_arrow().names if c[:2] == "20"]
+    assert len(months) >= 6
+    # Every reading is in the long table; the monthly view holds the latest.
+    rows = reports.readings(run.store, "profit_and_loss", tenant)
+    assert rows.num_rows > 0
+
+    again = run.reports(tenant, ("profit_and_loss",))
+    second = metadata(again, "profit_and_loss")
+    assert second["periods_reread"] == second["periods_read"] > 0  # no lock: all open
+
+
+SKEWS = [
+    (
+        "BalanceSheet",
+        "Accounts Receivable",
+        {"balance_sheet_balances", "aged_receivables_match_balance_sheet"},
+    ),
+    ("TrialBalance", "Sales (200)", {"trial_balance_balances", "journals_match_trial_balance"}),
+    ("ProfitAndLoss", "Sales", {"net_profit_matches_earnings"}),
+    ("BankSummary", "Business Bank Account", {"bank_summary_matches_balance_sheet"}),
+]
+
+
+@pytest.mark.timeout(900)
+def test_a_figure_a_cent_off_fails_its_asset_check(run: ReportRun) -> None:
+    tenant = run.tenants[0]
+    run.ledger(tenant)
+    names = (
+        "balance_sheet",
+        "trial_balance",
+        "profit_and_loss",
+        "bank_summary",
+        "aged_receivables_by_contact",
+    )
+    assert all(e.passed for e in checks(run.reports(tenant, names)).values())
+    for report, row, _ in SKEWS:
+        run.sandbox.post(
+            "/_sandbox/skew", {"tenant_id": tenant, "report": report, "row": row, "delta": "0.01"}
+        )
+    found = checks(run.reports(tenant, names))  # every period is open: all are read again
+    failing = {name for name, evaluation in found.items() if not evaluation.passed}
+    assert failing == CHECK_NAMES
+    for name in failing:
+        evaluation = found[name]
+        assert "differ" in (evaluation.description or "")
+        figures = value(evaluation, "figures")
+        assert isinstance(figures, list) and Decimal(figures[0]["difference"]) != 0
+
+
+@pytest.mark.timeout(900)
+def test_an_open_month_is_reread_and_a_locked_one_is_not(run: ReportRun) -> None:
+    tenant = run.tenants[0]
+    today = dt.datetime.now(dt.UTC).date()
+    ends = _month_ends(today, 4)
+    locked, open_month = ends[0], ends[2]
+    run.sandbox.post(
+        "/_sandbox/lock", {"tenant_id": tenant, "period_lock_date": locked.isoformat()}
+    )
+    ran = run.reports(tenant, ("profit_and_loss",))
+    first = metadata(ran, "profit_and_loss")
+    assert first["periods_final_read"] > 0
+    # After a successful run of the tenant's tables, the sensor asks for its reports.
+    context = dg.build_run_status_sensor_context(
+        sensor_name="xero_reports_after_tables",
+        dagster_instance=run.instance,
+        dagster_run=ran.dagster_run,
+        dagster_event=ran.get_run_success_event(),
+    )
+    request = xero_reports_after_tables(context)
+    assert isinstance(request, dg.RunRequest)
+    assert (request.partition_key, request.run_key) == (tenant, ran.run_id)
+    assert request.tags["xero/tenant"] == tenant
+    before = reports.readings(run.store, "profit_and_loss", tenant)
+
+    # A back-dated sale in the open month; one in the locked month is refused by Xero.
+    change = {"endpoint": "Invoices", "kind": "insert", "tenant_id": tenant}
+    run.sandbox.post("/_sandbox/change", {**change, "date": open_month.replace(day=5).isoformat()})
+    refused = run.sandbox.admin.post(
+        "/_sandbox/change", json={**change, "date": locked.replace(day=5).isoformat()}
+    )
+    assert refused.status_code == 400
+
+    second = metadata(run.reports(tenant, ("profit_and_loss",)), "profit_and_loss")
+    assert second["periods_final_already_read"] == first["periods_final_read"]
+    read = second["periods_read_list"]
+    assert read and not any(f"/{locked.isoformat()}" in key for key in read)
+    after = reports.readings(run.store, "profit_and_loss", tenant)
+
+    def income(rows: pa.Table, end: dt.date) -> Decimal:
+        (value,) = [
+            r["value"]
+            for r in rows.to_pylist()
+            if r["label"] == "Total Income"
+            and r["period_end"] == end
+            and r["basis"] == "accrual"
+            and r["tracking_category_id"] is None
+        ]
+        return Decimal(value)
+
+    assert income(after, open_month) > income(before, open_month)
+    assert income(after, locked) == income(before, locked)
+    moments = {
+        r["as_read_at"]
+        for r in after.to_pylist()
+        if r["period_end"] == locked
+        and r["basis"] == "accrual"
+        and r["tracking_category_id"] is None
+    }
+    assert len(moments) == 1  # the locked month's one reading, from the first run
+
+
+@pytest.mark.timeout(900)
+def test_a_day_limit_stop_resumes_without_losing_or_repeating_a_period(
+    sandbox_factory: SandboxFactory,
+    azurite: Azurite,
+    relay: StartFromRelay,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sandbox = sandbox_factory("--tenants", "1", "--records", "20", "--day-limit", "12")
+    with report_run(sandbox, azurite, relay.port, tmp_path, monkeypatch) as run:
+        tenant = run.tenants[0]
+        today = dt.datetime.now(dt.UTC).date()
+        lock = _month_ends(today, 1)[0]  # every month before this one is final
+        sandbox.post("/_sandbox/lock", {"tenant_id": tenant, "period_lock_date": lock.isoformat()})
+        names = ("trial_balance",)  # one call per month-end and basis
+        runs = [metadata(run.reports(tenant, names), "trial_balance")]
+        assert runs[0]["reports/skipped_for_budget"] > 0 and runs[0]["reports/first"]
+        while runs[-1]["reports/skipped_for_budget"] and len(runs) < 6:
+            sandbox.advance_clock(86_400)  # a new day: the day's calls are back
+            runs.append(metadata(run.reports(tenant, names), "trial_balance"))
+        assert len(runs) >= 2 and runs[-1]["reports/skipped_for_budget"] == 0
+        finals = [set(r["periods_final_list"]) for r in runs]
+        assert sum(len(f) for f in finals) == len(set().union(*finals))  # none read twice
+        rows = reports.readings(run.store, "trial_balance", tenant).to_pylist()
+        table = open_table(run.store, "report_trial_balance")
+        assert table is not None
+        everything = table.to_pyarrow_table().to_pylist()
+        final = {(r["basis"], r["period_end"]) for r in everything if r["period_end"] <= lock}
+        # Each final date was read exactly once over the two runs.
+        for basis, end in final:
+            moments = {
+                r["as_read_at"] for r in everything if (r["basis"], r["period_end"]) == (basis, end)
+            }
+            assert len(moments) == 1, (basis, end)
+        assert len(final) == len(set().union(*finals))
+        assert rows
+
+
+@pytest.mark.timeout(600)
+def test_a_report_without_its_scope_fails_naming_it_and_the_others_land(
+    sandbox_factory: SandboxFactory,
+    azurite: Azurite,
+    relay: StartFromRelay,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    missing = "accounting.reports.profitandloss.read"
+    scopes = [s for s in [*DEFAULT_SCOPES, *granular_scopes()] if s != missing]
+    sandbox = sandbox_factory("--tenants", "1", "--records", "8", "--no-limits")
+    with report_run(sandbox, azurite, relay.port, tmp_path, monkeypatch, scopes) as run:
+        tenant = run.tenants[0]
+        result = run.reports(tenant, ("profit_and_loss", "balance_sheet"), succeed=False)
+        assert not result.success
+        (failure,) = [
+            e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE
+        ]
+        assert failure.step_key == "xero_reports__profit_and_loss"
+        message = str(failure.event_specific_data.error.message)  # type: ignore[union-attr]
+        assert missing in message and "oauth-etl authorize" in message
+        assert "Traceback" not in message.splitlines()[0]
+        sheet = metadata(result, "balance_sheet")
+        assert sheet["reports/landed"] > 0 and sheet["reports/failed"] == 0
+        assert reports.readings(run.store, "balance_sheet", tenant).num_rows > 0
