@@ -161,7 +161,7 @@ def open_queue(settings: WebhookSettings, *, timeout: float = 10.0) -> WebhookQu
         "connection_timeout": timeout,
         "read_timeout": timeout,
         # The storage SDK's default retry waits 15 s first: far past Xero's 5 s.
-        "retry_policy": LinearRetry(backoff=0.2, random_jitter_range=0, retry_total=1),
+        "retry_policy": LinearRetry(backoff=0.2, random_jitter_range=0, retry_total=1),  # type: ignore[arg-type]
     }
     names = (settings.queue, settings.queue + UNACTIONABLE_SUFFIX)
     if settings.queue_connection_string:
