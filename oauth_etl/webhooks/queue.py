@@ -37,6 +37,7 @@ class Received:
     id: str
     pop_receipt: str
     events: tuple[Event, ...]
+    content: str = ""
     problem: str | None = None  # not a message this code wrote
 
 
@@ -112,7 +113,9 @@ class WebhookQueue:
                 events, problem = tuple(decode_events(message.content)), None
             except DeliveryError as exc:
                 events, problem = (), str(exc)
-            found.append(Received(message.id, message.pop_receipt, events, problem))
+            found.append(
+                Received(message.id, message.pop_receipt, events, str(message.content), problem)
+            )
         return found
 
     def delete(self, message_id: str, pop_receipt: str) -> bool:
@@ -138,6 +141,12 @@ class WebhookQueue:
             self._call(
                 "set aside", self.unactionable.send_message, text, time_to_live=NEVER_EXPIRES
             )
+
+    def set_aside_text(self, content: str, reason: str) -> None:
+        """Keep a message that holds no events this code can read, with the reason."""
+        # Cut to fit a message: the reason is what a person needs, the start shows the rest.
+        text = orjson.dumps({"reason": reason, "message": content[:32_000]}).decode()
+        self._call("set aside", self.unactionable.send_message, text, time_to_live=NEVER_EXPIRES)
 
     def depth(self) -> tuple[int, int]:
         """Approximate message counts: (waiting, set aside)."""
