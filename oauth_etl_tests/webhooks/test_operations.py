@@ -23,8 +23,6 @@ from oauth_etl_dev.local_services import (
 from oauth_etl_tests.conftest import SandboxFactory
 from oauth_etl_tests.webhooks.conftest import WEBHOOK_KEY
 
-GROUP = "from oauth_etl.webhooks.cli import webhooks; webhooks()"
-
 
 def environment(azurite_queue: AzuriteQueue, **extra: str) -> dict[str, str]:
     return {
@@ -36,7 +34,7 @@ def environment(azurite_queue: AzuriteQueue, **extra: str) -> dict[str, str]:
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", GROUP, *args],
+        [sys.executable, "-m", "oauth_etl.webhooks", *args],
         env={**os.environ, **env},
         capture_output=True,
         text=True,
@@ -50,7 +48,7 @@ def test_serve_passes_intent_to_receive_and_status_counts_what_waits(
 ) -> None:
     env = environment(azurite_queue, XERO_WEBHOOK_KEY=WEBHOOK_KEY)
     port = free_port()
-    argv = [sys.executable, "-c", GROUP, "serve", "--port", str(port)]
+    argv = [sys.executable, "-m", "oauth_etl.webhooks", "serve", "--port", str(port)]
     log = tmp_path / "receiver.log"
     service = spawn_service(
         "receiver", argv, f"http://127.0.0.1:{port}", log, env={**os.environ, **env}
