@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
-import uvicorn
 
 from oauth_etl.app.contract import WebhookSettings
 from oauth_etl.webhooks.queue import WebhookQueue, open_queue
-from oauth_etl.webhooks.receiver import PATH, build_app
-from oauth_etl_dev.local_services import AzuriteQueue, free_port, start_azurite_queue
+from oauth_etl.webhooks.receiver import build_app
+from oauth_etl_dev.demo_webhooks import ReceiverThread
+from oauth_etl_dev.local_services import AzuriteQueue, start_azurite_queue
 
 WEBHOOK_KEY = "test-webhook-key-" + "k" * 40
 
@@ -52,33 +47,8 @@ def queue(webhook_settings: WebhookSettings) -> Iterator[WebhookQueue]:
         opened.close()
 
 
-@dataclass
-class Receiver:
-    url: str
-    app: Any
-    server: uvicorn.Server
-    thread: threading.Thread
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
-def start_receiver(app: Any) -> Receiver:
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=lambda: asyncio.run(server.serve()), name="webhook-receiver", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "receiver did not start"
-        time.sleep(0.01)
-    return Receiver(f"http://127.0.0.1:{port}{PATH}", app, server, thread)
+Receiver = ReceiverThread
+start_receiver = ReceiverThread.start
 
 
 @pytest.fixture
