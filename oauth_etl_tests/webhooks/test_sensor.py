@@ -196,3 +196,27 @@ def test_without_a_queue_the_sensor_is_off_and_with_one_on() -> None:
     on = sensors.build_webhook_sensor(WebhookSettings(queue_connection_string="x"))
     assert off.default_status == dg.DefaultSensorStatus.STOPPED
     assert on.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_deliveries_out_of_order_make_the_same_single_run(
+    instance: dg.DagsterInstance, webhook_settings: WebhookSettings, queue: WebhookQueue
+) -> None:
+    # Xero's sequence 5 arrives before 3-4 (a retried delivery overtaken by a newer one).
+    same_id = "dddddddd-0000-4000-8000-000000000004"
+    newer = event(A, "INVOICE", resource_id=same_id, date="2026-12-07T01:00:05.000")
+    older = [
+        event(A, "INVOICE", resource_id=same_id, date="2026-12-07T01:00:03.000"),
+        event(A, "CONTACT", date="2026-12-07T01:00:04.000"),
+    ]
+    put(queue, newer)
+    put(queue, *older)
+    reversed_order = evaluate(instance, webhook_settings)
+    (request,) = reversed_order.run_requests or []
+    # The run reads each endpoint from its cursor: whichever came first, the newest state
+    # lands. The key is the one the in-order deliveries would have made.
+    in_order = plan([Event.parse(e) for e in [*older, newer]], [A])
+    assert request.run_key == in_order.run_key(A)
+    assert set(request.asset_selection or []) == {
+        *endpoint_keys("contacts"),
+        *endpoint_keys("invoices"),
+    }
