@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from bench import (
     calls,
+    freshness,
     landing,
     memory,
     report,
@@ -38,6 +39,7 @@ BENCHMARKS: dict[str, Callable[[bool], BenchResult]] = {
     "tables": tables.run,
     "runcost": runcost.run,
     "tenants": tenants.run,
+    "freshness": freshness.run,
 }
 
 

@@ -31,6 +31,7 @@ from oauth_etl.tables.model import TENANT
 from oauth_etl.tables.writes import open_table
 from oauth_etl.webhooks.queue import WebhookQueue, open_queue
 from oauth_etl.webhooks.receiver import PATH, build_app
+from oauth_etl.xero.dates import parse_xero_datetime
 from oauth_etl_dev.local_services import LOOPBACK, free_port, start_azurite_queue
 
 Echo = Callable[[str], None]
@@ -113,16 +114,26 @@ def webhook_stack(sandbox_url: str) -> Iterator[WebhookStack]:
 
 
 def in_batch(
-    container: Any, prefix: str, tenant_id: str, endpoint: str, id_field: str, record_id: str
+    container: Any,
+    prefix: str,
+    tenant_id: str,
+    endpoint: str,
+    id_field: str,
+    record_id: str,
+    stamp_ms: int,
 ) -> str | None:
-    """The newest committed batch's id if it holds the record, else None."""
+    """The newest committed batch's id if it holds the record's version stamped `stamp_ms`
+    (or newer), else None."""
     manifest = latest_batch(
         container, prefix=prefix, source="xero", tenant_id=tenant_id, endpoint=endpoint
     )
     if manifest is None:
         return None
     for record in iter_records(container, manifest):
-        if str(record.get(id_field, "")).lower() == record_id.lower():
+        if str(record.get(id_field, "")).lower() != record_id.lower():
+            continue
+        stamp = parse_xero_datetime(str(record.get("UpdatedDateUTC", "/Date(0)/")))
+        if stamp.timestamp() * 1000 >= stamp_ms - 1:
             return manifest.batch_id
     return None
 
@@ -186,7 +197,15 @@ def show_webhook_landing(
             run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
         )
         container = storage.container_client()
-        batch = in_batch(container, storage.prefix, tenant_id, "invoices", "InvoiceID", saved["id"])
+        batch = in_batch(
+            container,
+            storage.prefix,
+            tenant_id,
+            "invoices",
+            "InvoiceID",
+            saved["id"],
+            saved["stamp_ms"],
+        )
         tabled = in_table(
             tables, "invoices", tenant_id, "InvoiceID", saved["id"], saved["stamp_ms"]
         )
