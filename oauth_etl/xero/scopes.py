@@ -13,8 +13,11 @@ third parties, not in Xero's docs):
 - `accounting.classicexpenses.read`: ExpenseClaims and Receipts (apideck.com/blog/xero-scopes,
   "deprecated endpoint"); several sources say new apps cannot get it.
 
-The endpoints and their scopes come from `oauth_etl.xero.catalog` (imported on first use:
-importing `oauth_etl.xero` loads the API client, which token commands do not need).
+The endpoints and their scopes come from `oauth_etl.xero.catalog`, the reports' from
+`oauth_etl.xero.reports.catalog` (imported on first use: importing `oauth_etl.xero` loads
+the API client, which token commands do not need). Every report has a granular scope any
+new app may ask for (the sources are in the reports catalog's docstring); older apps read
+them all with `accounting.reports.read`.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from oauth_etl.xero.catalog import Endpoint
+    from oauth_etl.xero.reports.catalog import Report
 
 # Needed for a refresh token (developer.xero.com/documentation/oauth2/scopes).
 OFFLINE_ACCESS = "offline_access"
@@ -43,6 +47,15 @@ DEFAULT_SCOPES: tuple[str, ...] = (
     "accounting.invoices.read",
     "accounting.manualjournals.read",
     "accounting.payments.read",
+    "accounting.reports.aged.read",
+    "accounting.reports.balancesheet.read",
+    "accounting.reports.banksummary.read",
+    "accounting.reports.budgetsummary.read",
+    "accounting.reports.executivesummary.read",
+    "accounting.reports.profitandloss.read",
+    "accounting.reports.taxreports.read",
+    "accounting.reports.tenninetynine.read",
+    "accounting.reports.trialbalance.read",
     "accounting.settings.read",
 )
 
@@ -83,6 +96,17 @@ NEW_APP_SCOPES: frozenset[str] = frozenset(
         "accounting.manualjournals.read",
         "accounting.budgets.read",
         "accounting.attachments.read",
+        # the granular report scopes (oauth_etl/xero/reports/catalog.py; a test keeps
+        # the two lists equal)
+        "accounting.reports.profitandloss.read",
+        "accounting.reports.balancesheet.read",
+        "accounting.reports.trialbalance.read",
+        "accounting.reports.aged.read",
+        "accounting.reports.banksummary.read",
+        "accounting.reports.budgetsummary.read",
+        "accounting.reports.executivesummary.read",
+        "accounting.reports.taxreports.read",
+        "accounting.reports.tenninetynine.read",
     }
 )
 
@@ -120,6 +144,12 @@ def _catalog() -> tuple[Endpoint, ...]:
     return CATALOG
 
 
+def _reports() -> tuple[Report, ...]:
+    from oauth_etl.xero.reports.catalog import REPORTS
+
+    return REPORTS
+
+
 def selection(
     *, with_journals: bool = False, with_classic_expenses: bool = False
 ) -> tuple[Endpoint, ...]:
@@ -134,8 +164,10 @@ def scopes_for(
     *,
     with_journals: bool = False,
     with_classic_expenses: bool = False,
+    reports: Iterable[Report] | None = None,
 ) -> ScopePlan:
-    """`offline_access` plus the granular read scope of every selected endpoint.
+    """`offline_access` plus the granular read scope of every selected endpoint and
+    report (`reports` None: every report when `endpoints` is None too, else none).
 
     Restricted endpoints (Journals; ExpenseClaims and Receipts) count only when opted in;
     otherwise they are listed in `left_out` with the reason.
@@ -154,6 +186,8 @@ def scopes_for(
             left_out[endpoint.name] = reason
             continue
         wanted.add(scope)
+    chosen = reports if reports is not None else (_reports() if endpoints is None else ())
+    wanted.update(r.granular_scope for r in chosen)
     return ScopePlan((OFFLINE_ACCESS, *sorted(wanted)), left_out)
 
 
@@ -187,3 +221,32 @@ def unreadable(
         if not have.intersection(endpoint.scopes):
             missing[endpoint.name] = required_scope(endpoint)
     return missing
+
+
+@dataclass(frozen=True)
+class ReportAccess:
+    """Which reports a granted scope set reads; the missing scope of each other one."""
+
+    allowed: tuple[str, ...]  # catalog names
+    missing: Mapping[str, str] = field(default_factory=dict)  # name -> the granular scope
+    known: bool = True  # False: the token set did not say what it was granted
+
+    def fix(self) -> str:
+        scopes = " ".join(sorted(set(self.missing.values())))
+        return (
+            f"run `oauth-etl authorize` again (it asks for every report scope by default: "
+            f"{scopes}), or leave those reports out of the run"
+        )
+
+
+def report_access(granted: Iterable[str], reports: Iterable[Report] | None = None) -> ReportAccess:
+    """The reports `granted` allows: any one of a report's scopes (the broad
+    `accounting.reports.read` or its granular one). An empty grant is unknown: all
+    allowed, `known` False (as `missing_scope_message` makes no claim either)."""
+    have = set(granted)
+    chosen = tuple(_reports() if reports is None else reports)
+    if not have:
+        return ReportAccess(tuple(r.name for r in chosen), known=False)
+    allowed = tuple(r.name for r in chosen if have.intersection(r.scopes))
+    missing = {r.name: r.granular_scope for r in chosen if not have.intersection(r.scopes)}
+    return ReportAccess(allowed, missing)

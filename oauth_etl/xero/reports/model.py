@@ -33,6 +33,11 @@ class Period:
     end: dt.date
 
 
+# The parameters that say which dates a call covers (xero_accounting.yaml, the
+# `/Reports/...` operations); the others slice the report (basis, tracking, contact).
+PERIOD_PARAMS = frozenset({"fromDate", "toDate", "date", "periods", "timeframe", "reportYear"})
+
+
 @dataclass(frozen=True)
 class ReportRequest:
     """One call of a report endpoint: what to ask for and which periods it covers."""
@@ -49,6 +54,20 @@ class ReportRequest:
         query = "&".join(f"{name}={value}" for name, value in self.params)
         return f"{self.report}?{query}"
 
+    @property
+    def slice(self) -> str:
+        """The call's parameters other than its dates: basis, tracking, contact."""
+        return "&".join(f"{n}={v}" for n, v in self.params if n not in PERIOD_PARAMS)
+
+    @property
+    def period_keys(self) -> tuple[str, ...]:
+        """One key per period of this call, the same whichever call reads that period:
+        what a plan records as read once the period is final."""
+        return tuple(
+            f"{self.report}?{self.slice}@{p.start.isoformat()}/{p.end.isoformat()}"
+            for p in self.periods
+        )
+
 
 @dataclass(frozen=True)
 class ReportCell:
@@ -60,9 +79,13 @@ class ReportCell:
     basis: Basis
     period_start: dt.date
     period_end: dt.date
-    section_path: tuple[str, ...]  # Section titles from the root: ("Income",), ("Assets", "Bank")
+    # Titled Sections from the root, as Xero nests them: ("Income",), ("Bank",); a row in
+    # an untitled Section (Gross Profit, Net Profit) has ().
+    section_path: tuple[str, ...]
     row_index: int  # the row's position in the report, from 0: keeps Xero's order
-    row_type: str  # "Row" | "SummaryRow" (xero_accounting.yaml, schema RowType)
+    # "Row" | "SummaryRow" (xero_accounting.yaml, schema RowType); "Field" for a published
+    # report's Fields, "Contact" for a 1099 contact's boxes (neither answer has rows).
+    row_type: str
     label: str  # the row's first cell: the account name or "Total Income"
     column: str  # the column's header cell: "31 Mar 2026", "Debit", "YTD Credit", an option
     value: Decimal | None  # the cell as a number; None when it is not one
@@ -73,3 +96,6 @@ class ReportCell:
     tracking_option: str | None = None  # the column's tracking option name, in a split
     currency: str | None = None  # the organisation's base currency
     as_read_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    # Every attribute of the cell other than the account (Id -> Value): "invoiceID" on
+    # the aged reports' document rows, "ContactId" on a 1099 contact.
+    attributes: tuple[tuple[str, str], ...] = ()
