@@ -220,3 +220,36 @@ def test_deliveries_out_of_order_make_the_same_single_run(
         *endpoint_keys("contacts"),
         *endpoint_keys("invoices"),
     }
+
+
+def test_a_run_waiting_in_the_queue_covers_new_events_of_its_tenant(
+    instance: dg.DagsterInstance, webhook_settings: WebhookSettings, queue: WebhookQueue
+) -> None:
+    # Dagster's queue holds a webhook run of A for invoices (A's previous run still runs).
+    waiting = create_run_for_test(
+        instance,
+        job_name="xero_webhook_extract",
+        status=dg.DagsterRunStatus.NOT_STARTED,  # QUEUED wants a code origin; alike here
+        asset_selection=frozenset(endpoint_keys("invoices")),
+        tags={
+            sensors.RUN_KEY_TAG: "webhook/a/earlier",
+            "xero/tenant": A,
+            sensors.TRIGGER_TAG: "webhook",
+        },
+    )
+    put(queue, event(A, "INVOICE"), event(B, "INVOICE"))
+    result = evaluate(instance, webhook_settings)
+    # Not started, it will read A's invoices from the cursor: no second run behind it.
+    assert [r.partition_key for r in result.run_requests or []] == [B]
+    record(instance, result)
+    evaluate(instance, webhook_settings, result.cursor)
+    assert depth(queue) == 0  # A's message went with the waiting run
+    # A contact change is not something the waiting run reads: it gets a run of its own.
+    put(queue, event(A, "CONTACT"))
+    (contact,) = evaluate(instance, webhook_settings).run_requests or []
+    assert contact.partition_key == A
+    # Once the waiting run has begun, a new invoice change needs a new run.
+    instance.report_run_canceled(waiting)
+    put(queue, event(A, "INVOICE", date="2026-12-07T02:00:00.000"))
+    later = evaluate(instance, webhook_settings, None)
+    assert A in [r.partition_key for r in later.run_requests or []]

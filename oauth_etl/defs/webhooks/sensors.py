@@ -4,7 +4,9 @@ A tick (1) deletes the messages of the previous tick whose runs the instance has
 (2) takes what waits in the queue, each message hidden from other readers for
 VISIBILITY_SECONDS; (3) coalesces the events per tenant and resource type into one run
 request per tenant for the changed endpoints, keyed by the changes themselves, so that a
-redelivered or duplicated event asks for no second run; (4) sets aside, with the reason,
+redelivered or duplicated event asks for no second run, and none at all when a run of
+that tenant reading those endpoints waits in the run queue (it reads from its cursor when
+it starts, so it lands these changes too); (4) sets aside, with the reason,
 what it cannot act on (an unregistered tenant, a category no endpoint reads). The
 messages' receipts ride in the cursor, which Dagster stores only once the tick's run
 requests are: a tick killed before that leaves its messages to come back after their
@@ -36,6 +38,27 @@ TRIGGER_TAG = "xero/trigger"
 def _recorded(instance: dg.DagsterInstance, run_key: str) -> bool:
     runs = instance.get_run_records(dg.RunsFilter(tags={RUN_KEY_TAG: run_key}), limit=1)
     return bool(runs)
+
+
+NOT_BEGUN = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+]
+
+
+def waiting_run_key(instance: dg.DagsterInstance, tenant: str, endpoints: set[str]) -> str | None:
+    """The run key of a webhook run of `tenant` that has not begun and reads at least
+    `endpoints`, if there is one."""
+    wanted = {k for e in endpoints for k in endpoint_keys(e)}
+    records = instance.get_run_records(
+        dg.RunsFilter(tags={TENANT_TAG: tenant, TRIGGER_TAG: "webhook"}, statuses=NOT_BEGUN)
+    )
+    for record in records:
+        run = record.dagster_run
+        if run.asset_selection is not None and wanted <= run.asset_selection:
+            return run.tags.get(RUN_KEY_TAG)
+    return None
 
 
 def settle(
@@ -90,10 +113,16 @@ def tick(context: dg.SensorEvaluationContext, webhooks: WebhookQueueResource) ->
                 queue.set_aside_text(message.content, message.problem)
         for line in aside:
             context.log.warning(line)
+        # A tenant's run that has not started yet reads from its cursor when it does, so
+        # it lands these changes too: no second run behind it in the queue.
+        keys_of = {
+            tenant: waiting_run_key(context.instance, tenant, endpoints) or wanted.run_key(tenant)
+            for tenant, endpoints in wanted.endpoints.items()
+        }
         pending = []
         for message in messages:
             tenants = {e.tenant_id for e in message.events} & wanted.endpoints.keys()
-            keys = sorted(wanted.run_key(t) for t in tenants)
+            keys = sorted(keys_of[t] for t in tenants)
             if keys:
                 pending.append({"id": message.id, "pop": message.pop_receipt, "run_keys": keys})
             else:  # nothing to run for it: what it held is set aside already
@@ -108,6 +137,7 @@ def tick(context: dg.SensorEvaluationContext, webhooks: WebhookQueueResource) ->
             tags={TENANT_TAG: tenant, TRIGGER_TAG: "webhook"},
         )
         for tenant, endpoints in sorted(wanted.endpoints.items())
+        if keys_of[tenant] == wanted.run_key(tenant)
     ]
     context.log.info(
         f"{len(messages)} message(s), {len(events)} event(s): {len(requests)} run(s) requested; "
