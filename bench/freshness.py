@@ -346,6 +346,21 @@ def figures(
         ours = round(value, 1) if isinstance(value, float) else value
         result.figures.append(Figure("freshness", name, ours, None, unit, target, met))
     median = statistics.median(latency) if latency else 0.0
+
+    def part(a: str, b: str) -> float:
+        found = [getattr(x, b) - getattr(x, a) for x in spans if getattr(x, a) and getattr(x, b)]
+        return statistics.median(found) if found else float("nan")
+
+    queued, launch, work = (
+        part("created", "launched"),
+        part("launched", "start"),
+        part("start", "end"),
+    )
+    result.lines.append(
+        f"freshness: a webhook run's median parts: created -> launched {queued:.1f} s (the run "
+        f"queue), -> started {launch:.1f} s (its process), -> ended {work:.1f} s (landing, "
+        "merge, Dagster's events)"
+    )
     result.lines.append(
         f"freshness: {len(batch)}/{len(saves)} saves seen in a batch, {len(table)} in the table; "
         f"{runs} runs (median created->ended {median:.1f} s); {calls} calls; the watcher's "
