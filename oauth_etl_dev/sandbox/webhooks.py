@@ -173,7 +173,7 @@ class WebhookSender:
                 content=body,
                 headers={HEADER: sign(body, key), "content-type": "application/json"},
             )
-        except httpx.HTTPError:
+        except (httpx.HTTPError, RuntimeError):  # RuntimeError: closed while retrying
             return None  # refused, reset or slower than Xero's deadline: a failure
         return response.status_code
 
@@ -242,7 +242,7 @@ class WebhookSender:
 
     def close(self) -> None:
         self._events.put(None)
-        self._thread.join(timeout=self.target.attempts * 10)
+        self._thread.join(timeout=5.0)  # a daemon thread: one still retrying is left behind
         self._client.close()
 
 

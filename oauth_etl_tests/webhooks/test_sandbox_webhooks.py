@@ -115,6 +115,17 @@ def test_retries_are_bounded(sandbox_factory: SandboxFactory) -> None:
         started.stop()
 
 
+def test_the_subscription_survives_a_reset(
+    sandbox_factory: SandboxFactory, receiver: Receiver, queue: WebhookQueue
+) -> None:
+    sandbox = sandbox_factory("--records", "5", "--no-limits")
+    subscribe(sandbox, receiver.url)
+    sandbox.reset()
+    sandbox.post("/_sandbox/change", {"endpoint": "Invoices", "kind": "insert"})
+    sandbox.post("/_sandbox/webhooks/flush", {})
+    assert [e.event_type for m in queue.receive(32, 30) for e in m.events] == ["CREATE"]
+
+
 def test_only_a_local_delivery_url_is_accepted(sandbox_factory: SandboxFactory) -> None:
     sandbox = sandbox_factory("--records", "5", "--no-limits")
     response = sandbox.admin.post(
