@@ -39,7 +39,7 @@ def row_count(result: dg.ExecuteInProcessResult, endpoint: str) -> int:
         for m in result.get_asset_materialization_events()
         if m.asset_key == dg.AssetKey(["xero", endpoint])
     ]
-    value = found.materialization.metadata["dagster/row_count"]
+    value: Any = found.materialization.metadata["dagster/row_count"]
     return int(getattr(value, "value", value))
 
 
@@ -49,7 +49,7 @@ def table_rows(result: dg.ExecuteInProcessResult, name: str, what: str) -> int:
         for m in result.get_asset_materialization_events()
         if m.asset_key == dg.AssetKey(["xero_tables", name])
     ]
-    value = found.materialization.metadata[what]
+    value: Any = found.materialization.metadata[what]
     return int(getattr(value, "value", value))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -108,7 +109,7 @@ def test_a_10_mb_body_is_413_without_reading_it_all(
     response = httpx.post(receiver.url, content=body, headers=signed(body, WEBHOOK_KEY), timeout=10)
     assert response.status_code == 413
 
-    def chunked():  # no Content-Length: the limit is counted while reading
+    def chunked() -> Iterator[bytes]:  # no Content-Length: the limit is counted while reading
         for _ in range(10):
             yield b" " * (1024 * 1024)
 
