@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from oauth_etl.app import contract
 from oauth_etl.app.contract import ConfigError, OAuthSettings, WebhookSettings
@@ -12,9 +12,14 @@ def webhook_settings(environ: Mapping[str, str] | None = None) -> WebhookSetting
     return contract.settings(WebhookSettings, environ)
 
 
-def webhook_key(settings: WebhookSettings, environ: Mapping[str, str] | None = None) -> str:
+def webhook_key(
+    settings: WebhookSettings,
+    environ: Mapping[str, str] | None = None,
+    read_secret: Callable[[str, str], str] | None = None,
+) -> str:
     """XERO_WEBHOOK_KEY, else XERO_WEBHOOK_KEY_SECRET_NAME in XERO_CREDENTIALS_VAULT_URL
-    (the vault that holds the app's other credentials)."""
+    (the vault that holds the app's other credentials). `read_secret(vault_url, name)`:
+    oauth_etl.oauth.stores.read_secret unless given."""
     if settings.key:
         return settings.key
     if settings.key_secret_name:
@@ -24,9 +29,9 @@ def webhook_key(settings: WebhookSettings, environ: Mapping[str, str] | None = N
                 "XERO_WEBHOOK_KEY_SECRET_NAME needs XERO_CREDENTIALS_VAULT_URL: the vault "
                 "that holds it"
             )
-        from oauth_etl.oauth.stores import read_secret
+        from oauth_etl.oauth.stores import read_secret as from_vault
 
-        return read_secret(vault_url, settings.key_secret_name)
+        return (read_secret or from_vault)(vault_url, settings.key_secret_name)
     raise ConfigError(
         "no webhook key: set XERO_WEBHOOK_KEY (the app's Webhooks tab shows it) or "
         "XERO_WEBHOOK_KEY_SECRET_NAME"

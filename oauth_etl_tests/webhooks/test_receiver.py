@@ -73,12 +73,20 @@ def test_a_valid_delivery_is_in_the_queue_before_its_200(
     ],
 )
 def test_unsigned_or_wrongly_signed_is_401_and_kept_nowhere(
-    receiver: Receiver, queue: WebhookQueue, headers: dict[str, str], why: str
+    receiver: Receiver,
+    queue: WebhookQueue,
+    headers: dict[str, str],
+    why: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG, "oauth_etl.webhooks")
     body = delivery([event(TENANT)])
     response = httpx.post(receiver.url, content=body, headers=headers, timeout=5)
     assert response.status_code == 401, why
     assert waiting(queue) == []
+    assert "answered 401" in caplog.text  # the reason is logged ...
+    for secret in (WEBHOOK_KEY, body.decode(), *(v for v in headers.values() if v)):
+        assert secret not in caplog.text  # ... never the key, the body or the signature
 
 
 @pytest.mark.parametrize(
