@@ -305,15 +305,15 @@ def run_ui(*, port: int, echo: Echo) -> int:
 
 
 @click.command("demo")
-@click.option("--tenants", type=int, default=2, show_default=True)
-@click.option("--records", type=int, default=1000, show_default=True)
+@click.option("--tenants", type=click.IntRange(1, 50), default=2, show_default=True)
+@click.option("--records", type=click.IntRange(0), default=1000, show_default=True)
 def demo_command(tenants: int, records: int) -> None:
     """The whole job on local defaults: sandbox Xero, Azurite, a file token store."""
     sys.exit(run_demo(tenants=tenants, records=records, echo=click.echo))
 
 
 @click.command("ui")
-@click.option("--port", type=int, default=3000, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=3000, show_default=True)
 def ui_command(port: int) -> None:
     """`dagster dev` wired to the local defaults (sandbox, Azurite, file store)."""
     sys.exit(run_ui(port=port, echo=click.echo))

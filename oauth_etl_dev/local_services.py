@@ -283,11 +283,14 @@ def start_sandbox(
         str(port),
         "--client-id",
         client_id,
-        *(["--client-secret", client_secret] if client_secret else []),
         *extra_args,
     ]
+    # The secret in the environment, not on the command line (which `ps` shows).
+    env = {k: v for k, v in os.environ.items() if k != "SANDBOX_CLIENT_SECRET"}
+    if client_secret:
+        env["SANDBOX_CLIENT_SECRET"] = client_secret
     log_path = Path(tempfile.mkdtemp(prefix="oauth-etl-sandbox-")) / "sandbox.log"
-    service = spawn_service("sandbox", argv, f"http://{LOOPBACK}:{port}", log_path)
+    service = spawn_service("sandbox", argv, f"http://{LOOPBACK}:{port}", log_path, env=env)
     try:
         wait_for_port(port, timeout, service.process)
     except LocalServiceError as exc:

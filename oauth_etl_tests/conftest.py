@@ -75,7 +75,7 @@ INTEGRATION_FIXTURES = frozenset(
         "postgres",
     }
 )
-E2E_PATHS = ("ui/", "reliability/", "engine/", "test_pipeline.py", "test_cli.py")
+E2E_PATHS = ("ui/", "reliability/", "engine/", "cli/", "test_pipeline.py")
 DEPLOY_PATHS = ("deploy/",)
 
 

@@ -21,6 +21,7 @@ from azure.storage.blob import (
 
 from oauth_etl import doctor
 from oauth_etl.doctor import CheckResult, Step
+from oauth_etl.doctor.causes import Service
 from oauth_etl.doctor.run import check_environment
 from oauth_etl.oauth.auth import BearerAuth
 from oauth_etl.oauth.locks import FileLock
@@ -107,8 +108,8 @@ def test_a_missing_token_set_stops_what_depends_on_it(
     )
     by_name = {r.name: r for r in results}
     assert by_name["token set"].status == "fail"
-    assert "not run: token set failed" in by_name["scopes"].detail
-    assert "not run" in by_name["tenants"].detail
+    assert by_name["scopes"].status == "skip" and "needs token set" in by_name["scopes"].detail
+    assert by_name["tenants"].status == "skip"
     assert by_name["landing container"].status == "ok"  # independent links still checked
     assert doctor.exit_code(results) == 1
     shown(results)
@@ -236,17 +237,26 @@ def test_scopes_name_the_assets_that_will_fail() -> None:
     result = only(
         doctor.check_scopes(granted, [endpoint("invoices"), endpoint("journals")]), "fail"
     )
-    assert "journals needs accounting.journals.read" in result.detail
+    assert "journals need accounting.journals.read" in result.detail
     assert "Advanced" in result.detail and "invoices" not in result.detail
-    assert "--with-journals" in result.fix
+    assert "--with-journals" in result.fix and "--with-classic" not in result.fix
     only(doctor.check_scopes(granted, [endpoint("invoices")]), "ok")
+    # One granted scope: the fix names the scopes missing, not an unrelated opt-in flag.
+    narrow = only(doctor.check_scopes("offline_access accounting.invoices.read", CATALOG), "fail")
+    assert "accounting.contacts.read" in narrow.fix and "accounting.invoices.read" not in narrow.fix
+    default = only(doctor.check_scopes("accounting.invoices.read", [endpoint("contacts")]), "fail")
+    assert "--with-journals" not in default.fix and "--with-classic" not in default.fix
+    assert "accounting.contacts.read" in default.fix
 
 
 def test_tenants_unreachable_or_none(tmp_path: Path, sandbox: SandboxHandle) -> None:
     manager = authorized(sandbox, tmp_path / "token.json")
     dead = f"http://127.0.0.1:{free_port()}"
+    api = Service("Xero's API", dead, "XERO_API_URL")
     with XeroClient(dead, BearerAuth(manager), timeout=2, max_attempts=1) as xero:
-        assert "XERO_API_URL" in only(doctor.check_tenants(xero.connections), "fail").fix
+        refused = only(doctor.check_tenants(xero.connections, api), "fail")
+    assert "connection refused" in refused.detail and dead in refused.detail
+    assert "XERO_API_URL" in refused.fix and refused.cause
     assert "authorize" in only(doctor.check_tenants(lambda: []), "fail").fix
 
 
@@ -305,9 +315,10 @@ def test_a_failed_prerequisite_skips_and_the_exit_code_fails() -> None:
             Step("age", lambda: CheckResult("age", "warn", "old", "keep it alive")),
         ]
     )
-    assert [r.status for r in results] == ["ok", "fail", "fail", "warn"]
-    assert results[1].detail == "RuntimeError"  # a foreign message is never quoted
-    assert "not run" in results[2].detail
+    assert [r.status for r in results] == ["ok", "fail", "skip", "warn"]
+    assert results[1].detail == "the check could not run"  # a foreign message: never quoted
+    assert "--debug" in results[1].fix and "RuntimeError" not in results[1].fix
+    assert "needs token store" in results[2].detail
     text = doctor.render_text(results)
     assert text.splitlines()[0].startswith("✔ settings") and "! age: old" in text
     assert "SECRET" not in text and doctor.exit_code(results) == 1

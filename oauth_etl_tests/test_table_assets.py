@@ -25,8 +25,8 @@ from oauth_etl.defs.xero.tenants import xero_tenants
 from oauth_etl.tables.model import TENANT, table_names
 from oauth_etl_dev.azurite_relay import StartFromRelay
 from oauth_etl_dev.local_services import LOOPBACK, Azurite
+from oauth_etl_tests.cli.test_startup import probe
 from oauth_etl_tests.conftest import SandboxHandle
-from oauth_etl_tests.test_cli import probe
 
 ENDPOINTS = {"invoices": "Invoices", "contacts": "Contacts", "tax_rates": "TaxRates"}
 ID_FIELDS = {"invoices": "InvoiceID", "contacts": "ContactID", "tax_rates": "Name"}

@@ -30,8 +30,8 @@ from oauth_etl.doctor.run import check_environment
 from oauth_etl_dev.demo import local_environment
 from oauth_etl_dev.local_services import Azurite
 from oauth_etl_tests import canary
+from oauth_etl_tests.cli.conftest import cli
 from oauth_etl_tests.conftest import SandboxFactory, SandboxHandle
-from oauth_etl_tests.test_cli import cli
 
 TAX_RATES = next(a for a in ENDPOINT_ASSETS if a.key.path[-1] == "tax_rates")
 

@@ -76,8 +76,9 @@ class AccountContainer:
         return self.client().download_blob(blob, **kwargs)
 
 
-def open_landing(settings: StorageSettings) -> LandingContainer:
-    """The landing container the settings name (its credential: StorageSettings.credential)."""
+def open_landing(settings: StorageSettings, **client_options: Any) -> LandingContainer:
+    """The landing container the settings name (its credential: StorageSettings.credential);
+    `client_options`: `make_blob_service_client`'s timeouts and retries (doctor: short)."""
     from oauth_etl.storage.account import make_blob_service_client
     from oauth_etl.storage.container import LandingContainer
 
@@ -86,6 +87,7 @@ def open_landing(settings: StorageSettings) -> LandingContainer:
         connection_string=settings.connection_string if kind == "connection_string" else None,
         account_url=None if kind == "connection_string" else settings.account_url,
         sas_token=settings.sas_token if kind == "sas" else None,
+        **client_options,
     )
     return LandingContainer(
         service,

@@ -9,30 +9,31 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
 import orjson
 
+from oauth_etl.doctor.causes import Service, explain, mentions
 from oauth_etl.doctor.checks import (
-    REDIRECT_URI_VAR,
-    RESCUE_LOCATION_VAR,
-    TOKEN_LOCK_VAR,
-    CheckResult,
     ConnectionLike,
     ProbeContainer,
-    Status,
     check_credential_secrets,
     check_landing,
     check_lock,
     check_rescue,
-    check_scopes,
-    check_settings,
     check_tenants,
     check_token_set,
     check_token_store,
-    safe_text,
+)
+from oauth_etl.doctor.result import CheckResult, Status
+from oauth_etl.doctor.scopes import check_scopes
+from oauth_etl.doctor.settings import (
+    REDIRECT_URI_VAR,
+    RESCUE_LOCATION_VAR,
+    TOKEN_LOCK_VAR,
+    check_settings,
 )
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ __all__ = [
     "RESCUE_LOCATION_VAR",
     "TOKEN_LOCK_VAR",
     "CheckResult",
+    "Services",
     "Status",
     "Step",
     "check_credential_secrets",
@@ -57,14 +59,17 @@ __all__ = [
     "check_token_set",
     "check_token_store",
     "exit_code",
+    "iter_checks",
     "render_json",
+    "render_line",
     "render_text",
     "run_checks",
     "standard_steps",
     "token_set_steps",
 ]
 
-MARKS: dict[str, str] = {"ok": "✔", "warn": "!", "fail": "✘"}
+MARKS: dict[str, str] = {"ok": "✔", "warn": "!", "fail": "✘", "skip": "-"}
+SETTINGS = "settings"
 
 
 # -- running and rendering ------------------------------------------------------------------
@@ -73,34 +78,92 @@ class Step:
     name: str
     run: Callable[[], CheckResult]
     needs: tuple[str, ...] = ()
+    # What building the check's objects may talk to (the vaults, the storage account): a
+    # factory that raises reaching one is a failure of that service, reported once.
+    services: tuple[Service, ...] = ()
 
 
-def run_checks(steps: Sequence[Step]) -> list[CheckResult]:
-    """Run in order; a step whose prerequisite failed is reported as not run."""
-    results: list[CheckResult] = []
-    failed: set[str] = set()
+@dataclass(frozen=True)
+class Services:
+    """What the network checks probe, named for their failures (URL and setting)."""
+
+    identity: Service | None = None
+    api: Service | None = None
+    storage: Service | None = None
+    vault: Service | None = None  # the credentials' vault (XERO_CREDENTIALS_VAULT_URL)
+    token_vault: Service | None = None  # a Key Vault token store's vault
+
+    def all(self) -> tuple[Service, ...]:
+        # Building a token manager reads the credentials first, then opens the store.
+        found = (self.vault, self.token_vault, self.storage, self.identity, self.api)
+        return tuple(s for s in found if s is not None)
+
+
+def _unexpected(name: str, exc: Exception, settings_failed: bool) -> CheckResult:
+    """A check that raised: its own message when it is one of ours, never a foreign one."""
+    from oauth_etl.app.contract import ConfigError
+    from oauth_etl.oauth.errors import OAuthError
+    from oauth_etl.storage.errors import StorageError
+    from oauth_etl.xero.errors import XeroError
+
+    if settings_failed:  # what the check needed could not be built from the settings
+        return CheckResult(name, "skip", f"skipped: fix the {SETTINGS} above first")
+    if isinstance(exc, ConfigError | OAuthError | XeroError | StorageError):
+        return CheckResult(
+            name, "fail", str(exc), "fix what the message names, then run `oauth-etl doctor` again"
+        )
+    return CheckResult(
+        name,
+        "fail",
+        "the check could not run",
+        "run `oauth-etl --debug doctor` for the traceback, and report it",
+    )
+
+
+def iter_checks(steps: Sequence[Step]) -> Iterator[CheckResult]:
+    """Run in order, yielding each result as it is known. A step whose prerequisite
+    failed is skipped; a failure with the root cause of an earlier one is skipped too
+    (the cause was reported once, by the first check that met it)."""
+    blocked_by: set[str] = set()
+    causes: dict[str, str] = {}
     for step in steps:
-        blocked = [n for n in step.needs if n in failed]
+        blocked = [n for n in step.needs if n in blocked_by]
         if blocked:
-            result = CheckResult(step.name, "fail", f"not run: {', '.join(blocked)} failed", "")
+            result = CheckResult(step.name, "skip", f"skipped: needs {', '.join(blocked)}")
         else:
             try:
                 result = step.run()
             except Exception as exc:
-                result = CheckResult(step.name, "fail", safe_text(exc), "see the message")
-        if result.status == "fail":
-            failed.add(step.name)
-        results.append(result)
-    return results
+                concerned = [s for s in step.services if mentions(exc, s)]
+                cause = explain(exc, concerned[0]) if concerned else None
+                if cause is not None:
+                    result = CheckResult(step.name, "fail", cause.detail, cause.fix, cause.key)
+                else:
+                    result = _unexpected(step.name, exc, SETTINGS in blocked_by)
+        if result.status == "fail" and result.cause in causes:
+            result = CheckResult(
+                step.name, "skip", f"skipped: the same cause as {causes[result.cause]} above"
+            )
+        elif result.status == "fail" and result.cause:
+            causes[result.cause] = step.name
+        if result.status in ("fail", "skip"):
+            blocked_by.add(step.name)
+        yield result
 
 
-def render_text(results: Sequence[CheckResult]) -> str:
-    lines = []
-    for result in results:
-        lines.append(f"{MARKS[result.status]} {result.name}: {result.detail}")
-        if result.status != "ok" and result.fix:
-            lines.append(f"    fix: {result.fix}")
-    return "\n".join(lines)
+def run_checks(steps: Sequence[Step]) -> list[CheckResult]:
+    return list(iter_checks(steps))
+
+
+def render_line(result: CheckResult) -> str:
+    line = f"{MARKS[result.status]} {result.name}: {result.detail}"
+    if result.status in ("fail", "warn") and result.fix:
+        line += f"\n    fix: {result.fix}"
+    return line
+
+
+def render_text(results: Iterable[CheckResult]) -> str:
+    return "\n".join(render_line(result) for result in results)
 
 
 def render_json(results: Sequence[CheckResult], now: float | None = None) -> str:
@@ -113,7 +176,7 @@ def render_json(results: Sequence[CheckResult], now: float | None = None) -> str
 
 
 def exit_code(results: Sequence[CheckResult]) -> int:
-    """0 only when no check failed (warnings do not fail)."""
+    """0 only when no check failed (warnings and skips alone do not fail)."""
     return 1 if any(r.status == "fail" for r in results) else 0
 
 
@@ -127,21 +190,34 @@ def standard_steps(
     endpoints: Iterable[Endpoint] | None = None,
     read_secret: Callable[[str], str] | None = None,
     secret_names: Sequence[str] = (),
+    services: Services = Services(),
+    extra: Sequence[Step] = (),
 ) -> list[Step]:
-    """The doctor's checks in order, from factories (a factory that raises is a ✘ too)."""
+    """The doctor's checks in order, from factories (a factory that raises is a ✘ too);
+    `extra` checks (`oauth_etl.doctor.run.EXTRA_CHECKS`) run after the default set's."""
+    from oauth_etl.doctor.settings import CLIENT_ID_SECRET_NAME_VAR, CLIENT_ID_VAR
 
-    steps = token_set_steps(manager, connections, endpoints)
+    client_id_set = any(
+        environ.get(v, "").strip() for v in (CLIENT_ID_VAR, CLIENT_ID_SECRET_NAME_VAR)
+    )
+    steps = token_set_steps(manager, connections, endpoints, services=services)
     return [
-        Step("settings", lambda: check_settings(environ)),
+        Step(SETTINGS, lambda: check_settings(environ)),
         *steps[:-1],
-        Step("landing container", lambda: check_landing(landing(), prefix)),
-        Step("credential secrets", lambda: check_credential_secrets(read_secret, secret_names)),
+        Step("landing container", lambda: check_landing(landing(), prefix, services.storage)),
+        Step(
+            "credential secrets",
+            lambda: check_credential_secrets(
+                read_secret, secret_names, services.vault, client_id_set=client_id_set
+            ),
+        ),
         steps[-1],
+        *extra,
     ]
 
 
 # `oauth-etl authorize`, `oauth-etl token refresh` ... in a named set's fixes.
-_COMMAND = re.compile(r"`(oauth-etl (?:authorize|token [a-z-]+))`")
+_COMMAND = re.compile(r"`(oauth-etl (?:authorize|token [a-z-]+))([^`]*)`")
 
 
 def token_set_steps(
@@ -149,6 +225,8 @@ def token_set_steps(
     connections: Callable[[], Sequence[ConnectionLike]],
     endpoints: Iterable[Endpoint] | None = None,
     token_set: str | None = None,
+    *,
+    services: Services = Services(),
 ) -> list[Step]:
     """The checks of one token set (rescue location last); those of a named further set
     (OAUTH_ETL_CONNECTIONS) are called `<check> [NAME]`, their commands `--connection NAME`."""
@@ -166,7 +244,7 @@ def token_set_steps(
 
         def renamed() -> CheckResult:
             result = run()
-            command = rf"`\1 --connection {token_set}`"
+            command = rf"`\1 --connection {token_set}\2`"
             return replace(
                 result,
                 name=named(result.name),
@@ -177,13 +255,21 @@ def token_set_steps(
         return renamed
 
     def step(check: str, run: Callable[[], CheckResult], *needs: str) -> Step:
-        return Step(named(check), of_set(run), tuple(named(n) for n in needs))
+        return Step(named(check), of_set(run), tuple(named(n) for n in needs), services.all())
 
     return [
-        step("token store", lambda: check_token_store(manager().store, manager().lock)),
-        step("lock", lambda: check_lock(manager().lock)),
-        step("token set", lambda: check_token_set(manager()), "token store", "lock"),
+        step(
+            "token store",
+            lambda: check_token_store(manager().store, manager().lock),
+        ),
+        step("lock", lambda: check_lock(manager().lock, services.storage)),
+        step(
+            "token set",
+            lambda: check_token_set(manager(), identity=services.identity),
+            "token store",
+            "lock",
+        ),
         step("scopes", granted, "token set"),
-        step("tenants", lambda: check_tenants(connections), "token set"),
+        step("tenants", lambda: check_tenants(connections, services.api), "token set"),
         step("rescue location", lambda: check_rescue(manager().store, manager().rescue)),
     ]

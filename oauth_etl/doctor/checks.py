@@ -11,169 +11,76 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import tempfile
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, Protocol
 
-from oauth_etl.app import contract
-from oauth_etl.app.contract import OAuthSettings, StorageSettings
-from oauth_etl.app.sets import parse_names, store_for
+from oauth_etl.doctor.causes import Cause, Service, explain
+from oauth_etl.doctor.result import CheckResult, Status
+from oauth_etl.doctor.settings import RESCUE_LOCATION_VAR, TOKEN_LOCK_VAR, TOKEN_STORE_VAR
 from oauth_etl.oauth.errors import AuthorizationRequired, LockTimeout, OAuthError
-from oauth_etl.oauth.locks import CrossProcessLock, keyvault_lock_location
-from oauth_etl.oauth.rescue import FileRescueSink, RescueSink, parse_rescue_location
-from oauth_etl.oauth.stores import FileTokenStore, KeyVaultTokenStore, TokenStore, parse_store_uri
-from oauth_etl.xero.scopes import RESTRICTED_SCOPES, unreadable
+from oauth_etl.oauth.locks import CrossProcessLock
+from oauth_etl.oauth.rescue import FileRescueSink, RescueSink
+from oauth_etl.oauth.stores import FileTokenStore, KeyVaultTokenStore, TokenStore
 
 if TYPE_CHECKING:
     from oauth_etl.oauth.manager import TokenManager
-    from oauth_etl.xero.catalog import Endpoint
 
+__all__ = ["CheckResult", "Status"]
 
-def _name(section: contract.Section, field: str) -> str:
-    """The variable that sets a settings field (the contract names each once)."""
-    return contract.variable_for(section, field).name
-
-
-CLIENT_ID_VAR = _name("oauth", "client_id")
-CLIENT_SECRET_VAR = _name("oauth", "client_secret")
-CLIENT_ID_SECRET_NAME_VAR = _name("oauth", "client_id_secret_name")
-TOKEN_STORE_VAR = _name("oauth", "token_store")
-REDIRECT_URI_VAR = _name("oauth", "redirect_uri")
-RESCUE_LOCATION_VAR = _name("oauth", "rescue_location")
-TOKEN_LOCK_VAR = _name("oauth", "token_lock")
-CONNECTIONS_VAR = _name("oauth", "connections")
-URL_VARS = tuple(_name("oauth", f) for f in ("login_url", "identity_url", "api_url"))
-CONNECTION_STRING_VAR = _name("storage", "connection_string")
-ACCOUNT_URL_VAR = _name("storage", "account_url")
-CONTAINER_VAR = _name("storage", "container")
-
-Status = Literal["ok", "warn", "fail"]
 WARN_DAYS_LEFT = 14.0  # the weekly keep-alive should keep a refresh token far younger
-_CONTAINER = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    name: str
-    status: Status
-    detail: str
-    fix: str = ""
 
 
 def safe_text(exc: BaseException) -> str:
-    """An exception as text that cannot carry a secret."""
+    """An exception as text that cannot carry a secret: our own messages (they name
+    fingerprints, variables and URLs only), else what its status says."""
     if isinstance(exc, OAuthError | ValueError):
-        return str(exc)  # our messages: fingerprints, names and URLs only
+        return str(exc)
     status = getattr(exc, "status_code", None)
     code = getattr(exc, "error_code", None)
-    extra = ", ".join(str(x) for x in (status, code) if x)
-    return f"{type(exc).__name__}" + (f" ({extra})" if extra else "")
+    if status or code:
+        return "the service answered " + " ".join(str(x) for x in (status, code) if x)
+    return "it failed without a reason we can quote"
 
 
-# -- 1. settings --------------------------------------------------------------------------
-def _url_problem(name: str, url: str) -> str | None:
-    parts = urlsplit(url)
-    loopback = parts.hostname in ("localhost", "127.0.0.1")
-    if parts.scheme == "https" or (parts.scheme == "http" and loopback):
-        return None
-    return f"{name}={url!r} must be https:// (http only for localhost)"
+def failed(name: str, cause: Cause) -> CheckResult:
+    return CheckResult(name, "fail", cause.detail, cause.fix, cause.key)
 
 
-def check_settings(environ: Mapping[str, str]) -> CheckResult:
-    """The environment contract: present and well formed (values are never shown)."""
-
-    def get(name: str) -> str:
-        return environ.get(name, "").strip() if contract.is_set(name, environ) else ""
-
-    problems: list[str] = []
-    fixes: list[str] = []
-    try:
-        oauth = contract.settings(OAuthSettings, environ)
-        storage = contract.settings(StorageSettings, environ)
-    except contract.ConfigError as exc:  # a malformed number names its variable
-        return CheckResult("settings", "fail", str(exc), "set it to a whole number")
-    if not get(CLIENT_ID_VAR) and not get(CLIENT_ID_SECRET_NAME_VAR):
-        problems.append(f"{CLIENT_ID_VAR} is not set")
-        fixes.append(
-            f"set {CLIENT_ID_VAR} to the app's client id (developer.xero.com → My Apps → "
-            "your app → Configuration)"
-        )
-    store = oauth.token_store
-    further: tuple[str, ...] = ()
-    try:
-        parse_store_uri(store)
-    except ValueError as exc:
-        problems.append(str(exc))
-        fixes.append(f"fix {TOKEN_STORE_VAR}")
-    else:
-        try:
-            further = parse_names(oauth.connections)
-            for token_set in further:
-                store_for(store, token_set)
-        except contract.ConfigError as exc:
-            problems.append(str(exc))
-            fixes.append(f"fix {CONNECTIONS_VAR}")
-    if not (storage.connection_string or storage.account_url):
-        problems.append("no storage account configured")
-        fixes.append(
-            f"set {ACCOUNT_URL_VAR}=https://ACCOUNT.blob.core.windows.net (managed "
-            f"identity) or {CONNECTION_STRING_VAR}"
-        )
-    container = storage.container
-    if not _CONTAINER.match(container):
-        problems.append(f"{CONTAINER_VAR}={container!r} is not a valid container name")
-        fixes.append(f"set {CONTAINER_VAR} to 3-63 lowercase letters, digits or single dashes")
-    for name in URL_VARS:
-        problem = _url_problem(name, get(name)) if get(name) else None
-        if problem:
-            problems.append(problem)
-            fixes.append(f"unset {name} to use Xero, or point it at https")
-    redirect = get(REDIRECT_URI_VAR)
-    if redirect and (_url_problem(REDIRECT_URI_VAR, redirect) or urlsplit(redirect).port is None):
-        problems.append(f"{REDIRECT_URI_VAR}={redirect!r} is not a usable redirect URI")
-        fixes.append(
-            f"set {REDIRECT_URI_VAR} to the URI registered on the app, e.g. "
-            "http://localhost:8765/callback (exact match, port included)"
-        )
-    for var, parse in (
-        (RESCUE_LOCATION_VAR, parse_rescue_location),
-        (TOKEN_LOCK_VAR, lambda text: keyvault_lock_location("https://x", "x", text)),
-    ):
-        if get(var):
-            try:
-                parse(get(var))
-            except ValueError as exc:
-                problems.append(str(exc))
-                fixes.append(f"fix {var}")
-    if problems:
-        return CheckResult("settings", "fail", "; ".join(problems), "; ".join(fixes))
-    confidential = oauth.client_secret or oauth.client_secret_secret_name
-    kind = "confidential (client secret set)" if confidential else "public (PKCE)"
-    sets = f" (and token sets {', '.join(further)} beside it)" if further else ""
-    return CheckResult(
-        "settings", "ok", f"client {kind}, token store {store}{sets}, container {container!r}"
-    )
+def unreachable(name: str, exc: BaseException, service: Service | None) -> CheckResult | None:
+    """The check's failure when `exc` is a network or permission failure of `service`."""
+    cause = explain(exc, service) if service is not None else None
+    return None if cause is None else failed(name, cause)
 
 
 # -- 2. token store -----------------------------------------------------------------------
-_KV_FIX = (
-    "grant the identity the role 'Key Vault Secrets Officer' on the vault (Azure RBAC) or "
-    "Get and Set secret permissions (access policy); locally, `az login` first"
+_KV_ROLE = (
+    "the role 'Key Vault Secrets Officer' on the vault (Azure RBAC) or Get and Set secret "
+    "permissions (access policy)"
 )
+_KV_FIX = f"grant the identity {_KV_ROLE}; locally, `az login` first"
+_BLOB_ROLE = "'Storage Blob Data Contributor' on the container"
 
 
-def check_token_store(store: TokenStore, lock: CrossProcessLock | None = None) -> CheckResult:
+def vault_service(url: str, setting: str = TOKEN_STORE_VAR) -> Service:
+    return Service("the Key Vault", url, setting, _KV_ROLE)
+
+
+def check_token_store(
+    store: TokenStore, lock: CrossProcessLock | None = None, vault: Service | None = None
+) -> CheckResult:
     """Readable and writable, without changing the stored token set."""
     name = "token store"
+    if isinstance(store, KeyVaultTokenStore):
+        vault = vault or vault_service(store.vault_url)
     try:
         tokens = store.load()
     except Exception as exc:
-        fix = _KV_FIX if isinstance(store, KeyVaultTokenStore) else "see the message above"
+        if (found := unreachable(name, exc, vault)) is not None:
+            return found
+        fix = _KV_FIX
         if isinstance(store, FileTokenStore):
             fix = (
                 f"run `chmod 600 {store.path}`"
@@ -198,12 +105,13 @@ def check_token_store(store: TokenStore, lock: CrossProcessLock | None = None) -
             )
         return CheckResult(name, "ok", f"{store.describe()} readable and writable")
     if isinstance(store, KeyVaultTokenStore):
-        return _check_vault_set(store, lock, present=tokens is not None)
+        assert vault is not None
+        return _check_vault_set(store, lock, vault, present=tokens is not None)
     return CheckResult(name, "ok", f"{store.describe()} readable")
 
 
 def _check_vault_set(
-    store: KeyVaultTokenStore, lock: CrossProcessLock | None, *, present: bool
+    store: KeyVaultTokenStore, lock: CrossProcessLock | None, vault: Service, *, present: bool
 ) -> CheckResult:
     """Set permission: write the current value again as a new version, under the lock
     (a refresh in between would otherwise be overwritten by the older set)."""
@@ -227,14 +135,16 @@ def _check_vault_set(
     except LockTimeout as exc:
         return CheckResult(name, "warn", f"Get works; Set not tested: {exc}", "run doctor again")
     except Exception as exc:
-        return CheckResult(
-            name, "fail", f"Set on {store.describe()} failed: {safe_text(exc)}", _KV_FIX
-        )
+        cause = explain(exc, vault)
+        if cause is not None and cause.key:
+            return failed(name, cause)
+        detail = f"Set on {store.describe()} failed: " + (cause.detail if cause else safe_text(exc))
+        return CheckResult(name, "fail", detail, _KV_FIX)
     return CheckResult(name, "ok", f"{store.describe()}: Get and Set allowed")
 
 
 # -- 3. lock ------------------------------------------------------------------------------
-def check_lock(lock: CrossProcessLock) -> CheckResult:
+def check_lock(lock: CrossProcessLock, storage: Service | None = None) -> CheckResult:
     try:
         with lock.hold():
             pass
@@ -247,18 +157,23 @@ def check_lock(lock: CrossProcessLock) -> CheckResult:
             "process; a blob lease frees itself within its lease time (15-60 s)",
         )
     except Exception as exc:
+        cause = explain(exc, storage) if storage is not None else None
+        if cause is not None and cause.key:
+            return failed("lock", cause)
         return CheckResult(
             "lock",
             "fail",
-            f"cannot take {lock.describe()}: {safe_text(exc)}",
-            "for a blob lease lock grant the identity 'Storage Blob Data Contributor' on the "
-            f"lock's container (or set {TOKEN_LOCK_VAR}=CONTAINER/BLOB to one it may write)",
+            f"cannot take {lock.describe()}: " + (cause.detail if cause else safe_text(exc)),
+            f"grant the identity {_BLOB_ROLE} of the lock (or set "
+            f"{TOKEN_LOCK_VAR}=CONTAINER/BLOB to one it may write)",
         )
     return CheckResult("lock", "ok", f"{lock.describe()} taken and released")
 
 
 # -- 4. token set -------------------------------------------------------------------------
-def check_token_set(manager: TokenManager, now: float | None = None) -> CheckResult:
+def check_token_set(
+    manager: TokenManager, now: float | None = None, identity: Service | None = None
+) -> CheckResult:
     """A usable access token (refreshing if due), and the refresh token's days left."""
     name = "token set"
     status = manager.status(now)
@@ -271,7 +186,15 @@ def check_token_set(manager: TokenManager, now: float | None = None) -> CheckRes
     except AuthorizationRequired as exc:
         return CheckResult(name, "fail", exc.reason, "run `oauth-etl authorize` again")
     except OAuthError as exc:
-        return CheckResult(name, "fail", str(exc), "see the message; then run doctor again")
+        if (found := unreachable(name, exc, identity)) is not None:
+            return found
+        return CheckResult(
+            name,
+            "fail",
+            str(exc),
+            "check XERO_CLIENT_ID and XERO_CLIENT_SECRET against the app (developer.xero.com → "
+            "My Apps → Configuration), then run doctor again",
+        )
     status = manager.status(now)
     if status.grant == "client_credentials":
         return CheckResult(name, "ok", f"{status.fingerprint}: client credentials, no refresh")
@@ -281,7 +204,7 @@ def check_token_set(manager: TokenManager, now: float | None = None) -> CheckRes
             "warn",
             f"{status.fingerprint}: refresh token age unknown (imported?), so the 60-day "
             "expiry cannot be predicted",
-            "run `oauth-etl token keep-alive` once: the rotated token's age is then known",
+            "run `oauth-etl token refresh` once: the rotated token's age is then known",
         )
     left = status.refresh_days_left
     detail = f"{status.fingerprint}: refresh token {left:.1f} days left of 60 unused"
@@ -290,28 +213,9 @@ def check_token_set(manager: TokenManager, now: float | None = None) -> CheckRes
             name,
             "warn",
             detail,
-            "make sure the weekly keep-alive schedule runs (or `oauth-etl token keep-alive`)",
+            "make sure the weekly keep-alive schedule runs (or `oauth-etl token refresh`)",
         )
     return CheckResult(name, "ok", detail)
-
-
-# -- 5. scopes ----------------------------------------------------------------------------
-def check_scopes(granted: str, endpoints: Iterable[Endpoint] | None = None) -> CheckResult:
-    """The granted scopes against what the selected endpoints need."""
-    missing = unreadable(granted.split(), endpoints)
-    if not missing:
-        return CheckResult("scopes", "ok", f"granted scopes cover the selection ({granted})")
-    parts = []
-    for endpoint_name, scope in sorted(missing.items()):
-        why = RESTRICTED_SCOPES.get(scope)
-        parts.append(f"{endpoint_name} needs {scope}" + (f" ({why})" if why else ""))
-    return CheckResult(
-        "scopes",
-        "fail",
-        "these assets will fail with 401 AuthorizationUnsuccessful: " + "; ".join(parts),
-        "deselect those assets, or authorize again asking for the scopes (restricted ones "
-        "only if the app has them: `oauth-etl authorize --with-journals`)",
-    )
 
 
 # -- 6. tenants ---------------------------------------------------------------------------
@@ -322,19 +226,26 @@ class ConnectionLike(Protocol):
     def tenant_name(self) -> str | None: ...
 
 
-def check_tenants(list_connections: Callable[[], Sequence[ConnectionLike]]) -> CheckResult:
+def check_tenants(
+    list_connections: Callable[[], Sequence[ConnectionLike]], api: Service | None = None
+) -> CheckResult:
     try:
         connections = list(list_connections())
     except Exception as exc:
+        if (found := unreachable("tenants", exc, api)) is not None:
+            return found
         return CheckResult(
-            "tenants", "fail", f"GET /connections failed: {safe_text(exc)}", f"check {URL_VARS[2]}"
+            "tenants",
+            "fail",
+            f"GET /connections failed: {safe_text(exc)}",
+            "run `oauth-etl token ensure`; if it works, run doctor again in a minute",
         )
     if not connections:
         return CheckResult(
             "tenants",
             "fail",
             "the token reaches no organisation",
-            "run `oauth-etl authorize` again and allow at least one organisation",
+            "run `oauth-etl authorize --yes` again and allow at least one organisation",
         )
     names = ", ".join(f"{c.tenant_name or '(no name)'} [{c.tenant_id}]" for c in connections)
     return CheckResult("tenants", "ok", f"{len(connections)}: {names}")
@@ -348,41 +259,73 @@ class ProbeContainer(Protocol):
     def delete_blob(self, blob: str, **kwargs: Any) -> Any: ...
 
 
-def check_landing(container: ProbeContainer, prefix: str = "") -> CheckResult:
+def check_landing(
+    container: ProbeContainer, prefix: str = "", storage: Service | None = None
+) -> CheckResult:
     """Write a probe blob and delete it."""
     name = "landing container"
     blob = f"{prefix.strip('/') + '/' if prefix.strip('/') else ''}_doctor/probe-{uuid.uuid4().hex}"
     where = f"container {container.container_name!r}"
     try:
-        container.upload_blob(blob, b"oauth-etl doctor probe", overwrite=True, timeout=30)
-        container.delete_blob(blob, timeout=30)
+        container.upload_blob(blob, b"oauth-etl doctor probe", overwrite=True, timeout=10)
+        container.delete_blob(blob, timeout=10)
     except Exception as exc:
         code = str(getattr(exc, "error_code", "") or "")
         if code == "ContainerNotFound":
-            fix = f"create it: `az storage container create --name {container.container_name}`"
-        elif getattr(exc, "status_code", None) == 403:
-            fix = f"grant the identity 'Storage Blob Data Contributor' on {where}"
-        else:
-            fix = "check the storage account URL or connection string and the network"
-        return CheckResult(name, "fail", f"cannot write a probe to {where}: {safe_text(exc)}", fix)
+            return CheckResult(
+                name,
+                "fail",
+                f"{where} does not exist",
+                f"create it: `az storage container create --name {container.container_name}`",
+            )
+        if getattr(exc, "status_code", None) == 403:
+            return CheckResult(
+                name,
+                "fail",
+                f"cannot write a probe to {where}: 403 Forbidden",
+                f"grant the identity {_BLOB_ROLE} {container.container_name!r}",
+            )
+        if (found := unreachable(name, exc, storage)) is not None:
+            return found
+        return CheckResult(
+            name,
+            "fail",
+            f"cannot write a probe to {where}: {safe_text(exc)}",
+            "check the storage account URL or connection string and the network",
+        )
     return CheckResult(name, "ok", f"probe blob written to and deleted from {where}")
 
 
 # -- 8. optional: credentials in Key Vault, rescue location --------------------------------
 def check_credential_secrets(
-    read_secret: Callable[[str], str] | None, names: Sequence[str]
+    read_secret: Callable[[str], str] | None,
+    names: Sequence[str],
+    vault: Service | None = None,
+    *,
+    client_id_set: bool = True,
 ) -> CheckResult:
     name = "credential secrets"
     if read_secret is None or not names:
+        if not client_id_set:
+            return CheckResult(name, "skip", "skipped: no client id (see settings)")
         return CheckResult(name, "ok", "not used (client id and secret from the environment)")
-    failed = []
+    failures = []
     for secret in names:
         try:
             read_secret(secret)
         except Exception as exc:
-            failed.append(safe_text(exc))
-    if failed:
-        return CheckResult(name, "fail", "; ".join(failed), _KV_FIX.replace("and Set ", ""))
+            cause = explain(exc, vault) if vault is not None else None
+            if cause is not None and cause.key:
+                return failed(name, cause)
+            failures.append(f"{secret}: " + (cause.detail if cause else safe_text(exc)))
+    if failures:
+        return CheckResult(
+            name,
+            "fail",
+            "; ".join(failures),
+            "create the secret in the vault, or grant the identity the role 'Key Vault "
+            "Secrets User' (Get permission); locally, `az login` first",
+        )
     return CheckResult(name, "ok", f"{len(names)} secret(s) readable: {', '.join(names)}")
 
 

@@ -147,12 +147,37 @@ class _CallbackHandler(http.server.BaseHTTPRequestHandler):
         pass  # the query holds the code: never log it
 
 
+def check_redirect_uri(redirect_uri: str) -> str:
+    """`redirect_uri` if an authorization server may redirect to it, in every mode: an
+    absolute http(s) URL with a host and no fragment (RFC 6749 section 3.1.2), plain
+    http only for loopback (RFC 8252 section 7.3; Xero's app form refuses other http
+    URIs). Else ValueError saying what to pass."""
+    parts = urlsplit(redirect_uri.strip())
+    problem = None
+    try:
+        parts.port  # noqa: B018  (a malformed port raises here)
+    except ValueError:
+        problem = "its port is not a number from 1 to 65535"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problem = "it is not an absolute http:// or https:// URL"
+    elif parts.fragment:
+        problem = "it has a #fragment"
+    elif parts.scheme == "http" and parts.hostname not in LOOPBACK_NAMES:
+        problem = "plain http is only allowed for a loopback host (localhost, 127.0.0.1)"
+    if problem:
+        raise ValueError(
+            f"redirect URI {redirect_uri!r} is not usable: {problem}; pass the URI "
+            f"registered on the Xero app exactly, e.g. {DEFAULT_REDIRECT_URI}"
+        )
+    return redirect_uri.strip()
+
+
 def listen_address(redirect_uri: str) -> tuple[str, int, str]:
     """Where the local callback listens for `redirect_uri`: (127.0.0.1, port, path).
 
     Only loopback URIs can be served here; anything else is refused with the reason.
     """
-    parts = urlsplit(redirect_uri)
+    parts = urlsplit(check_redirect_uri(redirect_uri))
     if parts.scheme != "http" or (parts.hostname or "") not in LOOPBACK_NAMES:
         raise ValueError(
             f"redirect URI {redirect_uri!r}: the local callback listens only on this machine's "
@@ -203,7 +228,7 @@ def run_local_authorization(
     verifier = generate_code_verifier()
     challenge = code_challenge_s256(verifier) if use_pkce else None
     state = generate_state()
-    uri = resolve_redirect_uri(redirect_uri, port)
+    uri = check_redirect_uri(resolve_redirect_uri(redirect_uri, port))
     url = build_authorize_url(login_url, client_id, uri, scopes, state, challenge)
 
     if mode == "paste":

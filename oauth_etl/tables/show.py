@@ -1,16 +1,19 @@
-"""What `oauth-etl table show xero/invoices --tenant ...` prints: schema, rows, versions."""
+"""What `oauth-etl table show invoices --tenant ...` prints: schema, rows, versions; the
+name checked against the catalog, and its errors told apart (unknown, not merged, unreadable)."""
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
+from deltalake.exceptions import DeltaError
 
 from oauth_etl.tables.location import SOURCE, TableStore
-from oauth_etl.tables.model import TENANT
-from oauth_etl.tables.upkeep import table
+from oauth_etl.tables.model import TENANT, table_names
+from oauth_etl.tables.writes import open_table
 
 HISTORY_LIMIT = 10
 
@@ -35,12 +38,46 @@ class TableDescription:
     history: tuple[Version, ...]  # newest first
 
 
+class UnknownTable(LookupError):
+    """No table of that name in the catalog; `suggestions` are the close names."""
+
+    def __init__(self, name: str, suggestions: tuple[str, ...]) -> None:
+        close = f"did you mean {', '.join(suggestions)}? " if suggestions else ""
+        super().__init__(
+            f"no table {name!r} in the catalog: {close}the tables are {', '.join(table_names())}"
+        )
+        self.suggestions = suggestions
+
+
+class NotMergedYet(LookupError):
+    """A table of the catalog with no Delta table yet: nothing merged."""
+
+    def __init__(self, name: str, uri: str) -> None:
+        super().__init__(f"{GROUP}/{name} is not merged yet (no Delta table at {uri})")
+        self.name = name
+
+
+class TableUnreadable(RuntimeError):
+    """The storage under the table could not be read (network, credential, permission);
+    the original error is the cause (its text may quote a URL with a SAS: never shown)."""
+
+    def __init__(self, uri: str) -> None:
+        super().__init__(f"cannot read the Delta table at {uri}")
+        self.uri = uri
+
+
+GROUP = "xero_tables"  # the table assets' key prefix: `xero_tables/invoices`
+
+
 def table_name(name: str) -> str:
-    """`xero/invoices` or `invoices` -> `invoices`."""
-    source, sep, rest = name.partition("/")
-    if sep and source != SOURCE:
-        raise KeyError(f"unknown source {source!r} in {name!r}: tables are under {SOURCE}/")
-    return rest if sep else name
+    """`invoices`, `xero/invoices` or the asset key `xero_tables/invoices` -> `invoices`,
+    checked against the catalog's tables (UnknownTable with the close names)."""
+    source, sep, rest = name.strip().partition("/")
+    short = rest if sep and source in (SOURCE, GROUP) else name.strip()
+    known = table_names()
+    if short not in known:
+        raise UnknownTable(name, tuple(difflib.get_close_matches(short, known, n=3)))
+    return short
 
 
 def column_types(schema: pa.Schema) -> list[tuple[str, str]]:
@@ -52,10 +89,20 @@ def describe(
     store: TableStore, name: str, tenant_id: str | None = None, history: int = HISTORY_LIMIT
 ) -> TableDescription:
     short = table_name(name)
-    dt = table(store, short)
-    partitions = None if tenant_id is None else [(TENANT, "=", tenant_id)]
-    dataset = dt.to_pyarrow_dataset(partitions=partitions)
-    tenants = {p[TENANT] for p in dt.partitions()}
+    if history < 1:
+        raise ValueError(f"history must be 1 or more versions (got {history})")
+    try:
+        dt = open_table(store, short)
+        if dt is None:
+            raise NotMergedYet(short, store.uri(short))
+        partitions = None if tenant_id is None else [(TENANT, "=", tenant_id)]
+        dataset = dt.to_pyarrow_dataset(partitions=partitions)
+        tenants = {p[TENANT] for p in dt.partitions()}
+        entries = dt.history(history)
+        rows = dataset.count_rows()
+    except (OSError, DeltaError) as exc:
+        # delta-rs: `OSError: Generic MicrosoftAzure error ...` (network, credential, 403).
+        raise TableUnreadable(store.uri(short)) from exc
     versions = tuple(
         Version(
             version=int(entry["version"]),
@@ -63,14 +110,14 @@ def describe(
             operation=str(entry.get("operation", "")),
             metrics=dict(entry.get("operationMetrics") or {}),
         )
-        for entry in dt.history(history)
+        for entry in entries
     )
     return TableDescription(
-        name=f"{SOURCE}/{short}",
+        name=f"{GROUP}/{short}",
         uri=dt.table_uri,
         version=dt.version(),
         schema=pa.schema(dt.schema().to_arrow()),
-        rows=dataset.count_rows(),
+        rows=rows,
         tenant_id=tenant_id,
         partitions=len(tenants),
         history=versions,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -14,6 +15,9 @@ from oauth_etl_dev.sandbox.config import DAY, REGISTERED_REDIRECT_URIS, SandboxC
 from oauth_etl_dev.sandbox.grants import SCOPE_PRESETS
 from oauth_etl_dev.sandbox.limits import TIER_DAY_LIMITS, tier_day_limit
 from oauth_etl_dev.sandbox.server import SandboxStartError, serve_forever
+
+# Where the sandbox reads the app's client secret (not a flag: flags show in `ps`).
+SECRET_VAR = "SANDBOX_CLIENT_SECRET"  # noqa: S105  (a variable name, not a secret)
 
 
 @click.command("sandbox")
@@ -29,7 +33,16 @@ from oauth_etl_dev.sandbox.server import SandboxStartError, serve_forever
 @click.option(
     "--client-secret",
     default=None,
-    help="The app's client secret; without it the app is a public PKCE client.",
+    envvar=SECRET_VAR,
+    show_envvar=True,
+    help="The app's client secret; without it the app is a public PKCE client. Prefer the "
+    "environment variable or --client-secret-file: a flag shows in `ps`.",
+)
+@click.option(
+    "--client-secret-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A file holding the app's client secret (its first line).",
 )
 @click.option(
     "--records",
@@ -134,6 +147,7 @@ def sandbox_command(
     port: int,
     client_id: str,
     client_secret: str | None,
+    client_secret_file: Path | None,
     records: int,
     tenants: int,
     seed: int,
@@ -159,6 +173,13 @@ def sandbox_command(
     **changes: Any,
 ) -> None:
     """Serve a local Xero: login, identity, /Connections and the Accounting API."""
+    if client_secret_file is not None:
+        if client_secret:
+            raise click.BadParameter(
+                f"give the secret once: --client-secret-file or {SECRET_VAR}/--client-secret",
+                param_hint="--client-secret-file",
+            )
+        client_secret = client_secret_file.read_text(encoding="utf-8").strip() or None
     denied = []
     for name in deny_endpoint:
         endpoint = ENDPOINTS_BY_LOWER.get(name.lower())

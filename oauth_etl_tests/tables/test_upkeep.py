@@ -116,5 +116,8 @@ def test_show_prints_schema_row_count_and_versions(
     assert text.splitlines()[1] == f"version {mine.version}, 12 row(s) for tenant t1"
     assert "  UpdatedDateUTC" in text and "timestamp[us, tz=UTC]" in text
     assert "MERGE" in text and "num_target_rows_updated=4" in text
-    with pytest.raises(KeyError, match="unknown source"):
+    assert show.describe(store, "xero_tables/invoices", tenant_id="t1").rows == 12  # asset key
+    with pytest.raises(show.UnknownTable, match="no table 'quickbooks/invoices'"):
         show.describe(store, "quickbooks/invoices")
+    with pytest.raises(show.NotMergedYet, match="xero_tables/contacts is not merged yet"):
+        show.describe(store, "contacts")

@@ -1,45 +1,18 @@
-"""`oauth-etl` as a user runs it: real processes against the sandbox, a file token store."""
+"""`oauth-etl token ...`, `doctor` and the development commands as a user runs them: real
+processes against the sandbox, a file token store."""
 
 import json
 import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from oauth_etl.oauth.authorize import DEFAULT_REDIRECT_URI
-from oauth_etl.oauth.stores import FileTokenStore
 from oauth_etl.oauth.tokens import TokenSet
 from oauth_etl_dev.demo import local_environment, run_demo
-from oauth_etl_dev.local_services import PROJECT_ROOT, Azurite
+from oauth_etl_dev.local_services import Azurite
+from oauth_etl_tests.cli.conftest import cli, secrets_in, store_of
 from oauth_etl_tests.conftest import SandboxFactory, SandboxHandle
-
-
-def cli(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "oauth_etl.cli", *args],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, **env},
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def store_of(env: dict[str, str]) -> FileTokenStore:
-    return FileTokenStore(env["OAUTH_ETL_TOKEN_STORE"].removeprefix("file:"))
-
-
-def secrets_in(env: dict[str, str]) -> list[str]:
-    tokens = store_of(env).load()
-    values = [env["XERO_CLIENT_SECRET"]]
-    if tokens is not None:
-        values += [t for t in (tokens.access_token, tokens.refresh_token) if t]
-    return values
 
 
 def grants(sandbox: SandboxHandle) -> tuple[int, int]:
@@ -68,6 +41,10 @@ def test_authorize_then_look_after_the_token_set(
     assert status.returncode == 0, status.stderr
     assert "access token: valid" in status.stdout
     assert "60 unused" in status.stdout
+    (as_json,) = json.loads(cli(env, "token", "status", "--json").stdout)
+    stored = store_of(env).load()
+    assert stored is not None and as_json["fingerprint"] == stored.fingerprint()
+    assert as_json["token_set"] == "default" and as_json["access_valid"] is True
 
     ensured = cli(env, "token", "ensure")
     assert ensured.returncode == 0 and grants(strict_sandbox) == (0, 0)  # still valid
@@ -121,45 +98,6 @@ def test_token_restore_puts_a_rescued_set_back(
     assert loaded == TokenSet.from_json(rescue.read_bytes())
 
 
-def test_authorize_asks_for_what_a_new_app_gets_and_opts_in_to_journals(
-    sandbox_factory: SandboxFactory, azurite: Azurite, tmp_path: Path
-) -> None:
-    new_app = sandbox_factory("--scopes", "new-app", "--tenants", "1", "--no-limits")
-    env = local_environment(new_app.sandbox, azurite, tmp_path)
-    # Asking for Journals fails the whole consent, as Xero does for an app without it.
-    refused = cli(env, "authorize", "--unattended", "--with-journals")
-    assert refused.returncode == 1 and "scope" in refused.stderr
-    assert store_of(env).load() is None
-    authorized = cli(env, "authorize", "--unattended")
-    assert authorized.returncode == 0, authorized.stderr
-    assert "not asked for (opt-in): expense_claims, journals, receipts" in authorized.stdout
-    tokens = store_of(env).load()
-    assert tokens is not None
-    granted = set(tokens.scope.split())
-    assert {"offline_access", "accounting.invoices.read"} <= granted
-    assert not granted & {"accounting.journals.read", "accounting.classicexpenses.read"}
-
-
-def test_authorize_sends_the_redirect_uri_registered_on_the_app(
-    sandbox_factory: SandboxFactory, azurite: Azurite, tmp_path: Path
-) -> None:
-    registered = "http://localhost:9412/oauth/callback"
-    app = sandbox_factory("--redirect-uri", registered, "--tenants", "1", "--no-limits")
-    env = local_environment(app.sandbox, azurite, tmp_path)
-    unregistered = cli(env, "authorize", "--unattended")
-    assert unregistered.returncode == 1 and "--redirect-uri" in unregistered.stderr
-    given = cli(env, "authorize", "--unattended", "--redirect-uri", registered)
-    assert given.returncode == 0, given.stderr
-    configured = cli({**env, "XERO_REDIRECT_URI": registered}, "authorize", "--unattended")
-    assert configured.returncode == 0, configured.stderr
-
-
-def test_authorize_help_names_the_default_redirect_uri() -> None:
-    result = cli({}, "authorize", "--help")
-    assert DEFAULT_REDIRECT_URI in result.stdout and "random" not in result.stdout
-    assert "--with-journals" in result.stdout and "--with-classic-expenses" in result.stdout
-
-
 def test_doctor_fails_before_authorize_and_passes_after(env: dict[str, str]) -> None:
     before = cli(env, "doctor")
     assert before.returncode == 1
@@ -170,12 +108,12 @@ def test_doctor_fails_before_authorize_and_passes_after(env: dict[str, str]) -> 
     assert cli(env, "authorize", "--unattended").returncode == 0
     after = cli(env, "doctor")
     assert after.returncode == 0, after.stdout
-    assert after.stdout.count("✔") == 9 and "✘" not in after.stdout
+    assert after.stdout.count("✔") == 10 and "✘" not in after.stdout
     assert "tenants: 2:" in after.stdout
     as_json = cli(env, "doctor", "--json")
     assert as_json.returncode == 0
     payload = json.loads(as_json.stdout)
-    assert payload["ok"] is True and len(payload["checks"]) == 9
+    assert payload["ok"] is True and len(payload["checks"]) == 10
 
     # Journals asked for by the check, not granted: the scopes check names the fix.
     journals = cli(env, "doctor", "--with-journals")
@@ -224,49 +162,3 @@ def test_demo_lands_every_endpoint_and_prints_its_summary(tmp_path: Path) -> Non
     assert int(line_items[1]) > 0
     assert "every table check passed" in lines
     assert json.dumps(lines).count("demo-secret") == 0
-
-
-HEAVY = ("dagster", "azure", "starlette", "uvicorn", "rich")
-PROBE = """
-import atexit, sys
-atexit.register(lambda: print("loaded:", sorted({m.split(".")[0] for m in sys.modules} & set(%r))))
-sys.modules.update({name: None for name in %r})  # as if not installed
-from oauth_etl.cli import main
-main()
-"""
-
-
-def probe(
-    env: dict[str, str], *args: str, blocked: tuple[str, ...] = ()
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", PROBE % (HEAVY, blocked), *args],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-@pytest.mark.parametrize(
-    "args",
-    [("--help",), ("token", "status"), ("token", "--help"), ("doctor", "--help")],
-)
-def test_help_and_token_commands_import_neither_dagster_nor_azure(
-    args: tuple[str, ...], tmp_path: Path
-) -> None:
-    env = {"XERO_CLIENT_ID": "cid", "OAUTH_ETL_TOKEN_STORE": f"file:{tmp_path / 't.json'}"}
-    result = probe(env, *args)
-    assert "Traceback" not in result.stderr, result.stderr
-    assert "loaded: []" in result.stdout, result.stdout
-
-
-def test_development_commands_name_the_install_they_need() -> None:
-    # A runtime install has no sandbox server: the command says so instead of a traceback.
-    result = probe({}, "sandbox", "--help", blocked=("starlette",))
-    assert result.returncode == 1
-    assert "development install" in result.stderr and "Traceback" not in result.stderr
-    listed = probe({}, "--help", blocked=("starlette",))
-    assert listed.returncode == 0 and "sandbox" in listed.stdout

@@ -1,0 +1,5 @@
+"""`python -m oauth_etl.cli`."""
+
+from oauth_etl.cli import main
+
+main()

@@ -1,0 +1,235 @@
+"""`oauth-etl run`: extract chosen endpoints for chosen tenants through Dagster (like
+`dagster asset materialize --select ... --partition ...`), one run per tenant, with live
+progress: pages, records, and the tenant's calls left in the minute and the day.
+
+In this process by default (the materializations, so the cursors, go to DAGSTER_HOME), or
+`--submit URL`: queued on a running deployment through its webserver, and followed from
+DAGSTER_HOME when it is the deployment's. On a terminal the progress redraws in place;
+otherwise (a pipe, a log) each change is one plain line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import click
+
+from oauth_etl.cli.base import connected, echo_json, fail, json_option
+from oauth_etl.cli.choose import endpoints as chosen_endpoints
+from oauth_etl.cli.choose import select_option
+from oauth_etl.cli.choose import tenants as chosen_tenants
+from oauth_etl.cli.engine import commands
+
+_MARK = {"queued": " ", "running": "…", "landed": "✔", "failed": "✘"}
+
+
+def describe(shown: Any) -> str:
+    """One endpoint's line: its state, then its latest figures."""
+    head = f"{_MARK.get(shown.state, ' ')} {shown.tenant_id[:8]} xero/{shown.endpoint}"
+    if shown.state == "landed":
+        budget = ""
+        if shown.minute_left is not None or shown.day_left is not None:
+            minute = "?" if shown.minute_left is None else shown.minute_left
+            day = "?" if shown.day_left is None else shown.day_left
+            budget = f"; calls left: {minute} this minute, {day} today"
+        return (
+            f"{head}: {shown.records} records, {shown.pages} pages, {shown.api_calls} calls"
+            + budget
+        )
+    if shown.state == "failed":
+        return f"{head}: failed: {shown.message}"
+    if shown.message:
+        return f"{head}: {shown.message.split(': ', 1)[-1]}"
+    return f"{head}: {shown.state}"
+
+
+class Live:
+    """Progress on a terminal (redrawn in place) or as plain lines (each change once)."""
+
+    def __init__(self, terminal: bool, quiet: bool = False) -> None:
+        self.terminal = terminal
+        self.quiet = quiet
+        self._drawn = 0
+        self._said: dict[tuple[str, str], str] = {}
+
+    def __call__(self, progress: Any) -> None:
+        if self.quiet:
+            return
+        lines = [describe(shown) for shown in progress.endpoints.values()]
+        if self.terminal:
+            up = f"\x1b[{self._drawn}F" if self._drawn else ""
+            click.echo(up + "".join(f"\x1b[2K{line}\n" for line in lines), nl=False, color=True)
+            self._drawn = len(lines)
+            return
+        for shown, line in zip(progress.endpoints.values(), lines, strict=True):
+            key = (progress.run_id, shown.endpoint)
+            if shown.state != "queued" and self._said.get(key) != line:
+                self._said[key] = line
+                click.echo(line)
+
+    def finish(self) -> None:
+        self._drawn = 0
+
+
+@contextlib.contextmanager
+def _bounded() -> Iterator[None]:
+    """A run that outlives --timeout ends the command with what to do."""
+    try:
+        yield
+    except TimeoutError as exc:
+        fail(str(exc), "give it more time (--timeout SECONDS), or follow it in the Dagster UI")
+
+
+@click.command("run")
+@select_option
+@click.option(
+    "--tenant",
+    "tenant_ids",
+    multiple=True,
+    metavar="ID",
+    help="A tenant to extract (repeat; default: every organisation the token sets reach).",
+)
+@click.option(
+    "--full-refresh",
+    is_flag=True,
+    help="Ignore the stored cursors and read everything again: the way to reset a cursor.",
+)
+@click.option(
+    "--submit",
+    "webserver",
+    default=None,
+    metavar="URL",
+    help="Queue the runs on a running deployment (its webserver, e.g. http://127.0.0.1:3000) "
+    "instead of running here.",
+)
+@click.option("--location", default=None, help="With --submit: the code location's name.")
+@click.option(
+    "--timeout",
+    type=click.IntRange(1, 86_400),
+    default=3600,
+    show_default=True,
+    help="Longest wait for one run, in seconds (a run in this process stops with the command).",
+)
+@json_option
+def run_command(
+    select: tuple[str, ...],
+    tenant_ids: tuple[str, ...],
+    full_refresh: bool,
+    webserver: str | None,
+    location: str | None,
+    timeout: int,
+    as_json: bool,
+) -> None:
+    """Extract the chosen endpoints for the chosen tenants through Dagster, one run per
+    tenant; exit status 0 only when every endpoint landed."""
+    wanted = chosen_endpoints(select)
+    side = commands()
+    if webserver:
+        _submit(side, wanted, tenant_ids, full_refresh, webserver, location, timeout, as_json)
+        return
+    live = Live(sys.stdout.isatty(), quiet=as_json)
+    outcomes = []
+    with _bounded(), side.instance() as instance:  # DAGSTER_HOME before any network call
+        with connected() as (_, api):
+            organisations = side.organisation_ids(api.connections())
+        tenants = chosen_tenants(tenant_ids, organisations, "to the token sets")
+        side.register_tenants(instance, organisations)
+        for tenant_id in tenants:
+            if not as_json:
+                click.echo(
+                    f"tenant {tenant_id}: {len(wanted)} endpoint(s)"
+                    + (" from scratch (--full-refresh)" if full_refresh else "")
+                )
+            outcomes.append(
+                side.run_in_process(
+                    instance,
+                    wanted,
+                    tenant_id,
+                    full_refresh=full_refresh,
+                    on_change=live,
+                    timeout=float(timeout),
+                )
+            )
+            live.finish()
+    _conclude(outcomes, as_json)
+
+
+def _submit(
+    side: Any,
+    wanted: Any,
+    tenant_ids: tuple[str, ...],
+    full_refresh: bool,
+    webserver: str,
+    location: str | None,
+    timeout: int,
+    as_json: bool,
+) -> None:
+    if not tenant_ids and not os.environ.get(side.HOME_VAR):
+        fail(
+            "--submit needs the tenants: give --tenant ID",
+            f"or set {side.HOME_VAR} to the deployment's Dagster home to run every tenant",
+        )
+    home = bool(os.environ.get(side.HOME_VAR))
+    if home:
+        with side.instance() as instance:
+            tenants = chosen_tenants(tenant_ids, side.tenants_of(instance), "to the deployment")
+    else:
+        tenants = list(dict.fromkeys(tenant_ids))
+    runs = [
+        (t, side.submit(webserver, wanted, t, full_refresh=full_refresh, location=location))
+        for t in tenants
+    ]
+    if not home:
+        for tenant_id, run_id in runs:
+            click.echo(f"queued run {run_id} for tenant {tenant_id}: {webserver}/runs/{run_id}")
+        if as_json:
+            echo_json([{"tenant_id": t, "run_id": r, "status": "QUEUED"} for t, r in runs])
+        return
+    live = Live(sys.stdout.isatty(), quiet=as_json)
+    outcomes = []
+    with _bounded(), side.instance() as instance:
+        for tenant_id, run_id in runs:
+            if not as_json:
+                click.echo(f"queued run {run_id} for tenant {tenant_id}")
+            outcomes.append(
+                side.follow_submitted(instance, run_id, wanted, tenant_id, live, float(timeout))
+            )
+            live.finish()
+    _conclude(outcomes, as_json)
+
+
+def _conclude(outcomes: list[Any], as_json: bool) -> None:
+    failed = [
+        f"xero/{shown.endpoint} ({shown.tenant_id})"
+        for run in outcomes
+        for shown in run.endpoints.values()
+        if shown.state != "landed"
+    ]
+    for run in outcomes:
+        said = any(shown.state == "failed" for shown in run.endpoints.values())
+        if run.failure and not said and not as_json:  # a step's failure was said already
+            click.echo(f"✘ run {run.run_id} for tenant {run.tenant_id}: {run.failure}")
+    if as_json:
+        echo_json(
+            [
+                {
+                    "run_id": run.run_id,
+                    "tenant_id": run.tenant_id,
+                    "status": run.status,
+                    "failure": run.failure,
+                    "endpoints": [shown.__dict__ for shown in run.endpoints.values()],
+                }
+                for run in outcomes
+            ]
+        )
+    if failed:
+        fail(
+            f"not landed: {', '.join(failed)}",
+            "see each failure above (or the run in the Dagster UI); then run again",
+        )
+    if not as_json:
+        click.echo(f"done: {sum(len(r.endpoints) for r in outcomes)} endpoint(s) landed")
