@@ -1,6 +1,6 @@
 """`oauth-etl doctor`'s webhook checks: the signing key and the queue (oauth_etl.webhooks).
 
-Skipped (one ✔ line) when no webhook variable is set: the daily schedule alone keeps the
+Both ✔ "not configured" when no webhook variable is set: the daily schedule alone keeps the
 data fresh then. Details name variables, queues and an exception's type, never a key.
 """
 
@@ -16,6 +16,7 @@ from oauth_etl.webhooks.queue import QueueUnavailable, open_queue
 
 KEY = "webhook key"
 QUEUE = "webhook queue"
+NOT_CONFIGURED = "webhooks not configured: freshness is the daily run's"
 
 
 def _cause(exc: BaseException) -> str:
@@ -60,17 +61,36 @@ def check_queue(settings: WebhookSettings) -> CheckResult:
     return CheckResult(QUEUE, "ok", detail)
 
 
-def webhook_steps(environ: Mapping[str, str]) -> list[Step]:
-    """The webhook checks as doctor steps (the queue check needs the key's)."""
+def _configured(environ: Mapping[str, str]) -> WebhookSettings | CheckResult | None:
+    """The settings; None when no webhook variable is set; a failed result when malformed."""
     try:
         settings = webhook_settings(environ)
     except ConfigError as exc:
-        failed = CheckResult(KEY, "fail", str(exc), "fix the variable")
-        return [Step(KEY, lambda: failed)]
+        return CheckResult(KEY, "fail", str(exc), "fix the variable")
     if not (settings.key or settings.key_secret_name or settings.configured()):
-        skipped = CheckResult("webhooks", "ok", "not configured: freshness is the daily run's")
-        return [Step("webhooks", lambda: skipped)]
+        return None
+    return settings
+
+
+def check_webhook_key(environ: Mapping[str, str]) -> CheckResult:
+    found = _configured(environ)
+    if found is None:
+        return CheckResult(KEY, "ok", NOT_CONFIGURED)
+    return found if isinstance(found, CheckResult) else check_key(found, environ)
+
+
+def check_webhook_queue(environ: Mapping[str, str]) -> CheckResult:
+    found = _configured(environ)
+    if found is None:
+        return CheckResult(QUEUE, "ok", NOT_CONFIGURED)
+    if isinstance(found, CheckResult):
+        return CheckResult(QUEUE, "fail", "not run: the webhook settings are malformed")
+    return check_queue(found)
+
+
+def webhook_steps(environ: Mapping[str, str]) -> list[Step]:
+    """The webhook checks as doctor steps (the queue check needs the key's)."""
     return [
-        Step(KEY, lambda: check_key(settings, environ)),
-        Step(QUEUE, lambda: check_queue(settings), (KEY,)),
+        Step(KEY, lambda: check_webhook_key(environ)),
+        Step(QUEUE, lambda: check_webhook_queue(environ), (KEY,)),
     ]
