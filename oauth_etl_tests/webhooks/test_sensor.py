@@ -253,3 +253,9 @@ def test_a_run_waiting_in_the_queue_covers_new_events_of_its_tenant(
     put(queue, event(A, "INVOICE", date="2026-12-07T02:00:00.000"))
     later = evaluate(instance, webhook_settings, None)
     assert A in [r.partition_key for r in later.run_requests or []]
+
+
+def test_a_tick_without_a_reachable_queue_fails_saying_why(instance: dg.DagsterInstance) -> None:
+    unset = WebhookSettings()
+    with pytest.raises(dg.Failure, match="no webhook queue: set OAUTH_ETL_WEBHOOK_QUEUE"):
+        evaluate(instance, unset)

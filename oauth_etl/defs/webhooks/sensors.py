@@ -17,7 +17,7 @@ import dagster as dg
 import orjson
 
 from oauth_etl.app import contract
-from oauth_etl.app.contract import WebhookSettings
+from oauth_etl.app.contract import ConfigError, WebhookSettings
 from oauth_etl.defs.webhooks.jobs import endpoint_keys, xero_webhook_job
 from oauth_etl.defs.webhooks.resources import WebhookQueueResource
 from oauth_etl.defs.xero.partitions import TENANTS
@@ -95,6 +95,8 @@ def tick(context: dg.SensorEvaluationContext, webhooks: WebhookQueueResource) ->
         queue = webhooks.open()
     except QueueUnavailable as exc:
         raise dg.Failure(description=f"{exc}: the events wait in the queue") from None
+    except ConfigError as exc:  # turned on by hand without a queue
+        raise dg.Failure(description=str(exc)) from None
     try:
         deleted, kept = settle(context, queue, context.cursor)
         messages = drain(queue)
