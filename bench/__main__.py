@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from bench import (
     calls,
+    freshness,
     landing,
     memory,
     report,
@@ -40,6 +41,7 @@ BENCHMARKS: dict[str, Callable[[bool], BenchResult]] = {
     "runcost": runcost.run,
     "tenants": tenants.run,
     "reports": reports.run,
+    "freshness": freshness.run,
 }
 
 

@@ -44,6 +44,7 @@ from oauth_etl.tables.writes import open_table
 from oauth_etl.xero.catalog import CATALOG
 from oauth_etl_dev.azurite_relay import StartFromRelay
 from oauth_etl_dev.demo_reports import run_reports
+from oauth_etl_dev.demo_webhooks import show_webhook_landing
 from oauth_etl_dev.local_services import (
     AZURITE_ACCOUNT,
     LOOPBACK,
@@ -220,6 +221,7 @@ def run_demo(*, tenants: int, records: int, echo: Echo, home: Path = LOCAL_HOME)
                 else f"table checks failed: {', '.join(failed_checks)}"
             )
             code = print_summary(storage, table_resource.store, tenant_ids, expected, echo)
+            code = code or show_webhook_landing(stack.sandbox.url, job, instance, resources, echo)
             return 1 if failed_checks else code
         finally:
             storage.landing.close()

@@ -139,14 +139,14 @@ def spawn_service(
     return service
 
 
-def azurite_executable() -> str:
-    local = PROJECT_ROOT / "node_modules" / ".bin" / "azurite-blob"
+def azurite_executable(name: str = "azurite-blob") -> str:
+    local = PROJECT_ROOT / "node_modules" / ".bin" / name
     if local.exists():
         return str(local)
-    found = shutil.which("azurite-blob")
+    found = shutil.which(name)
     if found is None:
         raise LocalServiceError(
-            "azurite-blob not found: run `npm ci` in the project root (or `make deps`)"
+            f"{name} not found: run `npm ci` in the project root (or `make deps`)"
         )
     return found
 
@@ -200,6 +200,56 @@ def start_azurite(
     return Azurite(service, port)
 
 
+def azurite_queue_connection_string(port: int) -> str:
+    return (
+        "DefaultEndpointsProtocol=http;"
+        f"AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+        f"QueueEndpoint=http://{LOOPBACK}:{port}/{AZURITE_ACCOUNT};"
+    )
+
+
+@dataclass
+class AzuriteQueue:
+    """Azurite's queue service (the webhook queue), in memory."""
+
+    service: ServiceProcess
+    port: int
+
+    @property
+    def connection_string(self) -> str:
+        return azurite_queue_connection_string(self.port)
+
+    def stop(self) -> None:
+        self.service.stop()
+
+
+def start_azurite_queue(port: int | None = None, timeout: float = 30.0) -> AzuriteQueue:
+    """Start an in-memory Azurite queue service on a free loopback port."""
+    port = port or free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="oauth-etl-azurite-queue-"))
+    argv = [
+        azurite_executable("azurite-queue"),
+        "--inMemoryPersistence",
+        "--skipApiVersionCheck",
+        "--disableTelemetry",
+        "--silent",
+        "--queueHost",
+        LOOPBACK,
+        "--queuePort",
+        str(port),
+    ]
+    log_path = workdir / "azurite-queue.log"
+    service = spawn_service("azurite-queue", argv, f"http://{LOOPBACK}:{port}", log_path)
+    try:
+        wait_for_port(port, timeout, service.process)
+    except LocalServiceError as exc:
+        service.stop()
+        raise LocalServiceError(
+            f"Azurite queue did not start: {exc}\n{service.log_tail()}"
+        ) from exc
+    return AzuriteQueue(service, port)
+
+
 @dataclass
 class Sandbox:
     service: ServiceProcess
@@ -250,7 +300,7 @@ def start_sandbox(
 
 
 @contextlib.contextmanager
-def running(*services: Azurite | Sandbox) -> Iterator[None]:
+def running(*services: Azurite | AzuriteQueue | Sandbox) -> Iterator[None]:
     """Stop the given services on exit, including on Ctrl-C and SIGTERM."""
 
     def _terminate(signum: int, _frame: object) -> None:

@@ -64,7 +64,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 # Test layers, by what a test needs: `make test-fast` runs the tests that need none of
 # these (no server, no child process, no deployment replay).
 INTEGRATION_FIXTURES = frozenset(
-    {"azurite", "blob_service", "container", "sandbox", "sandbox_factory", "local_env", "postgres"}
+    {
+        "azurite",
+        "azurite_queue",
+        "blob_service",
+        "container",
+        "sandbox",
+        "sandbox_factory",
+        "local_env",
+        "postgres",
+    }
 )
 E2E_PATHS = ("ui/", "reliability/", "engine/", "cli/", "test_pipeline.py")
 DEPLOY_PATHS = ("deploy/",)

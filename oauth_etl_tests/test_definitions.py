@@ -113,6 +113,7 @@ def test_schedules_sensors_jobs(repo: dg.RepositoryDefinition) -> None:
         "xero_reports_after_tables",
         "xero_tables_after_extract",
         "xero_tenants_sensor",
+        "xero_webhooks_sensor",
     ]
     assert sorted(j.name for j in repo.get_all_jobs()) == [
         "__ASSET_JOB",
@@ -123,6 +124,7 @@ def test_schedules_sensors_jobs(repo: dg.RepositoryDefinition) -> None:
         "xero_tables_upkeep",
         "xero_token_health",
         "xero_token_keepalive",
+        "xero_webhook_extract",
     ]
 
 

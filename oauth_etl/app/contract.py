@@ -105,7 +105,25 @@ class TablesSettings:
     endpoint_url: str | None = None  # unset: the landing account's blob endpoint
 
 
-Section = Literal["oauth", "xero", "storage", "tables", "schedules"]
+@dataclass(frozen=True)
+class WebhookSettings:
+    """Xero's webhooks (oauth_etl.webhooks): the signing key and the queue deliveries wait
+    in. No default queue account: the receiver and the sensor need one named."""
+
+    key: str | None = field(default=None, repr=False)
+    key_secret_name: str | None = None  # in XERO_CREDENTIALS_VAULT_URL
+    queue_connection_string: str | None = field(default=None, repr=False)
+    queue_account_url: str | None = None
+    queue: str = "xero-webhooks"
+    # Xero's deliveries are small batches; anything this large is not one of them.
+    max_body_bytes: int = 1_048_576
+
+    def configured(self) -> bool:
+        """A queue is named: the receiver can run and the sensor drains it."""
+        return bool(self.queue_connection_string or self.queue_account_url)
+
+
+Section = Literal["oauth", "xero", "storage", "tables", "webhooks", "schedules"]
 Kind = Literal["str", "int"]
 
 
@@ -276,6 +294,42 @@ CONTRACT: tuple[Variable, ...] = (
         "endpoint_url",
         "blob endpoint delta-rs uses, when not the landing account's (the local Azurite relay)",
     ),
+    # -- Xero's webhooks (oauth_etl.webhooks; WebhookQueueResource) ----------------------
+    Variable(
+        "XERO_WEBHOOK_KEY",
+        "webhooks",
+        "key",
+        "the app's webhook signing key (developer portal, Webhooks tab)",
+        secret=True,
+    ),
+    Variable(
+        "XERO_WEBHOOK_KEY_SECRET_NAME",
+        "webhooks",
+        "key_secret_name",
+        "Key Vault secret holding the webhook key (with XERO_CREDENTIALS_VAULT_URL)",
+    ),
+    Variable(
+        "OAUTH_ETL_WEBHOOK_QUEUE_CONNECTION_STRING",
+        "webhooks",
+        "queue_connection_string",
+        "storage account of the webhook queue, by connection string",
+        secret=True,
+    ),
+    Variable(
+        "OAUTH_ETL_WEBHOOK_QUEUE_ACCOUNT_URL",
+        "webhooks",
+        "queue_account_url",
+        "storage account of the webhook queue by URL (https://ACCOUNT.queue.core.windows.net), "
+        "with DefaultAzureCredential",
+    ),
+    Variable("OAUTH_ETL_WEBHOOK_QUEUE", "webhooks", "queue", "queue the deliveries wait in"),
+    Variable(
+        "OAUTH_ETL_WEBHOOK_MAX_BODY_BYTES",
+        "webhooks",
+        "max_body_bytes",
+        "largest delivery the receiver reads (413 beyond)",
+        kind="int",
+    ),
     # -- schedules (read when the definitions load: a cron is part of a definition) -------
     Variable("OAUTH_ETL_DAILY_CRON", "schedules", "daily_cron", "xero_daily"),
     Variable(
@@ -335,6 +389,7 @@ SECTIONS: dict[Section, type[Any]] = {
     "xero": XeroApiSettings,
     "storage": StorageSettings,
     "tables": TablesSettings,
+    "webhooks": WebhookSettings,
     "schedules": ScheduleSettings,
 }
 T = TypeVar("T")

@@ -67,6 +67,9 @@ main.register(
 main.register(
     "table", "oauth_etl.cli.table:table_group", "The Delta tables merged from the landed batches."
 )
+main.register(
+    "webhooks", "oauth_etl.webhooks.cli:webhooks", "Xero's webhooks: the receiver and its queue."
+)
 main.register("sandbox", "oauth_etl_dev.sandbox.cli:sandbox_command", "A local Xero (development).")
 main.register(
     "demo", "oauth_etl_dev.demo:demo_command", "The whole job on local defaults (development)."

@@ -41,6 +41,9 @@ from oauth_etl.doctor.settings import (
     IDENTITY_URL_VAR,
     VAULT_URL_VAR,
 )
+from oauth_etl.doctor.webhooks import KEY as WEBHOOK_KEY
+from oauth_etl.doctor.webhooks import QUEUE as WEBHOOK_QUEUE
+from oauth_etl.doctor.webhooks import check_webhook_key, check_webhook_queue
 from oauth_etl.oauth.stores import make_secret_client, parse_store_uri, read_secret
 from oauth_etl.xero.scopes import selection
 
@@ -76,6 +79,8 @@ Check = Callable[[Probes], CheckResult]
 # Further checks, one line each: (name, check, names of the checks it needs).
 EXTRA_CHECKS: tuple[tuple[str, Check, tuple[str, ...]], ...] = (
     (REPORTS, lambda probes: check_report_scopes(probes.granted()), ("token set",)),
+    (WEBHOOK_KEY, lambda probes: check_webhook_key(probes.environ), ()),
+    (WEBHOOK_QUEUE, lambda probes: check_webhook_queue(probes.environ), (WEBHOOK_KEY,)),
 )
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -20,6 +21,7 @@ from oauth_etl_dev.sandbox.faults import FaultSpecError, parse_fault
 from oauth_etl_dev.sandbox.locks import LockedPeriod, parse_day
 from oauth_etl_dev.sandbox.responses import JSON, http_date, json_response
 from oauth_etl_dev.sandbox.skews import SkewSpecError, parse_skew
+from oauth_etl_dev.sandbox.webhooks import WebhookSpecError
 
 if TYPE_CHECKING:
     from oauth_etl_dev.sandbox.app import SandboxApp, SandboxState
@@ -63,6 +65,8 @@ class AdminApi:
             ("DELETE", "/_sandbox/skew"): self.admin_skew,
         }
         handler = handlers.get((request.method, lower.rstrip("/")))
+        if lower.startswith("/_sandbox/webhooks"):
+            handler = self.admin_webhooks
         if handler is None:
             return json_response(
                 {"error": f"no admin route {request.method} {request.url.path}"}, 404
@@ -245,6 +249,18 @@ class AdminApi:
         except ValueError as exc:
             raise AdminError(str(exc)) from exc
         return json_response({"id": changed, "kind": kind, "stamp_ms": now_ms})
+
+    async def admin_webhooks(self, request: Request) -> Response:
+        """The app's webhook subscription (sandbox/webhooks.py)."""
+        action = request.url.path.lower().removeprefix("/_sandbox/webhooks").strip("/")
+        payload = await self._payload(request) if request.method == "POST" else {}
+        try:  # intent and flush wait on HTTP: off the event loop
+            found = await run_in_threadpool(
+                self.state.webhooks.admin, request.method, action, payload
+            )
+        except WebhookSpecError as exc:
+            raise AdminError(str(exc)) from exc
+        return json_response(found)
 
     def _day(self, value: Any) -> int | None:
         if value is None:

@@ -37,6 +37,7 @@ from oauth_etl_dev.sandbox.reports import ReportsApi
 from oauth_etl_dev.sandbox.responses import json_response, problem
 from oauth_etl_dev.sandbox.stats import Stats
 from oauth_etl_dev.sandbox.store import DataStore, make_tenants
+from oauth_etl_dev.sandbox.webhooks import Subscription, WebhookTarget
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -72,6 +73,10 @@ class SandboxState:
         self.edits = EditEngine()
         self.started_ms = self.clock.now_ms()
         self._configure_changes()
+        # Webhooks of every change (sandbox/webhooks.py); kept across resets, like an app's.
+        self.webhooks = Subscription(self.store.listeners)
+        if config.webhook_url:
+            self.webhooks.set(WebhookTarget(config.webhook_url, config.webhook_key or ""))
 
     def _configure_changes(self) -> None:
         """The CLI's edit mode and page_ignored fault, in force from the start."""

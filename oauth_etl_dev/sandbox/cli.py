@@ -9,7 +9,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from oauth_etl_dev.sandbox import cli_changes
+from oauth_etl_dev.sandbox import cli_changes, webhooks_cli
 from oauth_etl_dev.sandbox.catalog import ALL_SCOPES, ENDPOINTS_BY_LOWER
 from oauth_etl_dev.sandbox.config import DAY, REGISTERED_REDIRECT_URIS, SandboxConfig
 from oauth_etl_dev.sandbox.grants import SCOPE_PRESETS
@@ -126,6 +126,7 @@ SECRET_VAR = "SANDBOX_CLIENT_SECRET"  # noqa: S105  (a variable name, not a secr
     help="Start every issued token with this text (canary values for leak tests).",
 )
 @cli_changes.options
+@webhooks_cli.options
 @click.option(
     "--redirect-uri",
     "redirect_uris",
@@ -218,6 +219,7 @@ def sandbox_command(
             access_log=access_log,
             token_prefix=token_prefix,
             **cli_changes.settings(changes),
+            **webhooks_cli.settings(changes),
             redirect_uris=redirect_uris or REGISTERED_REDIRECT_URIS,
         )
     except ValueError as exc:

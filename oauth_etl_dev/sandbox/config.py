@@ -63,6 +63,9 @@ class SandboxConfig:
     # -- the books (sandbox/ledger.py, sandbox/locks.py): lock dates of every tenant -----
     period_lock_date: str | None = None  # YYYY-MM-DD: Organisation.PeriodLockDate
     end_of_year_lock_date: str | None = None  # YYYY-MM-DD: Organisation.EndOfYearLockDate
+    # -- webhooks (sandbox/webhooks.py): where every contact/invoice change is delivered --
+    webhook_url: str | None = None  # http://127.0.0.1:PORT/...
+    webhook_key: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.client_id:

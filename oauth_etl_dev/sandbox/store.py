@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import orjson
@@ -29,6 +29,10 @@ CHANGE_KINDS = frozenset({"edit", "insert", "archive", "delete"})
 
 # Fields a mutation edits (the first one a record has), so a change is visible.
 _EDITABLE = ("Reference", "Narration", "Name", "Description", "Summary", "EmailAddress")
+
+
+# (tenant id, endpoint name, change kind, record id, stamp ms)
+ChangeListener = Callable[[str, str, str, str, int], None]
 
 
 @dataclass
@@ -69,8 +73,15 @@ class Table:
 class TenantStore:
     """All tables of one tenant, each built on first use."""
 
-    def __init__(self, context: TenantContext, locks: LockDates | None = None) -> None:
+    def __init__(
+        self,
+        context: TenantContext,
+        locks: LockDates | None = None,
+        listeners: list[ChangeListener] | None = None,
+    ) -> None:
         self.context = context
+        # Told of every change (tenant, endpoint, kind, id, stamp): the webhooks (webhooks.py).
+        self.listeners = listeners if listeners is not None else []
         self._tables: dict[str, Table] = {}
         # The books (sandbox/ledger.py): Journals are derived from the documents.
         self.books = Ledger(self, Table(ENDPOINTS["Journals"]), Table(ENDPOINTS["Journals"]))
@@ -143,6 +154,21 @@ class TenantStore:
         )
 
     def change(
+        self,
+        name: str,
+        kind: str,
+        pos: int | None,
+        now_ms: int,
+        rng: random.Random | None = None,
+        date_ms: int | None = None,
+    ) -> str:
+        """One change (see `_change`), told to the listeners once made."""
+        changed = self._change(name, kind, pos, now_ms, rng, date_ms)
+        for listener in self.listeners:
+            listener(self.context.tenant_id, name, kind, changed, now_ms)
+        return changed
+
+    def _change(
         self,
         name: str,
         kind: str,
@@ -248,6 +274,7 @@ class DataStore:
         self.anchor_ms = anchor_ms
         self.shared_stamps = max(1, shared_stamps)
         self.locks = locks  # (PeriodLockDate, EndOfYearLockDate) of every tenant at start
+        self.listeners: list[ChangeListener] = []  # kept across resets
         self.by_id: dict[str, TenantStore] = {}
         self.reset()
 
@@ -264,6 +291,7 @@ class DataStore:
                     self.shared_stamps,
                 ),
                 LockDates(*self.locks),
+                self.listeners,
             )
             for t in self.tenants
         }

@@ -1,0 +1,1 @@
+"""Xero webhooks in Dagster: the queue resource and the sensor that drains it."""

@@ -1,0 +1,78 @@
+"""`oauth-etl webhooks`: run the receiver (`serve`) and look at the queue (`status`).
+
+Registered by the command line as a deferred group, so `oauth-etl --help` imports none of
+this; `serve` needs the `webhooks` extra (starlette, uvicorn).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import NoReturn
+
+import click
+
+from oauth_etl.app.contract import ConfigError
+from oauth_etl.oauth.errors import OAuthError
+from oauth_etl.webhooks.queue import QueueUnavailable
+
+DEFAULT_PORT = 8787
+
+
+def _fail(message: object) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+@click.group("webhooks", help="Xero's webhooks: the receiver and its queue.")
+def webhooks() -> None:
+    pass
+
+
+@webhooks.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
+def serve(host: str, port: int) -> None:
+    """Receive Xero's deliveries on POST /webhooks/xero (GET /healthz: alive)."""
+    try:
+        import uvicorn
+
+        from oauth_etl.webhooks.receiver import PATH, build_app
+    except ImportError:
+        _fail("the receiver needs the `webhooks` extra: pip install 'oauth-etl[webhooks]'")
+    from oauth_etl.webhooks.config import webhook_key, webhook_settings
+    from oauth_etl.webhooks.queue import open_queue
+
+    try:
+        settings = webhook_settings()
+        key = webhook_key(settings)
+        queue = open_queue(settings, timeout=2.0)
+        queue.ensure()
+    except (ConfigError, OAuthError, QueueUnavailable, ValueError) as exc:
+        _fail(exc)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    app = build_app(key, queue, max_body_bytes=settings.max_body_bytes)
+    click.echo(f"listening on http://{host}:{port}{PATH} (queue {queue.name})", err=True)
+    try:
+        # No access log: it would print nothing secret, but nothing useful either.
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        queue.close()
+
+
+@webhooks.command("status")
+def status() -> None:
+    """How many events wait in the queue, and how many were set aside."""
+    from oauth_etl.webhooks.config import webhook_settings
+    from oauth_etl.webhooks.queue import open_queue
+
+    try:
+        settings = webhook_settings()
+        queue = open_queue(settings)
+        try:
+            waiting, aside = queue.depth()
+        finally:
+            queue.close()
+    except (ConfigError, QueueUnavailable, ValueError) as exc:
+        _fail(exc)
+    click.echo(f"queue {settings.queue}: {waiting} message(s) waiting, {aside} event(s) set aside")

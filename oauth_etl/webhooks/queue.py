@@ -1,0 +1,190 @@
+"""The Azure Storage queue a delivery waits in until the sensor has asked for its runs.
+
+One message holds the events of one delivery, or a share of them: a queue message is at
+most 64 KiB (learn.microsoft.com/rest/api/storageservices/put-message), so a large delivery
+is split. Messages never expire (time to live -1): events wait as long as Dagster is away.
+Events the sensor cannot act on (an unregistered tenant, a category no endpoint reads) are
+moved to the `<queue>-unactionable` queue with the reason, for a person to look at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from oauth_etl.app.contract import ConfigError, WebhookSettings
+from oauth_etl.webhooks.events import DeliveryError, Event, decode_events, encode_events
+
+if TYPE_CHECKING:
+    from azure.storage.queue import QueueClient
+
+MAX_MESSAGE_BYTES = 48 * 1024  # under the 64 KiB limit, with room for the XML envelope
+NEVER_EXPIRES = -1
+UNACTIONABLE_SUFFIX = "-unactionable"
+
+
+class QueueUnavailable(RuntimeError):
+    """The queue could not be reached or refused the call; the message says why."""
+
+
+@dataclass(frozen=True)
+class Received:
+    """One message taken from the queue (invisible to others until its visibility ends)."""
+
+    id: str
+    pop_receipt: str
+    events: tuple[Event, ...]
+    content: str = ""
+    problem: str | None = None  # not a message this code wrote
+
+
+def chunks(events: list[Event], limit: int = MAX_MESSAGE_BYTES) -> Iterator[bytes]:
+    """The events as messages of at most `limit` bytes each."""
+    start = 0
+    while start < len(events):
+        end = len(events)
+        text = encode_events(events[start:end])
+        while len(text) > limit and end - start > 1:
+            end = start + max(1, (end - start) // 2)
+            text = encode_events(events[start:end])
+        yield text
+        start = end
+
+
+class WebhookQueue:
+    """The deliveries queue and its unactionable twin, on one storage account."""
+
+    def __init__(self, main: QueueClient, unactionable: QueueClient) -> None:
+        self.main = main
+        self.unactionable = unactionable
+
+    @property
+    def name(self) -> str:
+        return str(self.main.queue_name)
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        from azure.core.exceptions import AzureError
+
+        try:
+            return fn(*args, **kwargs)
+        except AzureError as exc:
+            # The first line names the cause (refused, forbidden, not found); no credential:
+            # the account key signs requests but is never in a message.
+            detail = (str(exc).splitlines() or [""])[0][:200]
+            reason = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+            raise QueueUnavailable(
+                f"webhook queue {self.name!r}: {what} failed: {reason}"
+            ) from None
+
+    def ensure(self) -> None:
+        """Create both queues if missing."""
+        from azure.core.exceptions import ResourceExistsError
+
+        for client in (self.main, self.unactionable):
+            try:
+                self._call("create", client.create_queue)
+            except QueueUnavailable as exc:
+                if not isinstance(exc.__context__, ResourceExistsError):
+                    raise
+
+    def put(self, events: Iterable[Event]) -> int:
+        """Persist the events; the number of messages written."""
+        written = 0
+        for text in chunks(list(events)):
+            self._call("put", self.main.send_message, text.decode(), time_to_live=NEVER_EXPIRES)
+            written += 1
+        return written
+
+    def receive(self, limit: int, visibility_timeout: int) -> list[Received]:
+        """Up to `limit` messages, each hidden from other readers for `visibility_timeout` s."""
+        found: list[Received] = []
+        pages = self._call(
+            "receive",
+            self.main.receive_messages,
+            messages_per_page=min(32, limit),
+            visibility_timeout=visibility_timeout,
+            max_messages=limit,
+        )
+        for message in self._call("receive", list, pages):
+            try:
+                events, problem = tuple(decode_events(message.content)), None
+            except DeliveryError as exc:
+                events, problem = (), str(exc)
+            found.append(
+                Received(message.id, message.pop_receipt, events, str(message.content), problem)
+            )
+        return found
+
+    def delete(self, message_id: str, pop_receipt: str) -> bool:
+        """Delete a received message; False when it is gone or was received again since
+        (its pop receipt no longer matches: the newer reader deletes it)."""
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+        try:
+            self._call("delete", self.main.delete_message, message_id, pop_receipt)
+        except QueueUnavailable as exc:
+            cause = exc.__context__
+            if isinstance(cause, ResourceNotFoundError) or (
+                isinstance(cause, HttpResponseError) and cause.status_code in (400, 404)
+            ):
+                return False
+            raise
+        return True
+
+    def set_aside(self, items: list[tuple[Event, str]]) -> None:
+        """Keep events nothing can act on, each with its reason, in the unactionable queue."""
+        for event, reason in items:
+            text = orjson.dumps({"reason": reason, "event": event.as_json()}).decode()
+            self._call(
+                "set aside", self.unactionable.send_message, text, time_to_live=NEVER_EXPIRES
+            )
+
+    def set_aside_text(self, content: str, reason: str) -> None:
+        """Keep a message that holds no events this code can read, with the reason."""
+        # Cut to fit a message: the reason is what a person needs, the start shows the rest.
+        text = orjson.dumps({"reason": reason, "message": content[:32_000]}).decode()
+        self._call("set aside", self.unactionable.send_message, text, time_to_live=NEVER_EXPIRES)
+
+    def depth(self) -> tuple[int, int]:
+        """Approximate message counts: (waiting, set aside)."""
+        counts = []
+        for client in (self.main, self.unactionable):
+            props = self._call("read properties", client.get_queue_properties)
+            counts.append(int(props.approximate_message_count or 0))
+        return counts[0], counts[1]
+
+    def close(self) -> None:
+        self.main.close()
+        self.unactionable.close()
+
+
+def open_queue(settings: WebhookSettings, *, timeout: float = 10.0) -> WebhookQueue:
+    """The queue the settings name. `timeout` bounds each call (connect and read, one
+    retry), so the receiver can answer within Xero's 5 s even when the queue hangs."""
+    from azure.storage.queue import LinearRetry, QueueClient
+
+    options: dict[str, Any] = {
+        "connection_timeout": timeout,
+        "read_timeout": timeout,
+        # The storage SDK's default retry waits 15 s first: far past Xero's 5 s.
+        "retry_policy": LinearRetry(backoff=0.2, random_jitter_range=0, retry_total=1),  # type: ignore[arg-type]
+    }
+    names = (settings.queue, settings.queue + UNACTIONABLE_SUFFIX)
+    if settings.queue_connection_string:
+        conn = settings.queue_connection_string
+        clients = [QueueClient.from_connection_string(conn, name, **options) for name in names]
+    elif settings.queue_account_url:
+        from azure.identity import DefaultAzureCredential
+
+        credential = DefaultAzureCredential()
+        url = settings.queue_account_url
+        clients = [QueueClient(url, name, credential=credential, **options) for name in names]
+    else:
+        raise ConfigError(
+            "no webhook queue: set OAUTH_ETL_WEBHOOK_QUEUE_CONNECTION_STRING or "
+            "OAUTH_ETL_WEBHOOK_QUEUE_ACCOUNT_URL"
+        )
+    return WebhookQueue(clients[0], clients[1])

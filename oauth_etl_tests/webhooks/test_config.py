@@ -1,0 +1,46 @@
+"""The receiver's key from the environment contract: XERO_WEBHOOK_KEY, or Key Vault."""
+
+from __future__ import annotations
+
+import pytest
+
+from oauth_etl.app.contract import ConfigError
+from oauth_etl.webhooks.config import webhook_key, webhook_settings
+
+
+def test_the_key_comes_from_the_variable_first() -> None:
+    env = {"XERO_WEBHOOK_KEY": "from-env", "XERO_WEBHOOK_KEY_SECRET_NAME": "hook"}
+    assert webhook_key(webhook_settings(env), env, lambda *_: "from-vault") == "from-env"
+
+
+def test_the_key_comes_from_the_credentials_vault() -> None:
+    env = {
+        "XERO_WEBHOOK_KEY_SECRET_NAME": "xero-webhook-key",
+        "XERO_CREDENTIALS_VAULT_URL": "https://vault.example.vault.azure.net",
+    }
+    asked: list[tuple[str, str]] = []
+
+    def read(vault: str, name: str) -> str:
+        asked.append((vault, name))
+        return "from-vault"
+
+    assert webhook_key(webhook_settings(env), env, read) == "from-vault"
+    assert asked == [("https://vault.example.vault.azure.net", "xero-webhook-key")]
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({}, "no webhook key: set XERO_WEBHOOK_KEY"),
+        ({"XERO_WEBHOOK_KEY_SECRET_NAME": "k"}, "needs XERO_CREDENTIALS_VAULT_URL"),
+        ({"XERO_WEBHOOK_KEY": "   "}, "no webhook key"),  # blank is unset
+    ],
+)
+def test_a_missing_key_says_what_to_set(env: dict[str, str], says: str) -> None:
+    with pytest.raises(ConfigError, match=says):
+        webhook_key(webhook_settings(env), env)
+
+
+def test_a_malformed_body_limit_names_its_variable() -> None:
+    with pytest.raises(ConfigError, match="OAUTH_ETL_WEBHOOK_MAX_BODY_BYTES"):
+        webhook_settings({"OAUTH_ETL_WEBHOOK_MAX_BODY_BYTES": "a lot"})

@@ -1,0 +1,183 @@
+"""The receiver over real HTTP with a real Azurite queue: 401 to anything unsigned or
+wrongly signed, 200 to intent to receive and to every valid delivery once the queue holds
+it, 5xx when the queue cannot be reached (so Xero retries), 413 beyond the size limit."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from oauth_etl.app.contract import WebhookSettings
+from oauth_etl.webhooks.events import decode_events
+from oauth_etl.webhooks.queue import WebhookQueue, open_queue
+from oauth_etl.webhooks.receiver import HEALTH, build_app
+from oauth_etl.webhooks.signature import HEADER, sign, verify
+from oauth_etl_dev.local_services import free_port
+from oauth_etl_tests.webhooks.conftest import WEBHOOK_KEY, Receiver, start_receiver
+from oauth_etl_tests.webhooks.payloads import delivery, event, signed
+
+TENANT = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+
+
+def waiting(queue: WebhookQueue) -> list[str]:
+    """The event ids in the queue (peeked: left for the sensor)."""
+    ids = []
+    for message in queue.main.peek_messages(max_messages=32):
+        ids += [e.resource_id for e in decode_events(message.content)]
+    return ids
+
+
+def test_signature_is_base64_hmac_sha256_of_the_raw_body() -> None:
+    # A known vector: HMAC-SHA256("key", "The quick brown fox jumps over the lazy dog").
+    body = b"The quick brown fox jumps over the lazy dog"
+    assert sign(body, "key") == "97yD9DBThCSxMpjmqm+xQ+9NWaFJRhdZl0edvC0aPNg="
+    assert verify(body, sign(body, "key"), "key")
+    assert not verify(body + b" ", sign(body, "key"), "key")
+    assert not verify(body, None, "key")
+
+
+def test_intent_to_receive_answers_200_signed_and_401_unsigned(
+    receiver: Receiver, queue: WebhookQueue
+) -> None:
+    # Xero's probe: a series of correctly and incorrectly signed payloads with no events.
+    body = delivery([])
+    good = httpx.post(receiver.url, content=body, headers=signed(body, WEBHOOK_KEY), timeout=5)
+    bad = httpx.post(receiver.url, content=body, headers=signed(body, "not-the-key"), timeout=5)
+    assert (good.status_code, bad.status_code) == (200, 401)
+    assert good.content == b"" and "set-cookie" not in good.headers  # what Xero expects
+    assert waiting(queue) == []  # a probe carries nothing to keep
+
+
+def test_a_valid_delivery_is_in_the_queue_before_its_200(
+    receiver: Receiver, queue: WebhookQueue
+) -> None:
+    events = [event(TENANT, "INVOICE"), event(TENANT, "CONTACT")]
+    body = delivery(events)
+    started = time.monotonic()
+    response = httpx.post(receiver.url, content=body, headers=signed(body, WEBHOOK_KEY), timeout=5)
+    assert response.status_code == 200
+    assert time.monotonic() - started < 5.0  # Xero's deadline
+    assert waiting(queue) == [e["resourceId"] for e in events]  # already there at the 200
+
+
+@pytest.mark.parametrize(
+    ("headers", "why"),
+    [
+        ({}, "missing header"),
+        ({HEADER: "c2lnbmF0dXJl"}, "wrong signature"),
+        ({HEADER: ""}, "empty header"),
+    ],
+)
+def test_unsigned_or_wrongly_signed_is_401_and_kept_nowhere(
+    receiver: Receiver,
+    queue: WebhookQueue,
+    headers: dict[str, str],
+    why: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, "oauth_etl.webhooks")
+    body = delivery([event(TENANT)])
+    response = httpx.post(receiver.url, content=body, headers=headers, timeout=5)
+    assert response.status_code == 401, why
+    assert waiting(queue) == []
+    assert "answered 401" in caplog.text  # the reason is logged ...
+    for secret in (WEBHOOK_KEY, body.decode(), *(v for v in headers.values() if v)):
+        assert secret not in caplog.text  # ... never the key, the body or the signature
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"", 401),  # unsigned empty body
+        (b"{not json", 400),
+        (b'{"events": "nope"}', 400),
+        (b'{"events": [{"tenantId": "x"}]}', 400),
+    ],
+)
+def test_bad_bodies(receiver: Receiver, queue: WebhookQueue, body: bytes, status: int) -> None:
+    headers = signed(body, WEBHOOK_KEY) if status != 401 else {}
+    assert httpx.post(receiver.url, content=body, headers=headers, timeout=5).status_code == status
+    assert waiting(queue) == []
+
+
+def test_a_signed_empty_body_is_400(receiver: Receiver, queue: WebhookQueue) -> None:
+    response = httpx.post(receiver.url, content=b"", headers=signed(b"", WEBHOOK_KEY), timeout=5)
+    assert response.status_code == 400
+    assert waiting(queue) == []
+
+
+def test_a_10_mb_body_is_413_without_reading_it_all(
+    receiver: Receiver, queue: WebhookQueue
+) -> None:
+    body = b"[" + b" " * (10 * 1024 * 1024) + b"]"
+    response = httpx.post(receiver.url, content=body, headers=signed(body, WEBHOOK_KEY), timeout=10)
+    assert response.status_code == 413
+
+    def chunked() -> Iterator[bytes]:  # no Content-Length: the limit is counted while reading
+        for _ in range(10):
+            yield b" " * (1024 * 1024)
+
+    response = httpx.post(receiver.url, content=chunked(), headers={HEADER: "x"}, timeout=10)
+    assert response.status_code == 413
+    assert waiting(queue) == []
+
+
+def test_an_unknown_category_and_an_unknown_tenant_are_kept(
+    receiver: Receiver, queue: WebhookQueue
+) -> None:
+    # The receiver does not judge meaning: the sensor reports what it cannot act on.
+    events = [event("00000000-0000-0000-0000-000000000001", "SUBSCRIPTION"), event(TENANT)]
+    body = delivery(events)
+    response = httpx.post(receiver.url, content=body, headers=signed(body, WEBHOOK_KEY), timeout=5)
+    assert response.status_code == 200
+    assert waiting(queue) == [e["resourceId"] for e in events]
+
+
+def test_a_large_delivery_is_split_into_messages_the_queue_accepts(
+    receiver: Receiver, queue: WebhookQueue
+) -> None:
+    events = [event(TENANT) for _ in range(400)]  # ~150 KB of JSON: over a message's 64 KiB
+    body = delivery(events)
+    response = httpx.post(receiver.url, content=body, headers=signed(body, WEBHOOK_KEY), timeout=5)
+    assert response.status_code == 200
+    kept = [e.resource_id for m in queue.receive(32, 30) for e in m.events]
+    assert sorted(kept) == sorted(e["resourceId"] for e in events)
+
+
+def test_an_unreachable_queue_is_503_with_the_reason_logged(
+    webhook_settings: WebhookSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    dead = WebhookSettings(
+        key=WEBHOOK_KEY,
+        queue_connection_string=webhook_settings.queue_connection_string.replace(  # type: ignore[union-attr]
+            webhook_settings.queue_connection_string.split(":")[-1].split("/")[0],  # type: ignore[union-attr]
+            str(free_port()),
+        ),
+        queue=webhook_settings.queue,
+    )
+    unreachable = open_queue(dead, timeout=1.0)
+    started = start_receiver(build_app(WEBHOOK_KEY, unreachable, deadline_seconds=4.0))
+    try:
+        body = delivery([event(TENANT)])
+        caplog.set_level(logging.WARNING, "oauth_etl.webhooks")
+        begun = time.monotonic()
+        response = httpx.post(
+            started.url, content=body, headers=signed(body, WEBHOOK_KEY), timeout=8
+        )
+        assert response.status_code == 503  # Xero retries anything but a 200
+        assert time.monotonic() - begun < 5.0
+        assert "503" in caplog.text and "put failed" in caplog.text
+        assert WEBHOOK_KEY not in caplog.text and sign(body, WEBHOOK_KEY) not in caplog.text
+        assert body.decode() not in caplog.text
+    finally:
+        started.stop()
+        unreachable.close()
+
+
+def test_health(receiver: Receiver) -> None:
+    response = httpx.get(receiver.url.rsplit("/webhooks", 1)[0] + HEALTH, timeout=5)
+    assert response.status_code == 200 and response.text.startswith("ok")

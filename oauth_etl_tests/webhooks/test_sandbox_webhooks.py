@@ -1,0 +1,145 @@
+"""The sandbox delivers webhooks as Xero does, over real HTTP: signed batches of its
+contact and invoice changes, intent to receive, retries with back-off on anything but a
+200, bounded."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import httpx
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from oauth_etl.webhooks.events import parse_delivery
+from oauth_etl.webhooks.queue import WebhookQueue
+from oauth_etl.webhooks.signature import HEADER, verify
+from oauth_etl_tests.conftest import SandboxFactory
+from oauth_etl_tests.webhooks.conftest import WEBHOOK_KEY, Receiver, start_receiver
+
+
+class Recorder:
+    """A receiver that answers `statuses` in turn (then 200) and keeps what it got."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        self.statuses = statuses
+        self.bodies: list[bytes] = []
+        self.lock = threading.Lock()
+
+    async def handle(self, request: Request) -> Response:
+        body = await request.body()
+        with self.lock:
+            self.bodies.append(body)
+            if not verify(body, request.headers.get(HEADER), WEBHOOK_KEY):
+                return Response(status_code=401)
+            status = self.statuses.pop(0) if self.statuses else 200
+        return Response(status_code=status)
+
+
+def subscribe(sandbox: Any, url: str, **extra: Any) -> None:
+    sandbox.post("/_sandbox/webhooks", {"url": url, "key": WEBHOOK_KEY, **extra})
+
+
+def first_tenant(sandbox: Any) -> str:
+    return str(sandbox.admin.get("/_sandbox/tenants").json()[0]["tenantId"])
+
+
+def test_changes_arrive_signed_in_xeros_shape_and_intent_to_receive_passes(
+    sandbox_factory: SandboxFactory, receiver: Receiver, queue: WebhookQueue
+) -> None:
+    sandbox = sandbox_factory("--tenants", "2", "--records", "20", "--no-limits")
+    subscribe(sandbox, receiver.url)
+    intent = sandbox.post("/_sandbox/webhooks/intent", {}).json()
+    assert intent["ok"], intent
+    tenant = first_tenant(sandbox)
+    invoice = sandbox.post(
+        "/_sandbox/change", {"endpoint": "Invoices", "kind": "edit", "position": 0}
+    ).json()["id"]
+    contact = sandbox.post("/_sandbox/change", {"endpoint": "Contacts", "kind": "insert"}).json()[
+        "id"
+    ]
+    sandbox.post("/_sandbox/change", {"endpoint": "Accounts", "kind": "edit", "position": 0})
+    flushed = sandbox.post("/_sandbox/webhooks/flush", {}).json()
+    assert flushed["flushed"] and flushed["target"]["given_up"] == 0
+    events = {
+        (e.resource_id, e.category, e.event_type, e.tenant_id)
+        for m in queue.receive(32, 30)
+        for e in m.events
+    }
+    assert events == {
+        (invoice.lower(), "INVOICE", "UPDATE", tenant),
+        (contact.lower(), "CONTACT", "CREATE", tenant),
+    }  # Accounts: Xero sends no webhook for them
+
+
+def test_a_non_200_is_retried_with_back_off_and_sequences_count_up(
+    sandbox_factory: SandboxFactory,
+) -> None:
+    recorder = Recorder([503, 500])
+    app = Starlette(routes=[Route("/hook", recorder.handle, methods=["POST"])])
+    started = start_receiver(app)
+    try:
+        sandbox = sandbox_factory("--records", "20", "--no-limits")
+        subscribe(sandbox, started.url.replace("/webhooks/xero", "/hook"), first_delay=0.1)
+        for position in (0, 1):
+            sandbox.post(
+                "/_sandbox/change", {"endpoint": "Invoices", "kind": "edit", "position": position}
+            )
+            sandbox.post("/_sandbox/webhooks/flush", {})
+        target = sandbox.admin.get("/_sandbox/webhooks").json()["target"]
+        assert (target["deliveries"], target["retries"], target["given_up"]) == (2, 2, 0)
+        deliveries = [parse_delivery(b) for b in recorder.bodies]
+        assert len(deliveries) == 4  # 503, 500, then 200; then 200 at once
+        assert deliveries[0] == deliveries[2]  # a retry is the same delivery
+        assert deliveries[3].first_sequence == deliveries[2].last_sequence + 1
+        assert all("entropy" in orjson.loads(b) for b in recorder.bodies)
+    finally:
+        started.stop()
+
+
+def test_retries_are_bounded(sandbox_factory: SandboxFactory) -> None:
+    recorder = Recorder([503] * 100)
+    started = start_receiver(Starlette(routes=[Route("/hook", recorder.handle, methods=["POST"])]))
+    try:
+        sandbox = sandbox_factory("--records", "20", "--no-limits")
+        url = started.url.replace("/webhooks/xero", "/hook")
+        subscribe(sandbox, url, attempts=3, first_delay=0.05)
+        sandbox.post("/_sandbox/change", {"endpoint": "Contacts", "kind": "edit", "position": 0})
+        sandbox.post("/_sandbox/webhooks/flush", {})
+        target = sandbox.admin.get("/_sandbox/webhooks").json()["target"]
+        assert (target["attempts"], target["given_up"], len(recorder.bodies)) == (3, 1, 3)
+    finally:
+        started.stop()
+
+
+def test_the_subscription_survives_a_reset(
+    sandbox_factory: SandboxFactory, receiver: Receiver, queue: WebhookQueue
+) -> None:
+    sandbox = sandbox_factory("--records", "5", "--no-limits")
+    subscribe(sandbox, receiver.url)
+    sandbox.reset()
+    sandbox.post("/_sandbox/change", {"endpoint": "Invoices", "kind": "insert"})
+    sandbox.post("/_sandbox/webhooks/flush", {})
+    assert [e.event_type for m in queue.receive(32, 30) for e in m.events] == ["CREATE"]
+
+
+def test_only_a_local_delivery_url_is_accepted(sandbox_factory: SandboxFactory) -> None:
+    sandbox = sandbox_factory("--records", "5", "--no-limits")
+    response = sandbox.admin.post(
+        "/_sandbox/webhooks", json={"url": "http://example.com/hook", "key": "k"}
+    )
+    assert response.status_code == 400 and "127.0.0.1" in response.json()["error"]
+    assert httpx.get(sandbox.url + "/_sandbox/webhooks").json() == {"target": None}
+
+
+def test_the_cli_flag_subscribes_from_the_start(
+    sandbox_factory: SandboxFactory, receiver: Receiver, queue: WebhookQueue, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("XERO_WEBHOOK_KEY", WEBHOOK_KEY)  # the key from the environment
+    sandbox = sandbox_factory("--records", "5", "--no-limits", "--webhook-url", receiver.url)
+    sandbox.post("/_sandbox/change", {"endpoint": "Contacts", "kind": "edit", "position": 0})
+    sandbox.post("/_sandbox/webhooks/flush", {})
+    assert len([e for m in queue.receive(32, 30) for e in m.events]) == 1
