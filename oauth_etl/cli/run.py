@@ -24,7 +24,7 @@ from oauth_etl.cli.choose import select_option
 from oauth_etl.cli.choose import tenants as chosen_tenants
 from oauth_etl.cli.engine import commands
 
-_MARK = {"queued": " ", "running": "…", "landed": "✔", "failed": "✘"}
+_MARK = {"queued": " ", "running": "…", "landed": "✔", "merged": "✔", "failed": "✘"}
 
 
 def describe(shown: Any) -> str:
@@ -47,6 +47,25 @@ def describe(shown: Any) -> str:
     return f"{head}: {shown.state}"
 
 
+def describe_table(shown: Any) -> str:
+    """One table's line after a merge: the tenant's rows in it, and its Delta version."""
+    head = f"{_MARK.get(shown.state, ' ')} {shown.tenant_id[:8]} xero_tables/{shown.table}"
+    if shown.state == "merged":
+        batches = "" if shown.batches is None else f", {shown.batches} batch(es) merged"
+        return f"{head}: {shown.rows} rows, version {shown.version}{batches}"
+    if shown.state == "failed":
+        return f"{head}: merge failed: {shown.message}"
+    return f"{head}: {'merging' if shown.state == 'running' else shown.state}"
+
+
+def _lines(progress: Any) -> list[tuple[str, str, str]]:
+    """(name, state, line) of every endpoint, then every table, of a run."""
+    return [
+        *((s.endpoint, s.state, describe(s)) for s in progress.endpoints.values()),
+        *((f"table:{s.table}", s.state, describe_table(s)) for s in progress.tables.values()),
+    ]
+
+
 class Live:
     """Progress on a terminal (redrawn in place) or as plain lines (each change once)."""
 
@@ -59,15 +78,16 @@ class Live:
     def __call__(self, progress: Any) -> None:
         if self.quiet:
             return
-        lines = [describe(shown) for shown in progress.endpoints.values()]
+        shown = _lines(progress)
         if self.terminal:
             up = f"\x1b[{self._drawn}F" if self._drawn else ""
-            click.echo(up + "".join(f"\x1b[2K{line}\n" for line in lines), nl=False, color=True)
-            self._drawn = len(lines)
+            click.echo(up + "".join(f"\x1b[2K{x}\n" for _, _, x in shown), nl=False, color=True)
+            self._drawn = len(shown)
             return
-        for shown, line in zip(progress.endpoints.values(), lines, strict=True):
-            key = (progress.run_id, shown.endpoint)
-            if shown.state != "queued" and self._said.get(key) != line:
+        for name, state, line in shown:
+            key = (progress.run_id, name)
+            quiet = ("queued", "running") if name.startswith("table:") else ("queued",)
+            if state not in quiet and self._said.get(key) != line:  # a table: when merged
                 self._said[key] = line
                 click.echo(line)
 
@@ -96,7 +116,17 @@ def _bounded() -> Iterator[None]:
 @click.option(
     "--full-refresh",
     is_flag=True,
-    help="Ignore the stored cursors and read everything again: the way to reset a cursor.",
+    help="This run ignores the stored cursors of the selected endpoints: the incremental "
+    "ones read every record again (Journals from the first journal; the others are read "
+    "whole every run anyway). The cursor it commits replaces the old one: the one way to "
+    "reset a cursor (a run that fails commits none, the old one stays). Nothing landed or "
+    "merged is deleted: the merge keeps the newest copy of each record.",
+)
+@click.option(
+    "--no-tables",
+    is_flag=True,
+    help="Only land the batches: do not merge them into the Delta tables afterwards (the "
+    "next run that merges picks them up).",
 )
 @click.option(
     "--submit",
@@ -104,7 +134,8 @@ def _bounded() -> Iterator[None]:
     default=None,
     metavar="URL",
     help="Queue the runs on a running deployment (its webserver, e.g. http://127.0.0.1:3000) "
-    "instead of running here.",
+    "instead of running here; the deployment's sensor (xero_tables_after_extract) merges "
+    "the tables after them, not this command (--no-tables does not apply).",
 )
 @click.option("--location", default=None, help="With --submit: the code location's name.")
 @click.option(
@@ -119,13 +150,17 @@ def run_command(
     select: tuple[str, ...],
     tenant_ids: tuple[str, ...],
     full_refresh: bool,
+    no_tables: bool,
     webserver: str | None,
     location: str | None,
     timeout: int,
     as_json: bool,
 ) -> None:
     """Extract the chosen endpoints for the chosen tenants through Dagster, one run per
-    tenant; exit status 0 only when every endpoint landed."""
+    tenant, then merge what landed into the endpoints' Delta tables (`xero_tables/...`)
+    for that tenant, one run more, as a deployment's sensor does; exit status 0 only when
+    every endpoint landed and every table merged. A failed merge keeps the landed batches:
+    the next run merges them."""
     wanted = chosen_endpoints(select)
     side = commands()
     if webserver:
@@ -144,17 +179,25 @@ def run_command(
                     f"tenant {tenant_id}: {len(wanted)} endpoint(s)"
                     + (" from scratch (--full-refresh)" if full_refresh else "")
                 )
-            outcomes.append(
-                side.run_in_process(
-                    instance,
-                    wanted,
-                    tenant_id,
-                    full_refresh=full_refresh,
-                    on_change=live,
-                    timeout=float(timeout),
-                )
+            run = side.run_in_process(
+                instance,
+                wanted,
+                tenant_id,
+                full_refresh=full_refresh,
+                on_change=live,
+                timeout=float(timeout),
             )
             live.finish()
+            merge = None
+            landed = [e for e in wanted if run.endpoints[e.name].state == "landed"]
+            if landed and not no_tables:
+                if not as_json:
+                    click.echo(f"tenant {tenant_id}: merging into the Delta tables")
+                merge = side.merge_in_process(
+                    instance, landed, tenant_id, on_change=live, timeout=float(timeout)
+                )
+                live.finish()
+            outcomes.append((run, merge))
     _conclude(outcomes, as_json)
 
 
@@ -195,41 +238,65 @@ def _submit(
         for tenant_id, run_id in runs:
             if not as_json:
                 click.echo(f"queued run {run_id} for tenant {tenant_id}")
-            outcomes.append(
-                side.follow_submitted(instance, run_id, wanted, tenant_id, live, float(timeout))
+            followed = side.follow_submitted(
+                instance, run_id, wanted, tenant_id, live, float(timeout)
             )
+            outcomes.append((followed, None))  # the deployment's sensor merges the tables
             live.finish()
     _conclude(outcomes, as_json)
 
 
-def _conclude(outcomes: list[Any], as_json: bool) -> None:
-    failed = [
-        f"xero/{shown.endpoint} ({shown.tenant_id})"
-        for run in outcomes
-        for shown in run.endpoints.values()
-        if shown.state != "landed"
-    ]
-    for run in outcomes:
-        said = any(shown.state == "failed" for shown in run.endpoints.values())
+def _conclude(outcomes: list[tuple[Any, Any]], as_json: bool) -> None:
+    """Each run's failure not said yet, the `--json` payload, then the exit status."""
+    runs = [run for pair in outcomes for run in pair if run is not None]
+    for run in runs:
+        shown = [*run.endpoints.values(), *run.tables.values()]
+        said = any(s.state == "failed" for s in shown)
         if run.failure and not said and not as_json:  # a step's failure was said already
             click.echo(f"✘ run {run.run_id} for tenant {run.tenant_id}: {run.failure}")
     if as_json:
         echo_json(
-            [
-                {
-                    "run_id": run.run_id,
-                    "tenant_id": run.tenant_id,
-                    "status": run.status,
-                    "failure": run.failure,
-                    "endpoints": [shown.__dict__ for shown in run.endpoints.values()],
-                }
-                for run in outcomes
-            ]
+            [{**_payload(run), "merge": merge and _payload(merge)} for run, merge in outcomes]
         )
-    if failed:
-        fail(
-            f"not landed: {', '.join(failed)}",
-            "see each failure above (or the run in the Dagster UI); then run again",
-        )
+    not_landed = [
+        f"xero/{s.endpoint} ({s.tenant_id})"
+        for run, _ in outcomes
+        for s in run.endpoints.values()
+        if s.state != "landed"
+    ]
+    not_merged = [
+        f"xero_tables/{s.table} ({s.tenant_id})"
+        for _, merge in outcomes
+        if merge is not None
+        for s in merge.tables.values()
+        if s.state != "merged"
+    ]
+    if not_landed or not_merged:
+        what = [
+            *([f"not landed: {', '.join(not_landed)}"] if not_landed else []),
+            *([f"not merged: {', '.join(not_merged)}"] if not_merged else []),
+        ]
+        fix = "see each failure above, then run again"
+        if not_merged:
+            fix = (
+                "the landed batches are kept: fix the cause above (the tables' storage: "
+                "OAUTH_ETL_TABLES_ROOT, `oauth-etl doctor`), then run again: it merges them"
+            )
+        fail("; ".join(what), fix)
     if not as_json:
-        click.echo(f"done: {sum(len(r.endpoints) for r in outcomes)} endpoint(s) landed")
+        merged = sum(len(m.tables) for _, m in outcomes if m is not None)
+        click.echo(
+            f"done: {sum(len(r.endpoints) for r, _ in outcomes)} endpoint(s) landed"
+            + (f", {merged} table(s) merged" if merged else "")
+        )
+
+
+def _payload(run: Any) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "tenant_id": run.tenant_id,
+        "status": run.status,
+        "failure": run.failure,
+        **({"endpoints": [s.__dict__ for s in run.endpoints.values()]} if run.endpoints else {}),
+        **({"tables": [s.__dict__ for s in run.tables.values()]} if run.tables else {}),
+    }

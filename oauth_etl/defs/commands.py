@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 import time
 import uuid
@@ -24,6 +25,8 @@ import dagster as dg
 
 from oauth_etl.app.contract import ConfigError
 from oauth_etl.defs.resources import build_resources
+from oauth_etl.defs.tables.assets import TABLE_ASSETS, table_key
+from oauth_etl.defs.tables.resources import build_table_resources
 from oauth_etl.defs.xero.assets import CURSOR_KEY, ENDPOINT_ASSETS, asset_key, last_resume_point
 from oauth_etl.defs.xero.checks import BATCH_CHECKS
 from oauth_etl.defs.xero.partitions import TENANTS
@@ -37,6 +40,7 @@ TENANT_TAG = "dagster/partition"
 # would say each twice.
 QUIET: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 POLL_SECONDS = 0.5
+TABLE_STEP = "xero_tables__"  # the table multi-assets' names (defs/tables/assets.py)
 TERMINAL = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
 
@@ -112,10 +116,25 @@ class EndpointProgress:
 
 
 @dataclass
+class TableProgress:
+    """What the command shows of one Delta table a merge run writes."""
+
+    table: str
+    tenant_id: str
+    state: str = "queued"  # queued | running | merged | failed
+    message: str = ""  # the failure
+    rows: int | None = None  # the tenant's rows in the table after the merge
+    version: int | None = None  # the table's Delta version after it
+    batches: int | None = None  # batches merged (the endpoint's own table)
+
+
+@dataclass
 class RunProgress:
     run_id: str
     tenant_id: str
     endpoints: dict[str, EndpointProgress] = field(default_factory=dict)
+    # A merge run: the endpoints' own tables from the start, child tables as they are written.
+    tables: dict[str, TableProgress] = field(default_factory=dict)
     status: str = "QUEUED"
     failure: str = ""  # why the run failed outside any step (a resource, the run itself)
 
@@ -175,6 +194,9 @@ def _apply(progress: RunProgress, entry: dg.EventLogEntry, names: Mapping[str, s
         error = getattr(event.event_specific_data, "error", None)
         progress.failure = _failure_text(error) if error is not None else _first_line(entry)
         return True
+    step_key = entry.step_key or ""
+    if step_key.startswith(TABLE_STEP) and event is not None:
+        return _apply_table(progress, entry, event, step_key.removeprefix(TABLE_STEP))
     if step is None:
         return False
     shown = progress.endpoints[step]
@@ -204,6 +226,64 @@ def _apply(progress: RunProgress, entry: dg.EventLogEntry, names: Mapping[str, s
     else:
         return False
     return True
+
+
+def _apply_table(
+    progress: RunProgress, entry: dg.EventLogEntry, event: dg.DagsterEvent, parent: str
+) -> bool:
+    """A table step (`xero_tables__<endpoint>`): one merge writes the endpoint's table and
+    its child tables, a materialization each."""
+    shown = progress.tables.get(parent)
+    if shown is None:
+        return False
+    if event.event_type == dg.DagsterEventType.STEP_START:
+        shown.state = "running"
+    elif event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+        materialization = entry.asset_materialization
+        if materialization is None:
+            return False
+        name = materialization.asset_key.path[-1]
+        table = progress.tables.setdefault(name, TableProgress(name, progress.tenant_id))
+        metadata = materialization.metadata
+        table.state = "merged"
+        table.rows = _metadata_int(metadata, "dagster/row_count")
+        table.version = _metadata_int(metadata, "delta_version")
+        table.batches = _metadata_int(metadata, "batches_merged")
+    elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
+        shown.state = "failed"
+        shown.message = _error_line(getattr(event.event_specific_data, "error", None))
+    else:
+        return False
+    return True
+
+
+_QUERY = re.compile(r"\?\S*")  # a URL's query: where a SAS token would be
+_COLOUR = re.compile(r"\x1b\[[0-9;]*m")  # delta-rs colours its `↳`
+_XML = re.compile(r"<(Code|Message)>([^<]*)</\1>")
+
+
+def _error_line(error: Any) -> str:
+    """The innermost cause of a failed merge, on one line. delta-rs (object_store) chains
+    its causes with `↳` and ends with the storage's answer, `404 Not Found ↳ <Error>
+    <Code>ContainerNotFound</Code><Message>...` (seen, not documented): the answer first,
+    then the error's kind; URLs lose their query."""
+    if error is None:
+        return "the step failed: see the run in the Dagster UI (or `dagster debug`)"
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    text = _COLOUR.sub("", str(getattr(error, "message", "")))
+    parts = [" ".join(p.split()) for p in text.split("↳")]
+    parts = [_QUERY.sub("", p) for p in parts if p]
+    if not parts:
+        return f"{getattr(error, 'cls_name', 'an error')}: see the run in the Dagster UI"
+    xml = dict(_XML.findall(parts[-1]))
+    status = next((p for p in parts if p[:3].isdigit()), "")
+    if xml:
+        said = xml.get("Message", "").split(" RequestId:", 1)[0]
+        answer = ", ".join(filter(None, (status, xml.get("Code")))) + f": {said}"
+    else:
+        answer = parts[-1]
+    return answer[:200] if len(parts) == 1 else f"{answer[:200]} ({parts[0][:100]})"
 
 
 def _first_line(entry: dg.EventLogEntry) -> str:
@@ -239,6 +319,18 @@ def register_tenants(found: dg.DagsterInstance, tenants: Sequence[str]) -> None:
         found.add_dynamic_partitions(TENANTS.name or "", new)
 
 
+def _job() -> dg.JobDefinition:
+    """Every endpoint and table asset on the code location's resources (values, not
+    `dg.EnvVar`s: this process's environment is the run's)."""
+    resources = build_resources(os.environ, env_vars=False)
+    tables = build_table_resources(resources["storage"], os.environ, env_vars=False)
+    return dg.Definitions(
+        assets=[*ENDPOINT_ASSETS, *TABLE_ASSETS],
+        asset_checks=BATCH_CHECKS,
+        resources={**resources, **tables},
+    ).resolve_implicit_global_asset_job_def()
+
+
 def run_in_process(
     found: dg.DagsterInstance,
     endpoints: Sequence[Endpoint],
@@ -249,13 +341,46 @@ def run_in_process(
     timeout: float,
 ) -> RunProgress:
     """One run of the selected assets for one tenant, here, followed as it goes."""
-    job = dg.Definitions(
-        assets=ENDPOINT_ASSETS,
-        asset_checks=BATCH_CHECKS,
-        resources=build_resources(os.environ, env_vars=False),
-    ).resolve_implicit_global_asset_job_def()
     progress = RunProgress(str(uuid.uuid4()), tenant_id)
     progress.endpoints = {e.name: EndpointProgress(e.name, tenant_id) for e in endpoints}
+    selection = [asset_key(e) for e in endpoints]
+    config = _run_config(endpoints, full_refresh)
+    return _execute(found, progress, selection, config, on_change, timeout)
+
+
+def merge_in_process(
+    found: dg.DagsterInstance,
+    endpoints: Sequence[Endpoint],
+    tenant_id: str,
+    *,
+    on_change: Callable[[RunProgress], None],
+    timeout: float,
+) -> RunProgress | None:
+    """One run merging the batches landed for the tenant into the endpoints' Delta tables
+    (and their child tables): what a deployment's `xero_tables_after_extract` sensor
+    launches after an extraction. None when no endpoint has a table."""
+    assets = [a for a in TABLE_ASSETS if any(table_key(e.name) in a.keys for e in endpoints)]
+    if not assets:
+        return None
+    progress = RunProgress(str(uuid.uuid4()), tenant_id)
+    # A table's multi-asset writes its child tables too: they are selected with it.
+    selection = [key for a in assets for key in sorted(a.keys, key=lambda k: k.to_user_string())]
+    parents = [e.name for e in endpoints if any(table_key(e.name) in a.keys for a in assets)]
+    progress.tables = {name: TableProgress(name, tenant_id) for name in parents}
+    return _execute(found, progress, selection, dict(QUIET), on_change, timeout)
+
+
+def _execute(
+    found: dg.DagsterInstance,
+    progress: RunProgress,
+    selection: Sequence[dg.AssetKey],
+    run_config: Mapping[str, Any],
+    on_change: Callable[[RunProgress], None],
+    timeout: float,
+) -> RunProgress:
+    """Execute `selection` for the tenant in a thread of this process, following the run's
+    event records meanwhile."""
+    job = _job()
     finished = threading.Event()
     failure: list[BaseException] = []
 
@@ -263,9 +388,9 @@ def run_in_process(
         try:
             job.execute_in_process(
                 instance=found,
-                partition_key=tenant_id,
-                asset_selection=[asset_key(e) for e in endpoints],
-                run_config=_run_config(endpoints, full_refresh),
+                partition_key=progress.tenant_id,
+                asset_selection=list(selection),
+                run_config=dict(run_config),
                 run_id=progress.run_id,
                 raise_on_error=False,
             )
@@ -351,9 +476,11 @@ __all__ = [
     "CursorRow",
     "EndpointProgress",
     "RunProgress",
+    "TableProgress",
     "cursors",
     "follow_submitted",
     "instance",
+    "merge_in_process",
     "organisation_ids",
     "register_tenants",
     "run_in_process",
