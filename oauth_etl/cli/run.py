@@ -2,9 +2,11 @@
 `dagster asset materialize --select ... --partition ...`), one run per tenant, with live
 progress: pages, records, and the tenant's calls left in the minute and the day.
 
-In this process by default (the materializations, so the cursors, go to DAGSTER_HOME), or
-`--submit URL`: queued on a running deployment through its webserver, and followed from
-DAGSTER_HOME when it is the deployment's. On a terminal the progress redraws in place;
+In this process by default (the materializations, so the cursors, go to DAGSTER_HOME),
+each tenant's run followed by a second one merging what landed into the endpoints' Delta
+tables (`--no-tables`: land only); or `--submit URL`: queued on a running deployment
+through its webserver, whose sensor merges the tables, and followed from DAGSTER_HOME when
+it is the deployment's. On a terminal the progress redraws in place;
 otherwise (a pipe, a log) each change is one plain line.
 """
 
@@ -119,8 +121,8 @@ def _bounded() -> Iterator[None]:
     help="This run ignores the stored cursors of the selected endpoints: the incremental "
     "ones read every record again (Journals from the first journal; the others are read "
     "whole every run anyway). The cursor it commits replaces the old one: the one way to "
-    "reset a cursor (a run that fails commits none, the old one stays). Nothing landed or "
-    "merged is deleted: the merge keeps the newest copy of each record.",
+    "reset a cursor (a run that fails commits none, the old one stays). It deletes nothing "
+    "landed or merged: its batch is merged like any other.",
 )
 @click.option(
     "--no-tables",
@@ -134,8 +136,10 @@ def _bounded() -> Iterator[None]:
     default=None,
     metavar="URL",
     help="Queue the runs on a running deployment (its webserver, e.g. http://127.0.0.1:3000) "
-    "instead of running here; the deployment's sensor (xero_tables_after_extract) merges "
-    "the tables after them, not this command (--no-tables does not apply).",
+    "instead of running here. The tables are then the deployment's: daily endpoints go as "
+    "`xero_extract` runs, which its sensor xero_tables_after_extract follows with the merge "
+    "(when its daemon runs); opt-in ones (Journals...) go as asset runs, their tables "
+    "materialized on demand. --no-tables does not apply.",
 )
 @click.option("--location", default=None, help="With --submit: the code location's name.")
 @click.option(

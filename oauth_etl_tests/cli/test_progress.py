@@ -3,8 +3,11 @@ once, no escape codes) otherwise; a landed endpoint shows the calls left in the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from oauth_etl.cli.run import Live, describe
-from oauth_etl.defs.commands import EndpointProgress, RunProgress
+from oauth_etl.defs.commands import EndpointProgress, RunProgress, TableProgress
+from oauth_etl.defs.run_events import _error_line
 
 
 def progress() -> RunProgress:
@@ -47,3 +50,52 @@ def test_redrawn_in_place_on_a_terminal(capsys: object) -> None:
     assert first.count("\x1b[2K") == 2 and second.count("\x1b[2K") == 2
     assert "✘ tenant-a xero/contacts: failed: contacts needs the scope" in second
     assert describe(run.endpoints["invoices"]) == "  tenant-a xero/invoices: queued"
+
+
+def test_a_merge_says_one_line_per_table_merged(capsys: object) -> None:
+    live = Live(terminal=False)
+    run = RunProgress("run-2", "tenant-abcdef12")
+    run.tables = {"invoices": TableProgress("invoices", "tenant-abcdef12")}
+    live(run)  # queued: nothing to say
+    run.tables["invoices"].state = "running"
+    live(run)  # merging: said by the line that follows
+    invoices = run.tables["invoices"]
+    invoices.state, invoices.rows, invoices.version, invoices.batches = "merged", 12, 3, 2
+    lines = TableProgress("invoice_line_items", "tenant-abcdef12", "merged", rows=30, version=3)
+    run.tables["invoice_line_items"] = lines
+    live(run)
+    live(run)
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert out.splitlines() == [
+        "✔ tenant-a xero_tables/invoices: 12 rows, version 3, 2 batch(es) merged",
+        "✔ tenant-a xero_tables/invoice_line_items: 30 rows, version 3",
+    ]
+
+
+@dataclass
+class Error:
+    """What a failed step's event carries (Dagster's SerializableErrorInfo, the fields read)."""
+
+    message: str
+    cls_name: str
+    cause: Error | None = None
+
+
+def test_a_failed_merge_is_the_storage_answer_without_the_url_query() -> None:
+    # delta-rs's chain of causes, colours and all (as raised for a missing container).
+    said = (
+        "Kernel error -> Generic MicrosoftAzure error\n \x1b[31m↳\x1b[0m Error performing GET "
+        "https://acct.blob.core.windows.net/tables?restype=container&sig=SECRETSIG in 3ms\n"
+        " \x1b[31m↳\x1b[0m 403 Forbidden\n \x1b[31m↳\x1b[0m <Error><Code>AuthenticationFailed"
+        "</Code><Message>Server failed to authenticate the request.\nRequestId:1</Message>"
+        "</Error>"
+    )
+    error = Error(said, "OSError")
+    wrapped = Error("step failed", "DagsterExecutionStepExecutionError", error)
+    line = _error_line(wrapped)
+    assert line == (
+        "403 Forbidden, AuthenticationFailed: Server failed to authenticate the request. "
+        "(Kernel error -> Generic MicrosoftAzure error)"
+    )
+    plain = Error("Error performing GET https://acct.blob.core.windows.net/t?sig=X in 3ms", "E")
+    assert "sig=" not in _error_line(plain) and "\x1b" not in _error_line(error)

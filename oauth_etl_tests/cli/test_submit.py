@@ -10,6 +10,8 @@ from pathlib import Path
 from oauth_etl_tests.cli.conftest import cli, secrets_in
 from oauth_etl_tests.ui.webserver import running_webserver, wait_for_run, write_dagster_home
 
+JOB_QUERY = "query($runId: ID!) { runOrError(runId: $runId) { ... on Run { jobName } } }"
+
 
 def test_runs_submitted_to_a_deployment_are_followed_to_the_end(
     authorized: dict[str, str], tmp_path: Path
@@ -40,6 +42,10 @@ def test_runs_submitted_to_a_deployment_are_followed_to_the_end(
         assert queued.returncode == 0, queued.stderr
         run_id = queued.stdout.split("queued run ")[1].split()[0]
         assert wait_for_run(server, run_id, timeout=120.0) == "SUCCESS"
+        # A daily endpoint goes as xero_extract: the job whose successful runs the
+        # deployment's xero_tables_after_extract sensor follows with the tables' merge.
+        job = server.graphql(JOB_QUERY, {"runId": run_id})["runOrError"]["jobName"]
+        assert job == "xero_extract"
 
     dead = cli(env, "run", "--select", "invoices", "--tenant", tenants[0], "--submit", server.url)
     assert dead.returncode == 1 and "cannot reach the Dagster webserver" in dead.stderr
