@@ -8,7 +8,9 @@ landing IO manager. A request that fails is recorded with its reason and the oth
 still land; a day limit ends the reading cleanly and the requests left are the next
 run's first. What the next run resumes from is in the materialization's metadata:
 `reports/done` (period keys read while final: never read again) and `reports/first`
-(the requests left), so a period is neither lost nor read twice.
+(the requests left), so a period is neither lost nor read twice. The published returns
+are planned from the list of them landed before (`PLANNED_FROM`); an empty plan lands
+nothing and says why (`reports/nothing_to_read`).
 """
 
 import datetime as dt
@@ -209,6 +211,7 @@ def build_report_asset(spec: Report) -> dg.AssetsDefinition:
             "planned by period: open ones re-read every run, final ones (on or before the "
             "lock date) read once. Lands each answer as it came, one record per call, under "
             f"`{SOURCE}/<tenant>/{spec.name}/<batch>/`."
+            + (f" Planned from the landed `{SOURCE}/{source}`." if source else "")
         ),
         metadata={"xero/path": spec.path, "xero/scopes": " ".join(spec.scopes)},
     )

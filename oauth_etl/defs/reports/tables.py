@@ -1,6 +1,8 @@
 """Report table assets: `xero_report_tables/<report>` (every reading, long format) and
 `xero_report_tables/<report>_monthly` (the latest figures, a column per month), downstream
-of the report's landing asset, partitioned by tenant.
+of the report's landing asset, partitioned by tenant. The published returns have the
+long table only (a quarter's Fields, not months); their list has none
+(`reports_layout.LANDED_ONLY`, `NO_MONTHLY`).
 
 The input is the landing asset, loaded as the batches the table has not appended yet
 (`LandedBatchesIOManager`, after the `last_batch_id` of the table's latest
