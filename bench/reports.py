@@ -26,9 +26,9 @@ from oauth_etl.defs.reports.organisation import facts_of, organisation_record
 from oauth_etl.oauth.auth import BearerAuth
 from oauth_etl.storage.batch import BatchStats
 from oauth_etl.tables.location import TableStore, default_root, storage_options_provider
-from oauth_etl.tables.reports import Reading, append_readings
+from oauth_etl.tables.reports import append_readings
 from oauth_etl.xero.client import XeroClient
-from oauth_etl.xero.reports.model import ReportRequest
+from oauth_etl.xero.reports.model import Reading, ReportRequest
 from oauth_etl.xero.reports.outcomes import Status, iter_plan
 from oauth_etl.xero.reports.periods import Facts, plan
 from oauth_etl.xero.scopes import DEFAULT_SCOPES

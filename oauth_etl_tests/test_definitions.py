@@ -45,7 +45,10 @@ CHILD_TABLES = [
     "xero_tables/purchase_order_line_items",
     "xero_tables/quote_line_items",
 ]
-# Issue #21: a landing asset per report, its long table and its monthly view, the checks.
+# Issue #21: a landing asset per report, its long table and its monthly view, the checks;
+# the published returns (GST/BAS) land and make a long table (Fields, not months), their
+# list lands only.
+PUBLISHED = ["xero_reports/published_reports", "xero_reports/published_report"]
 REPORTS = [
     "aged_payables_by_contact",
     "aged_receivables_by_contact",
@@ -62,6 +65,8 @@ REPORT_ASSETS = [
     *(f"xero_reports/{r}" for r in REPORTS),
     *(f"xero_report_tables/{r}" for r in REPORTS),
     *(f"xero_report_tables/{r}_monthly" for r in REPORTS),
+    *PUBLISHED,
+    "xero_report_tables/published_report",
 ]
 REPORT_CHECKS = [
     "xero_report_tables/aged_receivables_by_contact:aged_receivables_match_balance_sheet",

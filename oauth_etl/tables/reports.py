@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -44,18 +44,10 @@ from oauth_etl.tables.reports_layout import (
     table_name,
 )
 from oauth_etl.tables.writes import WRITER, commit_properties, literal, open_table
-from oauth_etl.xero.reports.model import Basis, ReportCell, ReportRequest
+from oauth_etl.xero.reports.model import Basis, Reading, ReportCell, ReportRequest
 
 CHUNK_ROWS = 10_000  # cells per record batch of a streamed append
 _PLACES = Decimal(1).scaleb(-DECIMAL[1])
-
-
-@dataclass(frozen=True)
-class Reading:
-    """One call's answer, flattened: the request it answered and its cells."""
-
-    request: ReportRequest
-    cells: Sequence[ReportCell]
 
 
 @dataclass

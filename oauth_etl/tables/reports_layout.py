@@ -102,19 +102,30 @@ MONTHLY_TAIL: tuple[str, ...] = ("row_order", "currency", AS_READ_AT)
 DECIMAL = (28, 10)
 
 
-# Reports with figures to tabulate. The published returns (GST, BAS) are not yet: the
-# list of published reports holds only their ids, and planning each one needs the ids
-# and periods read from that list (periods.Facts.published).
-UNTABULATED = frozenset({"published_reports", "published_report"})
+# The list of published reports (getReportsList) holds no figures: it lands (each
+# return's ReportID and period, what plans `published_report`) and makes no table.
+LANDED_ONLY = frozenset({"published_reports"})
+# A published return (GST, BAS) is one quarter's Fields (G1, 1A, 1B), not months: its
+# long table holds them, a monthly view would spread one quarter over one month column.
+NO_MONTHLY = frozenset({"published_report"})
 
 
 def tabulated() -> tuple[Report, ...]:
-    return tuple(r for r in REPORTS if r.name not in UNTABULATED)
+    return tuple(r for r in REPORTS if r.name not in LANDED_ONLY)
+
+
+def has_monthly(report: str) -> bool:
+    return report not in NO_MONTHLY
 
 
 def report_table_names() -> tuple[str, ...]:
     """Every report table and monthly view (what the upkeep job visits too)."""
-    return tuple(n for r in tabulated() for n in (table_name(r.name), monthly_name(r.name)))
+    out = []
+    for r in tabulated():
+        out.append(table_name(r.name))
+        if has_monthly(r.name):
+            out.append(monthly_name(r.name))
+    return tuple(out)
 
 
 def table_name(report: str) -> str:

@@ -12,9 +12,8 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from oauth_etl.tables.reports import Reading
 from oauth_etl.xero.reports.catalog import report
-from oauth_etl.xero.reports.model import Basis, Period, ReportRequest
+from oauth_etl.xero.reports.model import Basis, Period, Reading, ReportRequest
 from oauth_etl.xero.reports.org import Organisation
 from oauth_etl.xero.reports.parse import cells
 from oauth_etl.xero.reports.read import ReportReading

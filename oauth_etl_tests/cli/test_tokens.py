@@ -108,12 +108,12 @@ def test_doctor_fails_before_authorize_and_passes_after(env: dict[str, str]) -> 
     assert cli(env, "authorize", "--unattended").returncode == 0
     after = cli(env, "doctor")
     assert after.returncode == 0, after.stdout
-    assert after.stdout.count("✔") == 10 and "✘" not in after.stdout
+    assert after.stdout.count("✔") == 12 and "✘" not in after.stdout
     assert "tenants: 2:" in after.stdout
     as_json = cli(env, "doctor", "--json")
     assert as_json.returncode == 0
     payload = json.loads(as_json.stdout)
-    assert payload["ok"] is True and len(payload["checks"]) == 10
+    assert payload["ok"] is True and len(payload["checks"]) == 12
 
     # Journals asked for by the check, not granted: the scopes check names the fix.
     journals = cli(env, "doctor", "--with-journals")

@@ -12,11 +12,10 @@ from decimal import Decimal
 import pytest
 
 from oauth_etl.tables.report_checks import Posting
-from oauth_etl.tables.reports import Reading
 from oauth_etl.tables.reports_layout import PROFIT_AND_LOSS_TYPES
 from oauth_etl.xero.dates import parse_xero_datetime
 from oauth_etl.xero.reports.catalog import report as report_spec
-from oauth_etl.xero.reports.model import Basis, Period, ReportRequest
+from oauth_etl.xero.reports.model import Basis, Period, Reading, ReportRequest
 from oauth_etl.xero.reports.org import Organisation
 from oauth_etl.xero.reports.parse import cells
 from oauth_etl_dev.sandbox import SandboxConfig, SandboxServer

@@ -11,6 +11,7 @@ from typing import Any
 
 from oauth_etl.tables import reports
 from oauth_etl.tables.location import TableStore
+from oauth_etl.xero.reports.model import Reading
 from oauth_etl_tests.reports.conftest import Books, months_before
 from oauth_etl_tests.tables.test_reading_docs import _BLOCK, DOC, localised
 
@@ -23,7 +24,7 @@ def report_examples() -> list[str]:
     return _BLOCK.findall(section)
 
 
-def _net_profit(reading: reports.Reading) -> dict[dt.date, Decimal]:
+def _net_profit(reading: Reading) -> dict[dt.date, Decimal]:
     return {
         c.period_end: c.value
         for c in reading.cells

@@ -16,6 +16,9 @@ import orjson
 import pytest
 
 from oauth_etl.app.connection import open_from_environment
+from oauth_etl.defs.reports.assets import REPORT_ASSETS
+from oauth_etl.defs.reports.organisation import xero_report_organisation
+from oauth_etl.defs.reports.tables import REPORT_TABLE_ASSETS
 from oauth_etl.tables.model import table_names
 from oauth_etl.xero.catalog import CATALOG
 from oauth_etl_dev.demo import local_environment
@@ -49,7 +52,12 @@ SCHEDULES = {
     "landing_sweep_weekly",
     "xero_tables_upkeep_weekly",
 }
-SENSORS = {"xero_tenants_sensor", "xero_tables_after_extract"}
+SENSORS = {
+    "xero_tenants_sensor",
+    "xero_tables_after_extract",
+    "xero_reports_after_tables",
+    "xero_webhooks_sensor",
+}
 
 
 def token_secrets(token_file: Path) -> set[str]:
@@ -102,8 +110,13 @@ def test_webserver_lists_launches_and_hides_secrets(
     keys = {tuple(n["assetKey"]["path"]) for n in nodes}
     tables = {("xero_tables", name) for name in table_names()}
     expected_keys = {TENANTS_KEY, *(("xero", e.name) for e in CATALOG), *tables}
+    reports = {
+        tuple(key.path)
+        for asset in (xero_report_organisation, *REPORT_ASSETS, *REPORT_TABLE_ASSETS)
+        for key in asset.keys
+    }
     assert len(CATALOG) == 27 and len(tables) == 27 + 6  # + the line-item child tables
-    assert keys == expected_keys
+    assert reports and keys == expected_keys | reports
     checks = {
         (tuple(n["assetKey"]["path"]), c["name"])
         for n in nodes

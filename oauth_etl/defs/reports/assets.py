@@ -8,12 +8,14 @@ landing IO manager. A request that fails is recorded with its reason and the oth
 still land; a day limit ends the reading cleanly and the requests left are the next
 run's first. What the next run resumes from is in the materialization's metadata:
 `reports/done` (period keys read while final: never read again) and `reports/first`
-(the requests left), so a period is neither lost nor read twice.
+(the requests left), so a period is neither lost nor read twice. The published returns
+are planned from the list of them landed before (`PLANNED_FROM`); an empty plan lands
+nothing and says why (`reports/nothing_to_read`).
 """
 
 import datetime as dt
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import dagster as dg
@@ -25,7 +27,7 @@ from oauth_etl.defs.reports.organisation import (
     SOURCE,
     facts_of,
 )
-from oauth_etl.defs.reports.tables import TABULATED, landing_key
+from oauth_etl.defs.reports.tables import landing_key
 from oauth_etl.defs.resources import XeroApiResource
 from oauth_etl.defs.xero.assets import XERO_RETRY_POLICY
 from oauth_etl.defs.xero.partitions import TENANTS
@@ -33,16 +35,31 @@ from oauth_etl.storage.batch import BatchStats, LandingBatch
 from oauth_etl.tables.reports_records import answer_record
 from oauth_etl.xero.errors import TenantDisconnected
 from oauth_etl.xero.reports.budget import calls_left
-from oauth_etl.xero.reports.catalog import Report
+from oauth_etl.xero.reports.catalog import REPORTS, Report
 from oauth_etl.xero.reports.errors import ReportScopeMissing
 from oauth_etl.xero.reports.months import history_start
 from oauth_etl.xero.reports.outcomes import Outcome, Status, iter_plan
+from oauth_etl.xero.reports.parse import published_periods
 from oauth_etl.xero.reports.periods import Facts, Plan, PlanOptions, is_final, plan
 
 DONE, FIRST, SEEN = "reports/done", "reports/first", "reports/seen"
 # Outcome reasons a retry cannot mend (outcomes.py: the error's `reason`, else its class).
 PERSON_MUST_ACT = frozenset({ReportScopeMissing.reason, TenantDisconnected.__name__})
 LISTED = 200  # periods listed in the metadata (their counts are always complete)
+NOTHING = "reports/nothing_to_read"  # why a tenant's plan of a report is empty
+# Reports planned from another report's answer, landed earlier in the run: each published
+# return (getReportFromId) by the ReportID and period the list (getReportsList) gave.
+PLANNED_FROM: dict[str, str] = {"published_report": "published_reports"}
+# Why a tenant may have none of a report: what the metadata says when the plan is empty.
+WHY_NONE: dict[str, str] = {
+    "published_report": "the organisation's list of published reports "
+    "(xero_reports/published_reports) is empty: GST and BAS returns are Australian and "
+    "New Zealand ones",
+    "ten_ninety_nine": "the 1099 is read for US organisations only",
+    "budget_summary": "the organisation has no budget",
+    "aged_receivables_by_contact": "the organisation has no contacts",
+    "aged_payables_by_contact": "the organisation has no suppliers",
+}
 
 
 class ReportsConfig(dg.Config):
@@ -104,6 +121,7 @@ def _land(
     stats: BatchStats,
     log: Any,
     since: dt.date,
+    spec_name: str,
 ) -> Iterator[dict[str, Any]]:
     """Read the plan, yielding each answer's record; then the figures and the state the
     next run resumes from (final keys before `since`, the history's start, are dropped:
@@ -160,12 +178,24 @@ def _land(
             SEEN: sorted(set(read)),
         }
     )
+    if not planned.requests and not planned.remainder and not planned.already_read:
+        stats.extra[NOTHING] = WHY_NONE.get(spec_name, "no period to read this run")
     if left:
         stats.extra["resumes"] = f"{len(left)} request(s) first on the next run"
 
 
+def with_published(facts: Facts, listed: Iterable[Mapping[str, Any]]) -> Facts:
+    """The facts with the returns the landed list names (ReportID -> its period)."""
+    found = {k: p for record in listed for k, p in published_periods(record["answer"]).items()}
+    return replace(facts, published=found)
+
+
 def build_report_asset(spec: Report) -> dg.AssetsDefinition:
     key = landing_key(spec.name)
+    ins = {"organisation": dg.AssetIn(ORGANISATION_KEY)}
+    source = PLANNED_FROM.get(spec.name)
+    if source is not None:
+        ins["listed"] = dg.AssetIn(landing_key(source))
 
     @dg.asset(
         key=key,
@@ -173,7 +203,7 @@ def build_report_asset(spec: Report) -> dg.AssetsDefinition:
         partitions_def=TENANTS,
         io_manager_key="landing_io_manager",
         kinds={"xero", "azure"},
-        ins={"organisation": dg.AssetIn(ORGANISATION_KEY)},
+        ins=ins,
         retry_policy=XERO_RETRY_POLICY,
         description=(
             f"{spec.description}\n\nXero `GET /api.xro/2.0/{spec.path}` "
@@ -181,6 +211,7 @@ def build_report_asset(spec: Report) -> dg.AssetsDefinition:
             "planned by period: open ones re-read every run, final ones (on or before the "
             "lock date) read once. Lands each answer as it came, one record per call, under "
             f"`{SOURCE}/<tenant>/{spec.name}/<batch>/`."
+            + (f" Planned from the landed `{SOURCE}/{source}`." if source else "")
         ),
         metadata={"xero/path": spec.path, "xero/scopes": " ".join(spec.scopes)},
     )
@@ -189,9 +220,12 @@ def build_report_asset(spec: Report) -> dg.AssetsDefinition:
         config: ReportsConfig,
         xero: XeroApiResource,
         organisation: Any,  # the landed record(s) of xero_reports/organisation, streamed
+        **upstream: Any,  # `listed`: the landed answer of PLANNED_FROM's report
     ) -> LandingBatch:
         tenant_id = context.partition_key
         facts = facts_of(tenant_id, next(iter(organisation)))
+        if "listed" in upstream:
+            facts = with_published(facts, upstream["listed"])
         state = last_state(context.instance, key, tenant_id)
         today = (
             dt.date.fromisoformat(config.today) if config.today else dt.datetime.now(dt.UTC).date()
@@ -215,11 +249,11 @@ def build_report_asset(spec: Report) -> dg.AssetsDefinition:
         )
         stats = BatchStats()
         since = history_start(facts.org, today, config.years)
-        records = _land(xero, facts, planned, state, stats, context.log, since)
+        records = _land(xero, facts, planned, state, stats, context.log, since, spec.name)
         return LandingBatch(SOURCE, spec.name, tenant_id, records, stats=stats)
 
     return _read
 
 
 # A module-level list: the defs autoloader collects lists of assets, not tuples.
-REPORT_ASSETS: list[dg.AssetsDefinition] = [build_report_asset(r) for r in TABULATED]
+REPORT_ASSETS: list[dg.AssetsDefinition] = [build_report_asset(r) for r in REPORTS]

@@ -1,6 +1,8 @@
 """Report table assets: `xero_report_tables/<report>` (every reading, long format) and
 `xero_report_tables/<report>_monthly` (the latest figures, a column per month), downstream
-of the report's landing asset, partitioned by tenant.
+of the report's landing asset, partitioned by tenant. The published returns have the
+long table only (a quarter's Fields, not months); their list has none
+(`reports_layout.LANDED_ONLY`, `NO_MONTHLY`).
 
 The input is the landing asset, loaded as the batches the table has not appended yet
 (`LandedBatchesIOManager`, after the `last_batch_id` of the table's latest
@@ -24,6 +26,7 @@ from oauth_etl.tables.reports_layout import (
     MONTHLY_KEYS,
     MONTHLY_TAIL,
     READING_COLUMNS,
+    has_monthly,
     monthly_name,
     table_name,
     tabulated,
@@ -83,35 +86,36 @@ def build_report_table(spec: Report) -> dg.AssetsDefinition:
     ]
     assert [c for c, _ in monthly_columns[-3:]] == list(MONTHLY_TAIL)
 
+    long_spec = dg.AssetSpec(
+        long_key,
+        deps=[landing],
+        group_name=GROUP,
+        kinds=KINDS,
+        description=(
+            f"Delta table `{table_name(spec.name)}`: every reading of xero_reports/"
+            f"{spec.name}, one row per value cell (section, row, column, account, "
+            "tracking option, value as a decimal), kept with its `as_read_at`: the "
+            "figures as of any past moment are a filter. Partitioned by `tenant_id`."
+        ),
+        metadata={"dagster/column_schema": column_schema(list(READING_COLUMNS))},
+    )
+    wide_spec = dg.AssetSpec(
+        wide_key,
+        deps=[long_key],
+        group_name=GROUP,
+        kinds=KINDS,
+        description=(
+            f"Delta table `{monthly_name(spec.name)}`: the latest figures of "
+            f"{spec.name}, one row per report line, one decimal column per month "
+            "(YYYY-MM), for BI tools; rebuilt per tenant after each append."
+        ),
+        metadata={"dagster/column_schema": column_schema(monthly_columns)},
+    )
+    wide = has_monthly(spec.name)
+
     @dg.multi_asset(
         name=f"xero_report_tables__{spec.name}",
-        specs=[
-            dg.AssetSpec(
-                long_key,
-                deps=[landing],
-                group_name=GROUP,
-                kinds=KINDS,
-                description=(
-                    f"Delta table `{table_name(spec.name)}`: every reading of xero_reports/"
-                    f"{spec.name}, one row per value cell (section, row, column, account, "
-                    "tracking option, value as a decimal), kept with its `as_read_at`: the "
-                    "figures as of any past moment are a filter. Partitioned by `tenant_id`."
-                ),
-                metadata={"dagster/column_schema": column_schema(list(READING_COLUMNS))},
-            ),
-            dg.AssetSpec(
-                wide_key,
-                deps=[long_key],
-                group_name=GROUP,
-                kinds=KINDS,
-                description=(
-                    f"Delta table `{monthly_name(spec.name)}`: the latest figures of "
-                    f"{spec.name}, one row per report line, one decimal column per month "
-                    "(YYYY-MM), for BI tools; rebuilt per tenant after each append."
-                ),
-                metadata={"dagster/column_schema": column_schema(monthly_columns)},
-            ),
-        ],
+        specs=[long_spec, wide_spec] if wide else [long_spec],
         partitions_def=TENANTS,
         ins={"landed": dg.AssetIn(landing, input_manager_key="landed_batches_io_manager")},
         can_subset=False,
@@ -148,7 +152,6 @@ def build_report_table(spec: Report) -> dg.AssetsDefinition:
             f"{spec.name} for tenant {tenant_id}: {appended} batch(es) appended ({rows} "
             f"cells), {skipped} already in the table"
         )
-        wide_rows = write_monthly(store, spec.name, tenant_id, retention_days=tables.retention_days)
         last = manifests[-1] if manifests else None
         yield dg.MaterializeResult(
             asset_key=long_key,
@@ -161,6 +164,9 @@ def build_report_table(spec: Report) -> dg.AssetsDefinition:
                 LAST_EXTRACTED: last.extracted_at if last else (extracted or ""),
             },
         )
+        if not wide:
+            return
+        wide_rows = write_monthly(store, spec.name, tenant_id, retention_days=tables.retention_days)
         yield dg.MaterializeResult(
             asset_key=wide_key,
             metadata={

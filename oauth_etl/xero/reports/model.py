@@ -12,6 +12,7 @@ cell per period column; a tracking split yields one per tracking option column.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
@@ -99,3 +100,11 @@ class ReportCell:
     # Every attribute of the cell other than the account (Id -> Value): "invoiceID" on
     # the aged reports' document rows, "ContactId" on a 1099 contact.
     attributes: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One call's answer, flattened: the request it answered and its cells."""
+
+    request: ReportRequest
+    cells: Sequence[ReportCell]
