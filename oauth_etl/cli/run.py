@@ -139,7 +139,7 @@ def _bounded() -> Iterator[None]:
     "instead of running here. The tables are then the deployment's: daily endpoints go as "
     "`xero_extract` runs, which its sensor xero_tables_after_extract follows with the merge "
     "(when its daemon runs); opt-in ones (Journals...) go as asset runs, their tables "
-    "materialized on demand. --no-tables does not apply.",
+    "materialized on demand. Not with --no-tables.",
 )
 @click.option("--location", default=None, help="With --submit: the code location's name.")
 @click.option(
@@ -166,6 +166,11 @@ def run_command(
     every endpoint landed and every table merged. A failed merge keeps the landed batches:
     the next run merges them."""
     wanted = chosen_endpoints(select)
+    if webserver and no_tables:
+        fail(
+            "--no-tables is for a run in this process: with --submit the deployment merges",
+            "drop --no-tables (its sensor xero_tables_after_extract merges after the runs)",
+        )
     side = commands()
     if webserver:
         _submit(side, wanted, tenant_ids, full_refresh, webserver, location, timeout, as_json)

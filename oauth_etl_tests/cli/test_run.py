@@ -103,7 +103,9 @@ def test_run_refuses_unknown_endpoints_and_tenants(authorized: dict[str, str]) -
     assert typo.returncode == 1 and "did you mean invoices" in typo.stderr
     stranger = cli(authorized, "run", "--select", "invoices", "--tenant", "nope")
     assert stranger.returncode == 1 and "not known" in stranger.stderr
-    assert "Traceback" not in typo.stderr + stranger.stderr
+    both = cli(authorized, "run", "--no-tables", "--submit", "http://127.0.0.1:1")
+    assert both.returncode == 1 and "--no-tables is for a run in this process" in both.stderr
+    assert "Traceback" not in typo.stderr + stranger.stderr + both.stderr
 
 
 def test_a_run_longer_than_its_timeout_ends_the_command(
