@@ -55,6 +55,8 @@ def describe_table(shown: Any) -> str:
     if shown.state == "merged":
         batches = "" if shown.batches is None else f", {shown.batches} batch(es) merged"
         return f"{head}: {shown.rows} rows, version {shown.version}{batches}"
+    if shown.state == "failed" and shown.rows is not None:  # merged, then its check failed
+        return f"{head}: {shown.rows} rows, version {shown.version}; {shown.message}"
     if shown.state == "failed":
         return f"{head}: merge failed: {shown.message}"
     return f"{head}: {'merging' if shown.state == 'running' else shown.state}"
@@ -274,7 +276,7 @@ def _conclude(outcomes: list[tuple[Any, Any]], as_json: bool) -> None:
         if s.state != "landed"
     ]
     not_merged = [
-        f"xero_tables/{s.table} ({s.tenant_id})"
+        f"xero_tables/{s.table} ({s.tenant_id}{', its check failed' if s.rows is not None else ''})"
         for _, merge in outcomes
         if merge is not None
         for s in merge.tables.values()

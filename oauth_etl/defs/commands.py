@@ -27,6 +27,7 @@ from oauth_etl.app.contract import ConfigError
 from oauth_etl.defs.resources import build_resources
 from oauth_etl.defs.run_events import EndpointProgress, RunProgress, TableProgress, follow
 from oauth_etl.defs.tables.assets import TABLE_ASSETS, table_key
+from oauth_etl.defs.tables.checks import TABLE_CHECKS
 from oauth_etl.defs.tables.resources import build_table_resources
 from oauth_etl.defs.xero.assets import ENDPOINT_ASSETS, asset_key, last_resume_point
 from oauth_etl.defs.xero.checks import BATCH_CHECKS
@@ -120,7 +121,7 @@ def _job() -> dg.JobDefinition:
     tables = build_table_resources(resources["storage"], os.environ, env_vars=False)
     return dg.Definitions(
         assets=[*ENDPOINT_ASSETS, *TABLE_ASSETS],
-        asset_checks=BATCH_CHECKS,
+        asset_checks=[*BATCH_CHECKS, *TABLE_CHECKS],
         resources={**resources, **tables},
     ).resolve_implicit_global_asset_job_def()
 

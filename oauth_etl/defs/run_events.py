@@ -45,6 +45,8 @@ class TableProgress:
     rows: int | None = None  # the tenant's rows in the table after the merge
     version: int | None = None  # the table's Delta version after it
     batches: int | None = None  # batches merged (the endpoint's own table)
+    # Its check (defs/tables/checks.py): every id landed for the tenant is one row.
+    ids_match_landed: bool | None = None
 
 
 @dataclass
@@ -114,6 +116,8 @@ def _apply(progress: RunProgress, entry: dg.EventLogEntry, names: Mapping[str, s
         progress.failure = _failure_text(error) if error is not None else _first_line(entry)
         return True
     step_key = entry.step_key or ""
+    if event is not None and event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+        return _apply_check(progress, event)
     if step_key.startswith(TABLE_STEP) and event is not None:
         return _apply_table(progress, entry, event, step_key.removeprefix(TABLE_STEP))
     if step is None:
@@ -179,6 +183,20 @@ def _apply_table(
 _QUERY = re.compile(r"\?\S*")  # a URL's query: where a SAS token would be
 _COLOUR = re.compile(r"\x1b\[[0-9;]*m")  # delta-rs colours its `↳`
 _XML = re.compile(r"<(Code|Message)>([^<]*)</\1>")
+
+
+def _apply_check(progress: RunProgress, event: dg.DagsterEvent) -> bool:
+    """A table's check: a failed one fails the table's line, with the check's reason."""
+    evaluation = event.event_specific_data
+    shown = progress.tables.get(getattr(evaluation, "asset_key", dg.AssetKey("?")).path[-1])
+    if shown is None:
+        return False
+    passed = bool(getattr(evaluation, "passed", False))
+    shown.ids_match_landed = passed
+    if not passed:
+        said = getattr(evaluation, "description", None) or "see the run in the Dagster UI"
+        shown.state, shown.message = "failed", f"check ids_match_landed failed: {said}"
+    return True
 
 
 def _error_line(error: Any) -> str:

@@ -99,3 +99,17 @@ def test_a_failed_merge_is_the_storage_answer_without_the_url_query() -> None:
     )
     plain = Error("Error performing GET https://acct.blob.core.windows.net/t?sig=X in 3ms", "E")
     assert "sig=" not in _error_line(plain) and "\x1b" not in _error_line(error)
+
+
+def test_a_table_whose_check_fails_says_so_on_its_line(capsys: object) -> None:
+    live = Live(terminal=False)
+    run = RunProgress("run-3", "tenant-abcdef12")
+    shown = TableProgress("contacts", "tenant-abcdef12", "failed", rows=11, version=2)
+    shown.message, shown.ids_match_landed = "check ids_match_landed failed: 12 ids landed", False
+    run.tables = {"contacts": shown}
+    live(run)
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert out.splitlines() == [
+        "✘ tenant-a xero_tables/contacts: 11 rows, version 2; check ids_match_landed failed: "
+        "12 ids landed"
+    ]

@@ -62,6 +62,8 @@ def test_a_run_merges_the_tables_of_what_it_landed(
     merged = {t["table"]: t for t in run["merge"]["tables"]}
     assert run["merge"]["status"] == "SUCCESS" and run["merge"]["run_id"] != run["run_id"]
     assert merged["invoices"]["state"] == "merged"
+    # The table's check ran too, as in the deployment's xero_tables job.
+    assert merged["invoices"]["ids_match_landed"] is True
     assert merged["invoices"]["rows"] == records["Invoices"]
     assert merged["invoices"]["version"] == _rows(landing, "invoices", one)[0]
     for secret in secrets_in(landing):
