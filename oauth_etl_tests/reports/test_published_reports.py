@@ -25,7 +25,7 @@ from oauth_etl.xero.reports.read import read_report
 from oauth_etl_dev.azurite_relay import StartFromRelay
 from oauth_etl_dev.local_services import Azurite
 from oauth_etl_tests.conftest import SandboxFactory
-from oauth_etl_tests.reports.dagster_run import ReportRun, metadata, report_run
+from oauth_etl_tests.reports.dagster_run import SANDBOX_ARGS, ReportRun, metadata, report_run
 
 PUBLISHED = ("published_reports", "published_report")
 
@@ -38,7 +38,7 @@ def run(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[ReportRun]:
-    sandbox = sandbox_factory("--tenants", "2", "--records", "12", "--no-limits")
+    sandbox = sandbox_factory("--tenants", "2", "--records", "12", *SANDBOX_ARGS)
     with report_run(sandbox, azurite, relay.port, tmp_path, monkeypatch) as ready:
         yield ready
 

@@ -26,7 +26,14 @@ from oauth_etl.xero.scopes import DEFAULT_SCOPES
 from oauth_etl_dev.azurite_relay import StartFromRelay
 from oauth_etl_dev.local_services import Azurite
 from oauth_etl_tests.conftest import SandboxFactory
-from oauth_etl_tests.reports.dagster_run import ReportRun, checks, metadata, report_run, value
+from oauth_etl_tests.reports.dagster_run import (
+    SANDBOX_ARGS,
+    ReportRun,
+    checks,
+    metadata,
+    report_run,
+    value,
+)
 
 CHECK_NAMES = {
     "trial_balance_balances",
@@ -46,7 +53,7 @@ def run(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[ReportRun]:
-    sandbox = sandbox_factory("--tenants", "2", "--records", "12", "--no-limits")
+    sandbox = sandbox_factory("--tenants", "2", "--records", "12", *SANDBOX_ARGS)
     with report_run(sandbox, azurite, relay.port, tmp_path, monkeypatch) as ready:
         yield ready
 
@@ -242,7 +249,7 @@ def test_a_report_without_its_scope_fails_naming_it_and_the_others_land(
 ) -> None:
     missing = "accounting.reports.profitandloss.read"
     scopes = [s for s in [*DEFAULT_SCOPES, *granular_scopes()] if s != missing]
-    sandbox = sandbox_factory("--tenants", "1", "--records", "8", "--no-limits")
+    sandbox = sandbox_factory("--tenants", "1", "--records", "8", *SANDBOX_ARGS)
     with report_run(sandbox, azurite, relay.port, tmp_path, monkeypatch, scopes) as run:
         tenant = run.tenants[0]
         result = run.reports(tenant, ("profit_and_loss", "balance_sheet"), succeed=False)
