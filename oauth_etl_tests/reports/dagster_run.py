@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,10 +28,11 @@ from oauth_etl.xero.client import XeroClient
 from oauth_etl.xero.rate import RateBudget
 from oauth_etl.xero.reports.catalog import granular_scopes
 from oauth_etl.xero.scopes import DEFAULT_SCOPES, JOURNALS_SCOPE
+from oauth_etl_dev.azurite_relay import StartFromRelay
 from oauth_etl_dev.demo import local_environment
 from oauth_etl_dev.local_services import LOOPBACK, Azurite
 from oauth_etl_tests import canary
-from oauth_etl_tests.conftest import SandboxHandle
+from oauth_etl_tests.conftest import SandboxFactory, SandboxHandle
 
 # The endpoint tables the checks read besides the reports: accounts (system accounts),
 # journals and their lines (the ledger).
@@ -186,3 +187,26 @@ def report_run(
 def value(evaluation: dg.AssetCheckEvaluation, key: str) -> Any:
     """A check's metadata value."""
     return getattr(evaluation.metadata[key], "value", None)
+
+
+ReportRuns = Callable[..., AbstractContextManager[ReportRun]]
+
+
+@pytest.fixture
+def report_runs(
+    sandbox_factory: SandboxFactory,
+    azurite: Azurite,
+    relay: StartFromRelay,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> ReportRuns:
+    """`with report_runs("--tenants", "2", scopes=...) as run:`: a sandbox started with those
+    flags (plus SANDBOX_ARGS unless `limits=True`) and a report run on it."""
+
+    def start(
+        *flags: str, scopes: list[str] | None = None, limits: bool = False
+    ) -> AbstractContextManager[ReportRun]:
+        sandbox = sandbox_factory(*flags, *(() if limits else SANDBOX_ARGS))
+        return report_run(sandbox, azurite, relay.port, tmp_path, monkeypatch, scopes=scopes)
+
+    return start
