@@ -19,6 +19,7 @@ from oauth_etl.xero.reports.model import Basis, Period, Reading, ReportRequest
 from oauth_etl.xero.reports.org import Organisation
 from oauth_etl.xero.reports.parse import cells
 from oauth_etl_dev.sandbox import SandboxConfig, SandboxServer
+from oauth_etl_tests.reports.dagster_run import report_runs  # noqa: F401 - a fixture
 from oauth_etl_tests.sandbox.books import REPORTS_SCOPE, Session, journals, open_session
 from oauth_etl_tests.sandbox.conftest import CLIENT_ID, CLIENT_SECRET, Xero
 from oauth_etl_tests.tables.conftest import relay, store  # noqa: F401 - the fixtures

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,12 +24,15 @@ from oauth_etl.defs.xero.assets import ENDPOINT_ASSETS
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.defs.xero.tenants import xero_tenants
 from oauth_etl.tables.location import TableStore
+from oauth_etl.xero.client import XeroClient
+from oauth_etl.xero.rate import RateBudget
 from oauth_etl.xero.reports.catalog import granular_scopes
 from oauth_etl.xero.scopes import DEFAULT_SCOPES, JOURNALS_SCOPE
+from oauth_etl_dev.azurite_relay import StartFromRelay
 from oauth_etl_dev.demo import local_environment
 from oauth_etl_dev.local_services import LOOPBACK, Azurite
 from oauth_etl_tests import canary
-from oauth_etl_tests.conftest import SandboxHandle
+from oauth_etl_tests.conftest import SandboxFactory, SandboxHandle
 
 # The endpoint tables the checks read besides the reports: accounts (system accounts),
 # journals and their lines (the ledger).
@@ -127,6 +130,20 @@ def checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluati
     return {c.check_name: c for c in result.get_asset_check_evaluations()}
 
 
+UNPACED_MINUTE = 100_000
+# The sandbox of a report run: no 429s and a minute limit the run never reaches.
+SANDBOX_ARGS = ("--no-limits", "--minute-limit", str(UNPACED_MINUTE))
+
+
+def _unpaced_budget(client: XeroClient, tenant_id: str) -> RateBudget:
+    return RateBudget(
+        tenant_id,
+        per_minute=UNPACED_MINUTE,
+        max_in_flight=client.max_in_flight,
+        max_wait=client.max_rate_wait,
+    )
+
+
 @contextmanager
 def report_run(
     sandbox: SandboxHandle,
@@ -146,6 +163,10 @@ def report_run(
     )
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
+    # A report run is ~70 calls a tenant: at Xero's 60 a minute the client would rightly
+    # wait out the minute. These sandboxes run with a minute limit of UNPACED_MINUTE (see
+    # SANDBOX_ARGS), and the client's budget follows it: pacing is tested in xero/.
+    monkeypatch.setattr(XeroClient, "_default_budget", _unpaced_budget)
     scopes = scopes or [*DEFAULT_SCOPES, *granular_scopes(), JOURNALS_SCOPE]
     with open_from_environment() as (connection, _):
         connection.authorize(mode="unattended", scopes=scopes, output=lambda _: None)
@@ -166,3 +187,26 @@ def report_run(
 def value(evaluation: dg.AssetCheckEvaluation, key: str) -> Any:
     """A check's metadata value."""
     return getattr(evaluation.metadata[key], "value", None)
+
+
+ReportRuns = Callable[..., AbstractContextManager[ReportRun]]
+
+
+@pytest.fixture
+def report_runs(
+    sandbox_factory: SandboxFactory,
+    azurite: Azurite,
+    relay: StartFromRelay,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> ReportRuns:
+    """`with report_runs("--tenants", "2", scopes=...) as run:`: a sandbox started with those
+    flags (plus SANDBOX_ARGS unless `limits=True`) and a report run on it."""
+
+    def start(
+        *flags: str, scopes: list[str] | None = None, limits: bool = False
+    ) -> AbstractContextManager[ReportRun]:
+        sandbox = sandbox_factory(*flags, *(() if limits else SANDBOX_ARGS))
+        return report_run(sandbox, azurite, relay.port, tmp_path, monkeypatch, scopes=scopes)
+
+    return start

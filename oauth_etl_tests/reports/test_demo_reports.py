@@ -5,28 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from oauth_etl.tables import reports
-from oauth_etl_dev.azurite_relay import StartFromRelay
 from oauth_etl_dev.demo_reports import run_reports
-from oauth_etl_dev.local_services import Azurite
-from oauth_etl_tests.conftest import SandboxFactory
-from oauth_etl_tests.reports.dagster_run import ReportRun, report_run
+from oauth_etl_tests.reports.dagster_run import (
+    ReportRun,
+    ReportRuns,
+)
 
 
 @pytest.fixture
-def run(
-    sandbox_factory: SandboxFactory,
-    azurite: Azurite,
-    relay: StartFromRelay,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[ReportRun]:
-    sandbox = sandbox_factory("--tenants", "1", "--records", "12", "--no-limits")
-    with report_run(sandbox, azurite, relay.port, tmp_path, monkeypatch) as ready:
+def run(report_runs: ReportRuns) -> Iterator[ReportRun]:
+    with report_runs("--tenants", "1", "--records", "12") as ready:
         yield ready
 
 

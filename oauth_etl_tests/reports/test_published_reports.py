@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -22,24 +21,18 @@ from oauth_etl.tables.writes import open_table
 from oauth_etl.xero.reports.model import ReportRequest
 from oauth_etl.xero.reports.org import Organisation
 from oauth_etl.xero.reports.read import read_report
-from oauth_etl_dev.azurite_relay import StartFromRelay
-from oauth_etl_dev.local_services import Azurite
-from oauth_etl_tests.conftest import SandboxFactory
-from oauth_etl_tests.reports.dagster_run import ReportRun, metadata, report_run
+from oauth_etl_tests.reports.dagster_run import (
+    ReportRun,
+    ReportRuns,
+    metadata,
+)
 
 PUBLISHED = ("published_reports", "published_report")
 
 
 @pytest.fixture
-def run(
-    sandbox_factory: SandboxFactory,
-    azurite: Azurite,
-    relay: StartFromRelay,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[ReportRun]:
-    sandbox = sandbox_factory("--tenants", "2", "--records", "12", "--no-limits")
-    with report_run(sandbox, azurite, relay.port, tmp_path, monkeypatch) as ready:
+def run(report_runs: ReportRuns) -> Iterator[ReportRun]:
+    with report_runs("--tenants", "2", "--records", "12") as ready:
         yield ready
 
 

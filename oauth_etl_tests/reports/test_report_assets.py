@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
@@ -23,10 +22,13 @@ from oauth_etl.tables.reports_layout import monthly_name
 from oauth_etl.tables.writes import open_table
 from oauth_etl.xero.reports.catalog import granular_scopes
 from oauth_etl.xero.scopes import DEFAULT_SCOPES
-from oauth_etl_dev.azurite_relay import StartFromRelay
-from oauth_etl_dev.local_services import Azurite
-from oauth_etl_tests.conftest import SandboxFactory
-from oauth_etl_tests.reports.dagster_run import ReportRun, checks, metadata, report_run, value
+from oauth_etl_tests.reports.dagster_run import (
+    ReportRun,
+    ReportRuns,
+    checks,
+    metadata,
+    value,
+)
 
 CHECK_NAMES = {
     "trial_balance_balances",
@@ -39,15 +41,8 @@ CHECK_NAMES = {
 
 
 @pytest.fixture
-def run(
-    sandbox_factory: SandboxFactory,
-    azurite: Azurite,
-    relay: StartFromRelay,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[ReportRun]:
-    sandbox = sandbox_factory("--tenants", "2", "--records", "12", "--no-limits")
-    with report_run(sandbox, azurite, relay.port, tmp_path, monkeypatch) as ready:
+def run(report_runs: ReportRuns) -> Iterator[ReportRun]:
+    with report_runs("--tenants", "2", "--records", "12") as ready:
         yield ready
 
 
@@ -196,14 +191,10 @@ def test_an_open_month_is_reread_and_a_locked_one_is_not(run: ReportRun) -> None
 
 @pytest.mark.timeout(900)
 def test_a_day_limit_stop_resumes_without_losing_or_repeating_a_period(
-    sandbox_factory: SandboxFactory,
-    azurite: Azurite,
-    relay: StartFromRelay,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    report_runs: ReportRuns,
 ) -> None:
-    sandbox = sandbox_factory("--tenants", "1", "--records", "20", "--day-limit", "12")
-    with report_run(sandbox, azurite, relay.port, tmp_path, monkeypatch) as run:
+    with report_runs("--tenants", "1", "--records", "20", "--day-limit", "12", limits=True) as run:
+        sandbox = run.sandbox
         tenant = run.tenants[0]
         today = dt.datetime.now(dt.UTC).date()
         lock = _month_ends(today, 1)[0]  # every month before this one is final
@@ -234,16 +225,11 @@ def test_a_day_limit_stop_resumes_without_losing_or_repeating_a_period(
 
 @pytest.mark.timeout(600)
 def test_a_report_without_its_scope_fails_naming_it_and_the_others_land(
-    sandbox_factory: SandboxFactory,
-    azurite: Azurite,
-    relay: StartFromRelay,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    report_runs: ReportRuns,
 ) -> None:
     missing = "accounting.reports.profitandloss.read"
     scopes = [s for s in [*DEFAULT_SCOPES, *granular_scopes()] if s != missing]
-    sandbox = sandbox_factory("--tenants", "1", "--records", "8", "--no-limits")
-    with report_run(sandbox, azurite, relay.port, tmp_path, monkeypatch, scopes) as run:
+    with report_runs("--tenants", "1", "--records", "8", scopes=scopes) as run:
         tenant = run.tenants[0]
         result = run.reports(tenant, ("profit_and_loss", "balance_sheet"), succeed=False)
         assert not result.success
