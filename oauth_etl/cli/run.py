@@ -302,12 +302,13 @@ def _conclude(outcomes: list[tuple[Any, Any]], as_json: bool) -> None:
         )
 
 
+_RUN_FIELDS = ("run_id", "tenant_id", "status", "failure")
+
+
 def _payload(run: Any) -> dict[str, Any]:
-    return {
-        "run_id": run.run_id,
-        "tenant_id": run.tenant_id,
-        "status": run.status,
-        "failure": run.failure,
-        **({"endpoints": [s.__dict__ for s in run.endpoints.values()]} if run.endpoints else {}),
-        **({"tables": [s.__dict__ for s in run.tables.values()]} if run.tables else {}),
-    }
+    """A run for `--json`: its fields, then what it landed and what it merged, if any."""
+    payload = {name: getattr(run, name) for name in _RUN_FIELDS}
+    for name in ("endpoints", "tables"):
+        if shown := getattr(run, name):
+            payload[name] = [s.__dict__ for s in shown.values()]
+    return payload
