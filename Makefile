@@ -12,7 +12,8 @@ export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 export UV_PROJECT_ENVIRONMENT := .venv
 # Installed packages compiled to bytecode at install time, as in the image (deploy/Dockerfile):
 # where PYTHONDONTWRITEBYTECODE is set, every process (a run, the daemon, a CLI command)
-# would otherwise compile Dagster's imports again (a webhook run's process start 7.5 s -> 5.0 s, bench/freshness.py).
+# would otherwise compile Dagster's imports again (a webhook run's process start 7.5 s ->
+# 5.0 s, bench/freshness.py).
 export UV_COMPILE_BYTECODE := 1
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 # The tests that replay uv steps (deploy/) use this same uv, found or installed.
