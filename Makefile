@@ -57,10 +57,11 @@ defs: deps
 	$(RUN) dg check defs
 
 # pytest-xdist: the suite mostly waits (sandboxes, Azurite, child processes), so it runs
-# 4 workers on 2 cores; the unit layer is CPU-bound and runs 2. A worker takes tests two at
-# a time, heaviest layer first (conftest.py). PYTEST_WORKERS=0 runs serially.
+# 4 workers on 2 cores; the unit layer runs 3 (54.6 s at 2, 45.0 s at 3, back to back,
+# docs/CONTRIBUTING.md). A worker takes tests two at a time, heaviest layer first
+# (conftest.py). PYTEST_WORKERS=0 runs serially.
 PYTEST_WORKERS ?= 4
-FAST_WORKERS ?= 2
+FAST_WORKERS ?= 3
 
 pytest: deps
 	deploy/ensure-postgres.sh
