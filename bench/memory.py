@@ -12,6 +12,7 @@ per record is reported, not extrapolated into a fake 1M figure.
 from __future__ import annotations
 
 from bench.common import BenchResult, Figure, run_worker, stack, warm
+from bench.procfs import proc_mib
 
 ENDPOINT = "ManualJournals"
 GROWTH_TARGET_MIB = 50.0
@@ -19,11 +20,7 @@ SANDBOX_BYTES_PER_RECORD = 5_600  # measured: ~54 MiB per 10k ManualJournals in 
 
 
 def available_mib() -> float:
-    with open("/proc/meminfo") as handle:
-        for line in handle:
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) / 1024.0
-    return 0.0
+    return proc_mib("MemAvailable", "/proc/meminfo")
 
 
 def run(quick: bool) -> BenchResult:

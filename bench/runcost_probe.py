@@ -21,6 +21,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from bench.procfs import proc_mib
+
 marks: dict[str, float] = {}
 resident: dict[str, float] = {}  # RSS (MiB) at each mark
 
@@ -30,26 +32,16 @@ def cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def status_mib(field: str) -> float:
-    """A /proc/self/status figure: VmHWM is this process's own peak (ru_maxrss can report
-    the parent's after exec), VmRSS its resident set now."""
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024.0
-    return 0.0
-
-
 def mark(name: str) -> None:
     if name not in marks:
         marks[name] = cpu()
-        resident[name] = status_mib("VmRSS")
+        resident[name] = proc_mib("VmRSS")
 
 
 def _report() -> None:
     mark("end")
     with open(os.environ["RUNCOST_OUT"], "w") as handle:
-        json.dump({"marks": marks, "rss": resident, "peak_rss_mib": status_mib("VmHWM")}, handle)
+        json.dump({"marks": marks, "rss": resident, "peak_rss_mib": proc_mib("VmHWM")}, handle)
 
 
 def _timed_load(load: Callable[..., Any]) -> Callable[..., Any]:
@@ -78,7 +70,7 @@ def _watch_xero_calls() -> None:
             return get(self, *args, **kwargs)
         finally:
             marks["last_call"] = cpu()
-            resident["last_call"] = max(resident.get("last_call", 0.0), status_mib("VmRSS"))
+            resident["last_call"] = max(resident.get("last_call", 0.0), proc_mib("VmRSS"))
 
     http.ApiHttp.get = timed_get
 

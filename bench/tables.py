@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 
 from bench.common import BenchResult, Figure
+from bench.procfs import proc_mib
 from oauth_etl.storage.batch import LandingBatch
 from oauth_etl.storage.manifest import Manifest
 from oauth_etl.storage.writer import write_batch
@@ -50,22 +51,6 @@ def invoices(count: int, stamp_ms: int = BASE_MS, every: int = 1) -> Iterator[di
     rng = random.Random(11)
     for i in range(0, count, every):
         yield gen_transactions.gen_invoice(context, rng, i, stamp_ms + i)
-
-
-def peak_rss_mib() -> float:
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return 0.0
-
-
-def rss_mib() -> float:
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    return 0.0
 
 
 def reset_peak_rss() -> None:
@@ -96,7 +81,7 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     # The connection string comes by environment, never on a command line `ps` shows.
     container = _container(os.environ["BENCH_STORAGE"], args.container)
     full = _manifest(container, args.batch)
-    before = rss_mib()
+    before = proc_mib("VmRSS")
     started = time.perf_counter()
     out: dict[str, Any] = {"rss_before_mib": before}
     if args.impl in ("merge", "incremental"):
@@ -111,14 +96,14 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
             second = merge_batches(store, table_spec("invoices"), container, [changed])
             out["seconds"] = time.perf_counter() - started
             out["rows"] = second.parent.updated
-            out["peak_rss_mib"] = peak_rss_mib()
+            out["peak_rss_mib"] = proc_mib("VmHWM")
             return out
         first = merge_batches(store, table_spec("invoices"), container, [full])
         out["seconds"] = time.perf_counter() - started
         out["rows"] = first.parent.inserted
         out["lines"] = first.children["invoice_line_items"].inserted
         out["commits"] = first.parent.commits
-        out["peak_rss_mib"] = peak_rss_mib()
+        out["peak_rss_mib"] = proc_mib("VmHWM")
     else:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -150,7 +135,7 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
                 container.upload_blob(f"parquet/{uuid.uuid4().hex}.parquet", handle)
         out["seconds"] = time.perf_counter() - started
         out["rows"] = rows
-        out["peak_rss_mib"] = peak_rss_mib()
+        out["peak_rss_mib"] = proc_mib("VmHWM")
     return out
 
 

@@ -15,6 +15,7 @@ import sys
 
 import orjson
 
+from bench.procfs import proc_mib
 from bench.workload import BY_PATH, StaticBearer, as_dict, run_baseline, run_ours, unpaced_budget
 from oauth_etl.storage.account import make_blob_service_client
 from oauth_etl.xero.client import XeroClient
@@ -23,11 +24,7 @@ from oauth_etl.xero.client import XeroClient
 def peak_rss_mib() -> float:
     """This process's peak RSS (VmHWM). Not ru_maxrss: after fork+exec that can still
     report the parent's RSS at fork time (the parent here holds Dagster, ~200 MiB)."""
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return proc_mib("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def cpu_seconds() -> float:

@@ -68,3 +68,12 @@ def test_table_lists_the_layers_in_the_contract_order() -> None:
 
     in_table = [module(path) for path, _ in layer_rows() if module(path) in order]
     assert in_table == order
+
+
+def test_contributing_names_every_test_folder() -> None:
+    """docs/CONTRIBUTING.md says where each kind of test lives: no folder left out."""
+    text = (ROOT / "docs" / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    table = text.split("## Where the tests live", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"[a-z_]+", table))
+    folders = {p.parent.name for p in (ROOT / "oauth_etl_tests").glob("*/__init__.py")}
+    assert folders - named == set(), "test folders the CONTRIBUTING table does not name"

@@ -17,6 +17,7 @@ OUTSIDE = re.compile(
             re.escape("/" + "work/"),  # the workplace's folders
             r"\b" + re.escape("XERO" + ".md") + r"\b",  # notes kept beside the repository
             re.escape("shared" + "/xero-openapi"),
+            r"\b" + re.escape("DESIGN" + ".md") + r"\b",  # the design notes beside it
         ]
     )
 )
