@@ -22,7 +22,7 @@ from azure.storage.blob import (
 from oauth_etl import doctor
 from oauth_etl.doctor import CheckResult, Step
 from oauth_etl.doctor.causes import Service
-from oauth_etl.doctor.run import check_environment
+from oauth_etl.doctor.run import stream_environment
 from oauth_etl.oauth.auth import BearerAuth
 from oauth_etl.oauth.locks import FileLock
 from oauth_etl.oauth.rescue import BlobRescueSink, FileRescueSink
@@ -340,7 +340,9 @@ def test_the_whole_chain_from_the_environment_with_a_key_vault_store(
     }
 
     def check(**extra: str) -> dict[str, CheckResult]:
-        results = check_environment({**env, **extra}, secret_client=lambda _url: vault_client)
+        results = list(
+            stream_environment({**env, **extra}, secret_client=lambda _url: vault_client)
+        )
         shown(results)
         return {r.name: r for r in results}
 

@@ -15,7 +15,7 @@ import pytest
 
 from oauth_etl import doctor
 from oauth_etl.doctor.causes import Service, explain
-from oauth_etl.doctor.run import check_environment
+from oauth_etl.doctor.run import stream_environment
 from oauth_etl.oauth.stores import FileTokenStore, make_secret_client
 from oauth_etl.oauth.tokens import TokenSet
 from oauth_etl_dev.local_services import AZURITE_ACCOUNT, AZURITE_KEY, PROJECT_ROOT, free_port
@@ -63,7 +63,7 @@ def test_everything_down_with_a_key_vault_store_ends_in_seconds(tmp_path: Path) 
         return make_secret_client(url, FakeCredential(), retry_total=0, timeout=3)
 
     started = time.monotonic()
-    results = check_environment(env, secret_client=vault_client)
+    results = list(stream_environment(env, secret_client=vault_client))
     elapsed = time.monotonic() - started
     assert elapsed < 10, f"doctor took {elapsed:.1f} s with everything down"
     text = doctor.render_text(results)
@@ -130,7 +130,7 @@ def test_settings_are_parsed_before_any_network_call(
 
 
 def test_an_empty_environment_says_client_id_once() -> None:
-    results = check_environment({"HOME": os.environ.get("HOME", "/tmp")})
+    results = list(stream_environment({"HOME": os.environ.get("HOME", "/tmp")}))
     text = doctor.render_text(results)
     assert text.count("XERO_CLIENT_ID is not set") == 1
     by_name = {r.name: r for r in results}
@@ -195,7 +195,7 @@ def test_a_key_vault_store_with_storage_down_reports_storage_once(tmp_path: Path
     def vault_client(url: str) -> Any:
         return make_secret_client(url, FakeCredential(), retry_total=0, timeout=3)
 
-    results = check_environment(env, secret_client=vault_client)
+    results = list(stream_environment(env, secret_client=vault_client))
     text = doctor.render_text(results)
     clean(text)
     assert text.count("connection refused") == 1  # the store's lock lives in the account

@@ -26,7 +26,7 @@ from oauth_etl.defs.xero.jobs import xero_token_keepalive_job
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.defs.xero.sensors import xero_tenants_sensor
 from oauth_etl.defs.xero.tenants import xero_tenants
-from oauth_etl.doctor.run import check_environment
+from oauth_etl.doctor.run import stream_environment
 from oauth_etl_dev.demo import local_environment
 from oauth_etl_dev.local_services import Azurite
 from oauth_etl_tests import canary
@@ -249,14 +249,14 @@ def test_a_revoked_set_fails_its_own_tenants_and_work_of_the_other_set_goes_on(
 
 
 def test_doctor_checks_every_set(two_users: dict[str, str], three: SandboxHandle) -> None:
-    results = {r.name: r for r in check_environment(two_users)}
+    results = {r.name: r for r in stream_environment(two_users)}
     assert results["settings"].status == "ok" and "second" in results["settings"].detail
     for check in ("token store", "lock", "token set", "tenants", "rescue location"):
         assert results[check].status == "ok", results[check]
         assert results[f"{check} [second]"].status == "ok", results[f"{check} [second]"]
 
     undeclared = {**two_users, "OAUTH_ETL_CONNECTIONS": "second,third"}
-    third = {r.name: r for r in check_environment(undeclared)}
+    third = {r.name: r for r in stream_environment(undeclared)}
     assert third["token set [third]"].status == "fail"
     assert "oauth-etl authorize --connection third" in third["token set [third]"].fix
 

@@ -91,23 +91,6 @@ def _extra_steps(probes: Probes) -> list[Step]:
     ]
 
 
-def check_environment(
-    environ: Mapping[str, str] | None = None,
-    *,
-    with_journals: bool = False,
-    with_classic_expenses: bool = False,
-    secret_client: Callable[[str], SecretClient] | None = None,
-) -> list[CheckResult]:
-    return list(
-        stream_environment(
-            environ,
-            with_journals=with_journals,
-            with_classic_expenses=with_classic_expenses,
-            secret_client=secret_client,
-        )
-    )
-
-
 def stream_environment(
     environ: Mapping[str, str] | None = None,
     *,
