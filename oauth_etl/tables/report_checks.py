@@ -24,7 +24,6 @@ not compared (a check is about the whole organisation).
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
@@ -51,6 +50,8 @@ from oauth_etl.tables.reports_layout import (
     YTD_DEBIT,
 )
 from oauth_etl.xero.reports.model import Basis, ReportCell
+from oauth_etl.xero.reports.months import year_of
+from oauth_etl.xero.reports.org import Organisation
 
 ZERO = Decimal(0)
 SHOWN = 50  # comparisons listed in the metadata (failures first)
@@ -225,18 +226,6 @@ def balance_sheet_balances(cells: Iterable[ReportCell]) -> CheckResult:
     return out.result()
 
 
-def year_start(day: dt.date, year_end_day: int, year_end_month: int) -> dt.date:
-    """The first day of the financial year holding `day` (Organisation's
-    FinancialYearEndDay/Month, xero_accounting.yaml schema Organisation)."""
-
-    def end_in(year: int) -> dt.date:
-        last = calendar.monthrange(year, year_end_month)[1]
-        return dt.date(year, year_end_month, min(year_end_day, last))
-
-    end = end_in(day.year) if day <= end_in(day.year) else end_in(day.year + 1)
-    return end_in(end.year - 1) + dt.timedelta(days=1)
-
-
 def _earnings(cells: Sequence[ReportCell]) -> Decimal | None:
     found = [c for c in cells if c.label == CURRENT_YEAR_EARNINGS and c.row_type == "Row"]
     return _sum(found) if found else None
@@ -246,8 +235,7 @@ def net_profit_matches_earnings(
     profit_and_loss: Iterable[ReportCell],
     balance_sheet: Iterable[ReportCell],
     *,
-    year_end_day: int,
-    year_end_month: int,
+    organisation: Organisation,
 ) -> CheckResult:
     out = _Builder("net_profit_matches_earnings")
     sheets = _by_date(balance_sheet)
@@ -266,7 +254,7 @@ def net_profit_matches_earnings(
         out.compare(f"{what}: P&L lines = {NET_PROFIT}", computed, profit)
         before = start - dt.timedelta(days=1)
         after_earnings = _earnings(sheets.get((basis, end), []))
-        if year_start(start, year_end_day, year_end_month) == start:
+        if year_of(organisation, start).start == start:
             before_earnings: Decimal | None = ZERO  # a new year's earnings start at zero
         else:
             before_earnings = _earnings(sheets.get((basis, before), []))
@@ -360,8 +348,7 @@ def journals_match_trial_balance(
     trial_balance: Iterable[ReportCell],
     *,
     retained_earnings: str | None,
-    year_end_day: int,
-    year_end_month: int,
+    organisation: Organisation,
 ) -> CheckResult:
     """The accrual trial balance rebuilt from the journal lines: per account, the month's
     net (Debit - Credit) and the year to date's: the financial year for profit and loss
@@ -374,7 +361,7 @@ def journals_match_trial_balance(
         if basis is not Basis.ACCRUAL:
             continue
         month = end.replace(day=1)
-        first = year_start(end, year_end_day, year_end_month)
+        first = year_of(organisation, end).start
         report: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
         for cell in found:
             if _line(cell) and cell.account_id:

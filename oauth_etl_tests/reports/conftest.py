@@ -115,10 +115,6 @@ class Books:
         ]
         return str(found)
 
-    def year_end(self) -> tuple[int, int]:
-        org = self.organisation()
-        return org.financial_year_end_day, org.financial_year_end_month
-
     def postings(self) -> list[Posting]:
         out = []
         for journal in journals(self.session, self.tenant):

@@ -29,12 +29,10 @@ def _balance_sheet(books: Books) -> CheckResult:
 
 def _net_profit(books: Books) -> CheckResult:
     months = months_before(books.today(), 12)
-    day, month = books.year_end()
     return checks.net_profit_matches_earnings(
         books.profit_and_loss(months).cells,
         books.balance_sheet(months).cells,
-        year_end_day=day,
-        year_end_month=month,
+        organisation=books.organisation(),
     )
 
 
@@ -54,13 +52,11 @@ def _aged_receivables(books: Books) -> CheckResult:
 
 def _journals(books: Books) -> CheckResult:
     months = months_before(books.today(), 3)
-    day, month = books.year_end()
     return checks.journals_match_trial_balance(
         books.postings(),
         [c for m in months for c in books.trial_balance(m.end).cells],
         retained_earnings=books.system_account("RETAINEDEARNINGS"),
-        year_end_day=day,
-        year_end_month=month,
+        organisation=books.organisation(),
     )
 
 

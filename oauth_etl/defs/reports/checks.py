@@ -88,12 +88,10 @@ def balance_sheet(inputs: Inputs) -> "CheckResult":
 def net_profit(inputs: Inputs) -> "CheckResult":
     from oauth_etl.tables.report_checks import net_profit_matches_earnings
 
-    org = inputs.organisation()
     return net_profit_matches_earnings(
         inputs.cells(PROFIT_AND_LOSS),
         inputs.cells(BALANCE_SHEET),
-        year_end_day=org.financial_year_end_day,
-        year_end_month=org.financial_year_end_month,
+        organisation=inputs.organisation(),
     )
 
 
@@ -123,14 +121,12 @@ def journals(inputs: Inputs) -> "CheckResult":
     if lines is None:  # apps created from March 2026 cannot read Journals
         note = "no journal tables (Journals need accounting.journals.read): not compared"
         return CheckResult("journals_match_trial_balance", (), (note,))
-    org = inputs.organisation()
     kept = inputs.system_account("RETAINEDEARNINGS")
     return journals_match_trial_balance(
         lines,
         inputs.cells(TRIAL_BALANCE),
         retained_earnings=kept[0] if kept else None,
-        year_end_day=org.financial_year_end_day,
-        year_end_month=org.financial_year_end_month,
+        organisation=inputs.organisation(),
     )
 
 
