@@ -1,4 +1,6 @@
-"""OAuth 2.0 token lifecycle, provider-neutral: no Dagster, no Xero (scopes, URLs as parameters)."""
+"""OAuth 2.0 token lifecycle with no Dagster and no import from xero/: scopes, URLs and
+client settings come as parameters. Its defaults and messages still speak for this
+project (the XERO_* variables, Xero's 60-day refresh-token lifetime, the lock's name)."""
 
 from oauth_etl.oauth.auth import BearerAuth, is_expired_token_response
 from oauth_etl.oauth.authorize import (
