@@ -88,6 +88,18 @@ def test_events_coalesce_into_one_run_per_tenant_for_the_changed_endpoints(
     assert by_tenant[A].tags["xero/tenant"] == A  # one run per tenant at once (dagster.yaml)
 
 
+def test_a_credit_note_event_asks_for_credit_notes_and_their_tables(
+    instance: dg.DagsterInstance, webhook_settings: WebhookSettings, queue: WebhookQueue
+) -> None:
+    # CREDITNOTE: xero-webhooks.yaml v12.0.2 (webhook creditNotes), read, not set aside.
+    put(queue, event(B, "CREDITNOTE"))
+    (request,) = evaluate(instance, webhook_settings).run_requests or []
+    assert request.partition_key == B
+    assert set(request.asset_selection or []) == set(endpoint_keys("credit_notes"))
+    assert dg.AssetKey(["xero_tables", "credit_note_line_items"]) in request.asset_selection  # type: ignore[operator]
+    assert queue.depth()[1] == 0
+
+
 def test_a_run_key_ignores_order_and_duplicates() -> None:
     raw = [event(A, "INVOICE", date=f"2026-12-07T01:00:0{i}.000") for i in range(5)]
     events = [Event.parse(r) for r in raw]
