@@ -1,5 +1,5 @@
 """The sandbox delivers webhooks as Xero does, over real HTTP: signed batches of its
-contact and invoice changes, intent to receive, retries with back-off on anything but a
+contact, invoice and credit note changes, intent to receive, retries with back-off on anything but a
 200, bounded."""
 
 from __future__ import annotations
@@ -96,6 +96,41 @@ def test_a_non_200_is_retried_with_back_off_and_sequences_count_up(
         assert deliveries[0] == deliveries[2]  # a retry is the same delivery
         assert deliveries[3].first_sequence == deliveries[2].last_sequence + 1
         assert all("entropy" in orjson.loads(b) for b in recorder.bodies)
+    finally:
+        started.stop()
+
+
+def test_credit_note_changes_arrive_as_creditnote_events_with_type_and_status(
+    sandbox_factory: SandboxFactory,
+) -> None:
+    # The spec's shape (xero-webhooks.yaml v12.0.2, CreditNoteWebhookEvent): category
+    # CREDITNOTE, resource CreditNotes, `data` with the credit note's Type and Status.
+    recorder = Recorder([])
+    started = start_receiver(Starlette(routes=[Route("/hook", recorder.handle, methods=["POST"])]))
+    try:
+        sandbox = sandbox_factory("--records", "20", "--no-limits")
+        subscribe(sandbox, started.url.replace("/webhooks/xero", "/hook"))
+        changes = [("archive", 0), ("delete", 1), ("insert", None)]
+        ids = [
+            sandbox.post(
+                "/_sandbox/change", {"endpoint": "CreditNotes", "kind": kind, "position": pos}
+            ).json()["id"]
+            for kind, pos in changes
+        ]
+        assert sandbox.post("/_sandbox/webhooks/flush", {}).json()["target"]["deliveries"] >= 1
+        raw = [e for b in recorder.bodies for e in orjson.loads(b)["events"]]
+        assert [e["resourceId"] for e in raw] == ids
+        assert {(e["eventCategory"], e["tenantType"]) for e in raw} == {
+            ("CREDITNOTE", "ORGANISATION")
+        }
+        assert [e["eventType"] for e in raw] == ["UPDATE", "UPDATE", "CREATE"]
+        assert all(e["resourceUrl"].endswith(f"/CreditNotes/{e['resourceId']}") for e in raw)
+        assert [e["data"]["Status"] for e in raw[:2]] == ["VOIDED", "DELETED"]
+        assert {e["data"]["Type"] for e in raw} <= {"ACCPAYCREDIT", "ACCRECCREDIT"}
+        assert raw[2]["data"]["Status"] in ("AUTHORISED", "PAID", "DRAFT")
+        assert {e.category for b in recorder.bodies for e in parse_delivery(b).events} == {
+            "CREDITNOTE"
+        }
     finally:
         started.stop()
 
