@@ -4,7 +4,9 @@ contact, invoice and credit note changes, intent to receive, retries with back-o
 
 from __future__ import annotations
 
+import itertools
 import threading
+import time
 from typing import Any
 
 import httpx
@@ -18,6 +20,7 @@ from oauth_etl.webhooks.events import parse_delivery
 from oauth_etl.webhooks.queue import WebhookQueue
 from oauth_etl.webhooks.signature import HEADER, verify
 from oauth_etl_tests.conftest import SandboxFactory
+from oauth_etl_tests.sandbox.conftest import Xero
 from oauth_etl_tests.webhooks.conftest import WEBHOOK_KEY, Receiver, start_receiver
 
 
@@ -27,11 +30,13 @@ class Recorder:
     def __init__(self, statuses: list[int]) -> None:
         self.statuses = statuses
         self.bodies: list[bytes] = []
+        self.arrived: list[float] = []  # monotonic time of each request
         self.lock = threading.Lock()
 
     async def handle(self, request: Request) -> Response:
         body = await request.body()
         with self.lock:
+            self.arrived.append(time.monotonic())
             self.bodies.append(body)
             if not verify(body, request.headers.get(HEADER), WEBHOOK_KEY):
                 return Response(status_code=401)
@@ -135,6 +140,27 @@ def test_credit_note_changes_arrive_as_creditnote_events_with_type_and_status(
         started.stop()
 
 
+def test_the_wait_between_retries_doubles(sandbox_factory: SandboxFactory) -> None:
+    # Xero retries "with decreasing frequency" (webhooks/configuring-your-server): here
+    # first_delay, then twice as long each time.
+    recorder = Recorder([503, 503, 503])
+    started = start_receiver(Starlette(routes=[Route("/hook", recorder.handle, methods=["POST"])]))
+    try:
+        sandbox = sandbox_factory("--records", "20", "--no-limits")
+        url = started.url.replace("/webhooks/xero", "/hook")
+        subscribe(sandbox, url, first_delay=0.2)
+        sandbox.post("/_sandbox/change", {"endpoint": "Invoices", "kind": "edit", "position": 0})
+        assert sandbox.post("/_sandbox/webhooks/flush", {}).json()["target"]["deliveries"] == 1
+        times = recorder.arrived
+        gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+        assert len(gaps) == 3
+        # A gap is at least its sleep (0.2, 0.4, 0.8 s); equal sleeps would leave the later
+        # gaps near 0.2 s.
+        assert gaps[0] >= 0.2 and gaps[1] >= 0.4 and gaps[2] >= 0.8, gaps
+    finally:
+        started.stop()
+
+
 def test_retries_are_bounded(sandbox_factory: SandboxFactory) -> None:
     recorder = Recorder([503] * 100)
     started = start_receiver(Starlette(routes=[Route("/hook", recorder.handle, methods=["POST"])]))
@@ -178,3 +204,36 @@ def test_the_cli_flag_subscribes_from_the_start(
     sandbox.post("/_sandbox/change", {"endpoint": "Contacts", "kind": "edit", "position": 0})
     sandbox.post("/_sandbox/webhooks/flush", {})
     assert len([e for m in queue.receive(32, 30) for e in m.events]) == 1
+
+
+def test_edit_mode_changes_are_delivered(
+    sandbox_factory: SandboxFactory, receiver: Receiver, queue: WebhookQueue, monkeypatch: Any
+) -> None:
+    # The edit mode (sandbox/edits.py): after each accounting call a user edits a record of
+    # the endpoint just read; each edit is a webhook, as any other change.
+    monkeypatch.setenv("XERO_WEBHOOK_KEY", WEBHOOK_KEY)
+    sandbox = sandbox_factory(
+        "--records", "20", "--no-limits", "--webhook-url", receiver.url,
+        "--edits-per-call", "1", "--edit-kind", "edit", "--edit-endpoint", "CreditNotes",
+    )  # fmt: skip
+    xero = Xero(sandbox.url, sandbox.client_id, sandbox.client_secret)
+    try:
+        token = xero.login()["access_token"]
+        tenant = xero.tenants(token)[0]
+        for _ in range(3):
+            assert xero.api("CreditNotes", token, tenant).status_code == 200
+    finally:
+        xero.close()
+    assert sandbox.post("/_sandbox/webhooks/flush", {}).json()["flushed"]
+    records = sandbox.admin.get(
+        "/_sandbox/records", params={"tenant_id": tenant, "endpoint": "CreditNotes"}
+    ).json()
+    edited = {r["CreditNoteID"].lower() for r in records if "(rev " in r["Reference"]}
+    assert sandbox.stats()["edits"]["applied"] == {"edit": 3}  # type: ignore[index]
+    assert 1 <= len(edited) <= 3  # the same record may be edited twice
+    delivered = [e for m in queue.receive(32, 30) for e in m.events]
+    assert len(delivered) == 3
+    assert {e.resource_id for e in delivered} == edited
+    assert {(e.category, e.event_type, e.tenant_id) for e in delivered} == {
+        ("CREDITNOTE", "UPDATE", tenant.lower())
+    }
