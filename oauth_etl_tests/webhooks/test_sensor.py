@@ -20,6 +20,7 @@ from oauth_etl.defs.webhooks.resources import WebhookQueueResource
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.webhooks.events import Event, plan
 from oauth_etl.webhooks.queue import WebhookQueue
+from oauth_etl_dev.local_services import azurite_queue_connection_string, free_port
 from oauth_etl_tests.webhooks.payloads import event
 
 A = "aaaaaaaa-0000-4000-8000-000000000001"
@@ -271,3 +272,17 @@ def test_a_tick_without_a_reachable_queue_fails_saying_why(instance: dg.DagsterI
     unset = WebhookSettings()
     with pytest.raises(dg.Failure, match="no webhook queue: set OAUTH_ETL_WEBHOOK_QUEUE"):
         evaluate(instance, unset)
+
+
+def test_a_tick_with_an_unreachable_queue_fails_saying_the_events_wait(
+    instance: dg.DagsterInstance,
+) -> None:
+    # Configured, but nothing listens: the tick fails (red in the UI), nothing is lost.
+    dead = WebhookSettings(
+        queue_connection_string=azurite_queue_connection_string(free_port()), queue="hooks-away"
+    )
+    with pytest.raises(dg.Failure) as failed:
+        evaluate(instance, dead)
+    said = failed.value.description or ""
+    assert said.startswith("webhook queue 'hooks-away': create failed: ")
+    assert said.endswith(": the events wait in the queue")
