@@ -45,6 +45,8 @@ BASE = {"XERO_CLIENT_ID": "cid", "AZURE_STORAGE_CONNECTION_STRING": "UseDevelopm
 
 
 def sample(variable: Variable) -> str:
+    if variable.field == "max_body_bytes":
+        return "4096"  # at least 1024 (WebhookSettings refuses less)
     if variable.kind == "int":
         return "17"
     if variable.field.endswith("_url"):

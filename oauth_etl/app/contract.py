@@ -118,6 +118,14 @@ class WebhookSettings:
     # Xero's deliveries are small batches; anything this large is not one of them.
     max_body_bytes: int = 1_048_576
 
+    def __post_init__(self) -> None:
+        # An intent-to-receive probe is ~100 bytes: a smaller limit would answer it 413.
+        if self.max_body_bytes < 1024:
+            raise ConfigError(
+                f"OAUTH_ETL_WEBHOOK_MAX_BODY_BYTES is {self.max_body_bytes}: set at least 1024 "
+                "(bytes), or unset it for the default 1048576 (1 MiB)"
+            )
+
     def configured(self) -> bool:
         """A queue is named: the receiver can run and the sensor drains it."""
         return bool(self.queue_connection_string or self.queue_account_url)

@@ -44,8 +44,9 @@ def check_key(settings: WebhookSettings, environ: Mapping[str, str]) -> CheckRes
 def check_queue(settings: WebhookSettings) -> CheckResult:
     try:
         queue = open_queue(settings, timeout=5.0)
-    except ConfigError as exc:
-        return CheckResult(QUEUE, "fail", str(exc), "name the queue's storage account")
+    except ConfigError as exc:  # none named, or the one named is malformed: the detail says
+        fix = "fix the variable named" if settings.configured() else "name its storage account"
+        return CheckResult(QUEUE, "fail", str(exc), fix)
     try:
         waiting, aside = queue.depth()
     except QueueUnavailable as exc:

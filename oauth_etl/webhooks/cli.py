@@ -7,6 +7,7 @@ this; `serve` needs the `webhooks` extra (starlette, uvicorn).
 from __future__ import annotations
 
 import logging
+import socket
 import sys
 from typing import NoReturn
 
@@ -22,6 +23,20 @@ DEFAULT_PORT = 8787
 def _fail(message: object) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(1)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The bound, listening socket uvicorn serves on: bound here so that a port taken or
+    a host unknown is a one-line error before "listening" is said, not uvicorn's exit 3."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        _fail(
+            f"cannot listen on {host}:{port}: {why}: choose another port with --port "
+            "(or the interface with --host)"
+        )
 
 
 @click.group("webhooks", help="Xero's webhooks: the receiver and its queue.")
@@ -52,10 +67,13 @@ def serve(host: str, port: int) -> None:
         _fail(exc)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     app = build_app(key, queue, max_body_bytes=settings.max_body_bytes)
-    click.echo(f"listening on http://{host}:{port}{PATH} (queue {queue.name})", err=True)
     try:
+        listening = _listen(host, port)
+        port = int(listening.getsockname()[1])  # --port 0: the one the system chose
+        click.echo(f"listening on http://{host}:{port}{PATH} (queue {queue.name})", err=True)
         # No access log: it would print nothing secret, but nothing useful either.
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        config = uvicorn.Config(app, log_level="warning", access_log=False)
+        uvicorn.Server(config).run(sockets=[listening])
     finally:
         queue.close()
 

@@ -3,9 +3,12 @@
 Payload (developer.xero.com/documentation/webhooks/overview, "Payloads"; the same shape in
 XeroAPI/Xero-OpenAPI xero-webhooks.yaml, schema WebhookEvent): `events`, `firstEventSequence`,
 `lastEventSequence`, `entropy`; each event has `resourceUrl`, `resourceId`, `eventDateUtc`,
-`eventType` (CREATE, UPDATE), `eventCategory` (CONTACT, INVOICE; SUBSCRIPTION for app
-subscriptions), `tenantId`, `tenantType` (ORGANISATION, APPLICATION). An "intent to
-receive" probe is a delivery with no events (.../webhooks/configuring-your-server).
+`eventType` (CREATE, UPDATE), `eventCategory` (CONTACT, INVOICE, CREDITNOTE; SUBSCRIPTION
+for app subscriptions), `tenantId`, `tenantType` (ORGANISATION, APPLICATION). A CREDITNOTE
+event also carries `data: {Type, Status}` (xero-webhooks.yaml v12.0.2, webhook
+`creditNotes`, schema CreditNoteWebhookEvent); it is not kept: the run reads both types
+from the cursor either way. An "intent to receive" probe is a delivery with no events
+(.../webhooks/configuring-your-server).
 
 The receiver checks the shape only; what an event means is decided when the queue is
 drained (`plan`), so an event of a category this code does not know yet is kept, not
@@ -21,9 +24,14 @@ from typing import Any
 
 import orjson
 
-# The event categories an endpoint reads, as data: CONTACT and INVOICE are the
-# organisation events Xero sends (developer.xero.com/documentation/webhooks/overview).
-ENDPOINTS_BY_CATEGORY: Mapping[str, str] = {"CONTACT": "contacts", "INVOICE": "invoices"}
+# The event categories an endpoint reads, as data: the organisation events Xero sends,
+# CONTACT and INVOICE (developer.xero.com/documentation/webhooks/overview) and CREDITNOTE
+# ("For organisation credit note-related events": xero-webhooks.yaml v12.0.2, eventCategory).
+ENDPOINTS_BY_CATEGORY: Mapping[str, str] = {
+    "CONTACT": "contacts",
+    "INVOICE": "invoices",
+    "CREDITNOTE": "credit_notes",
+}
 EVENT_FIELDS = ("resourceId", "eventDateUtc", "eventType", "eventCategory", "tenantId")
 
 

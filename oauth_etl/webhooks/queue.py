@@ -175,16 +175,38 @@ def open_queue(settings: WebhookSettings, *, timeout: float = 10.0) -> WebhookQu
     names = (settings.queue, settings.queue + UNACTIONABLE_SUFFIX)
     if settings.queue_connection_string:
         conn = settings.queue_connection_string
-        clients = [QueueClient.from_connection_string(conn, name, **options) for name in names]
+        try:
+            clients = [QueueClient.from_connection_string(conn, name, **options) for name in names]
+        except ValueError as exc:  # the SDK's message names no variable
+            raise ConfigError(_malformed(CONNECTION_STRING, exc, conn)) from None
     elif settings.queue_account_url:
         from azure.identity import DefaultAzureCredential
 
         credential = DefaultAzureCredential()
         url = settings.queue_account_url
-        clients = [QueueClient(url, name, credential=credential, **options) for name in names]
+        try:
+            clients = [QueueClient(url, name, credential=credential, **options) for name in names]
+        except ValueError as exc:
+            raise ConfigError(_malformed(ACCOUNT_URL, exc, url)) from None
     else:
-        raise ConfigError(
-            "no webhook queue: set OAUTH_ETL_WEBHOOK_QUEUE_CONNECTION_STRING or "
-            "OAUTH_ETL_WEBHOOK_QUEUE_ACCOUNT_URL"
-        )
+        raise ConfigError(f"no webhook queue: set {CONNECTION_STRING} or {ACCOUNT_URL}")
     return WebhookQueue(clients[0], clients[1])
+
+
+CONNECTION_STRING = "OAUTH_ETL_WEBHOOK_QUEUE_CONNECTION_STRING"
+ACCOUNT_URL = "OAUTH_ETL_WEBHOOK_QUEUE_ACCOUNT_URL"
+
+
+def _malformed(variable: str, exc: ValueError, value: str) -> str:
+    """What is wrong with `variable` and what to set; never its value (a connection string
+    holds the account key)."""
+    why = str(exc).splitlines()[0][:200] if str(exc) and value not in str(exc) else "malformed"
+    if variable == CONNECTION_STRING:
+        fix = (
+            "set it to the storage account's connection string (Azure portal, the account's "
+            '"Access keys": DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...;'
+            f"EndpointSuffix=core.windows.net), or unset it and set {ACCOUNT_URL}"
+        )
+    else:
+        fix = "set it to https://ACCOUNT.queue.core.windows.net"
+    return f"{variable} is not usable ({why}): {fix}"

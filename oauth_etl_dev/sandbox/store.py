@@ -31,8 +31,8 @@ CHANGE_KINDS = frozenset({"edit", "insert", "archive", "delete"})
 _EDITABLE = ("Reference", "Narration", "Name", "Description", "Summary", "EmailAddress")
 
 
-# (tenant id, endpoint name, change kind, record id, stamp ms)
-ChangeListener = Callable[[str, str, str, str, int], None]
+# (tenant id, endpoint name, change kind, record id, stamp ms, the record as changed)
+ChangeListener = Callable[[str, str, str, str, int, Record], None]
 
 
 @dataclass
@@ -80,7 +80,7 @@ class TenantStore:
         listeners: list[ChangeListener] | None = None,
     ) -> None:
         self.context = context
-        # Told of every change (tenant, endpoint, kind, id, stamp): the webhooks (webhooks.py).
+        # Told of every change (ChangeListener): the webhooks (webhooks.py).
         self.listeners = listeners if listeners is not None else []
         self._tables: dict[str, Table] = {}
         # The books (sandbox/ledger.py): Journals are derived from the documents.
@@ -164,8 +164,11 @@ class TenantStore:
     ) -> str:
         """One change (see `_change`), told to the listeners once made."""
         changed = self._change(name, kind, pos, now_ms, rng, date_ms)
-        for listener in self.listeners:
-            listener(self.context.tenant_id, name, kind, changed, now_ms)
+        if self.listeners:
+            # As `_change` leaves it: an insert appended, anything else replaced in place.
+            record = self.table(name).records[-1 if kind == "insert" or pos is None else pos]
+            for listener in self.listeners:
+                listener(self.context.tenant_id, name, kind, changed, now_ms, record)
         return changed
 
     def _change(

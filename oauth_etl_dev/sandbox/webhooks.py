@@ -1,10 +1,13 @@
-"""The sandbox sends webhooks as Xero does, whenever its contacts or invoices change.
+"""The sandbox sends webhooks as Xero does, whenever its contacts, invoices or credit
+notes change.
 
 Xero's behaviour, modelled (developer.xero.com/documentation/webhooks/overview and
 .../webhooks/configuring-your-server): a POST of a JSON batch (`events`,
 `firstEventSequence`, `lastEventSequence`, `entropy`), signed in `x-xero-signature` with
-the base64 HMAC-SHA256 of the body keyed with the app's webhook key; CONTACT and INVOICE
-events, CREATE for a new record and UPDATE otherwise (archiving included); a response
+the base64 HMAC-SHA256 of the body keyed with the app's webhook key; CONTACT, INVOICE and
+CREDITNOTE events, CREATE for a new record and UPDATE otherwise (archiving included), a
+CREDITNOTE one with `data: {Type, Status}` (XeroAPI/Xero-OpenAPI xero-webhooks.yaml
+v12.0.2, webhook `creditNotes`, schema CreditNoteWebhookEvent); a response
 other than 200 within 5 s is retried with decreasing frequency (Xero: for up to 24 hours,
 then the webhook is disabled; here a bounded number of attempts, counted in `given_up`).
 "Intent to receive" sends correctly and incorrectly signed empty batches and passes when
@@ -33,11 +36,16 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
-# Sandbox endpoint -> (eventCategory, resource path): the organisation events Xero sends.
+# Sandbox endpoint -> (eventCategory, resource path): the organisation events Xero sends
+# (webhooks/overview; CREDITNOTE: xero-webhooks.yaml v12.0.2).
 CATEGORIES: Mapping[str, tuple[str, str]] = {
     "Contacts": ("CONTACT", "Contacts"),
     "Invoices": ("INVOICE", "Invoices"),
+    "CreditNotes": ("CREDITNOTE", "CreditNotes"),
 }
+# The record's fields a category's event carries in `data` (schema CreditNoteWebhookEvent:
+# required Type, Status).
+DATA_FIELDS: Mapping[str, tuple[str, ...]] = {"CREDITNOTE": ("Type", "Status")}
 HEADER = "x-xero-signature"
 DEADLINE_SECONDS = 5.0  # Xero's: "responds within 5 seconds"
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
@@ -111,25 +119,34 @@ class WebhookSender:
         self._thread = threading.Thread(target=self._run, name="sandbox-webhooks", daemon=True)
         self._thread.start()
 
-    def notify(self, tenant_id: str, endpoint: str, kind: str, record_id: str, now_ms: int) -> None:
+    def notify(
+        self,
+        tenant_id: str,
+        endpoint: str,
+        kind: str,
+        record_id: str,
+        now_ms: int,
+        record: Mapping[str, Any],
+    ) -> None:
         """A store listener (store.ChangeListener): queue the event of one change."""
         found = CATEGORIES.get(endpoint)
         if found is None:
             return  # Xero sends no webhook for it
         category, resource = found
+        event: dict[str, Any] = {
+            "resourceUrl": f"https://api.xero.com/api.xro/2.0/{resource}/{record_id}",
+            "resourceId": record_id,
+            "eventDateUtc": event_date(now_ms),
+            "eventType": "CREATE" if kind == "insert" else "UPDATE",
+            "eventCategory": category,
+            "tenantId": tenant_id,
+            "tenantType": "ORGANISATION",
+        }
+        if category in DATA_FIELDS:
+            event["data"] = {name: record.get(name) for name in DATA_FIELDS[category]}
         with self._lock:
             self._pending += 1
-        self._events.put(
-            {
-                "resourceUrl": f"https://api.xero.com/api.xro/2.0/{resource}/{record_id}",
-                "resourceId": record_id,
-                "eventDateUtc": event_date(now_ms),
-                "eventType": "CREATE" if kind == "insert" else "UPDATE",
-                "eventCategory": category,
-                "tenantId": tenant_id,
-                "tenantType": "ORGANISATION",
-            }
-        )
+        self._events.put(event)
 
     def _run(self) -> None:
         while True:

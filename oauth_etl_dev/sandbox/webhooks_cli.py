@@ -21,7 +21,8 @@ def options(command: F) -> F:
     return click.option(
         "--webhook-url",
         default=None,
-        help="Deliver a webhook of every contact/invoice change here (http://127.0.0.1:PORT/...).",
+        help="Deliver a webhook of every contact/invoice/credit note change here "
+        "(http://127.0.0.1:PORT/...).",
     )(command)
 
 

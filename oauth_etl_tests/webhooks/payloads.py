@@ -17,9 +17,11 @@ def event(
     resource_id: str | None = None,
     date: str = "2026-12-07T01:00:00.000",
 ) -> dict[str, Any]:
-    resource = {"INVOICE": "Invoices", "CONTACT": "Contacts"}.get(category, "Subscriptions")
+    resource = {"INVOICE": "Invoices", "CONTACT": "Contacts", "CREDITNOTE": "CreditNotes"}.get(
+        category, "Subscriptions"
+    )
     rid = resource_id or str(uuid.uuid4())
-    return {
+    found: dict[str, Any] = {
         "resourceUrl": f"https://api.xero.com/api.xro/2.0/{resource}/{rid}",
         "resourceId": rid,
         "eventDateUtc": date,
@@ -28,6 +30,9 @@ def event(
         "tenantId": tenant_id,
         "tenantType": "ORGANISATION",
     }
+    if category == "CREDITNOTE":  # xero-webhooks.yaml v12.0.2, CreditNoteWebhookEvent
+        found["data"] = {"Type": "ACCPAYCREDIT", "Status": "DRAFT"}
+    return found
 
 
 def delivery(events: list[dict[str, Any]], first: int = 1) -> bytes:

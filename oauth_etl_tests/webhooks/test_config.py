@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from oauth_etl.app.contract import ConfigError
+from oauth_etl.app.contract import ConfigError, WebhookSettings
 from oauth_etl.webhooks.config import webhook_key, webhook_settings
+from oauth_etl.webhooks.queue import open_queue
 
 
 def test_the_key_comes_from_the_variable_first() -> None:
@@ -44,3 +45,28 @@ def test_a_missing_key_says_what_to_set(env: dict[str, str], says: str) -> None:
 def test_a_malformed_body_limit_names_its_variable() -> None:
     with pytest.raises(ConfigError, match="OAUTH_ETL_WEBHOOK_MAX_BODY_BYTES"):
         webhook_settings({"OAUTH_ETL_WEBHOOK_MAX_BODY_BYTES": "a lot"})
+
+
+@pytest.mark.parametrize("limit", ["-5", "0", "1023"])
+def test_a_body_limit_below_an_intent_to_receive_body_is_refused(limit: str) -> None:
+    # Under 1 KiB every delivery, the intent-to-receive probe included, would get 413.
+    with pytest.raises(ConfigError, match=r"OAUTH_ETL_WEBHOOK_MAX_BODY_BYTES is .*at least 1024"):
+        webhook_settings({"OAUTH_ETL_WEBHOOK_MAX_BODY_BYTES": limit})
+
+
+def test_a_body_limit_of_1024_is_accepted() -> None:
+    found = webhook_settings({"OAUTH_ETL_WEBHOOK_MAX_BODY_BYTES": "1024"})
+    assert found.max_body_bytes == 1024
+
+
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [
+        (WebhookSettings(queue_connection_string="a=b;c=d"), "CONNECTION_STRING is not usable"),
+        (WebhookSettings(queue_account_url="https://"), "ACCOUNT_URL is not usable"),
+    ],
+)
+def test_a_malformed_queue_account_names_its_variable(settings: WebhookSettings, says: str) -> None:
+    # The storage SDK's own ValueError names no variable.
+    with pytest.raises(ConfigError, match=f"OAUTH_ETL_WEBHOOK_QUEUE_{says}"):
+        open_queue(settings)

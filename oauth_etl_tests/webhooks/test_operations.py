@@ -4,6 +4,7 @@ Azurite's queue, and the doctor's webhook checks."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import uuid
@@ -121,3 +122,52 @@ def test_doctor_checks_the_key_and_the_queue(azurite_queue: AzuriteQueue) -> Non
         queue.unactionable.delete_queue()
         queue.close()
     assert [r.status for r in run_checks(webhook_steps({}))] == ["ok", "ok"]  # not configured
+
+
+# Looks like a connection string with a key, but is not one: it must never be printed.
+MALFORMED = "AccountKey=c2VjcmV0LWtleS1tYXJrZXI=;garbage"
+
+
+@pytest.mark.parametrize("command", ["serve", "status"])
+def test_a_malformed_connection_string_names_its_variable_and_the_fix(
+    azurite_queue: AzuriteQueue, command: str
+) -> None:
+    env = environment(azurite_queue, XERO_WEBHOOK_KEY=WEBHOOK_KEY)
+    env["OAUTH_ETL_WEBHOOK_QUEUE_CONNECTION_STRING"] = MALFORMED
+    argv = [command, "--port", str(free_port())] if command == "serve" else [command]
+    done = cli(env, *argv)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: OAUTH_ETL_WEBHOOK_QUEUE_CONNECTION_STRING is not usable")
+    assert "AccountName=...;AccountKey=..." in done.stderr  # what to set
+    assert MALFORMED not in done.stderr + done.stdout and "c2VjcmV0" not in done.stderr
+
+
+def test_doctor_names_a_malformed_connection_string(azurite_queue: AzuriteQueue) -> None:
+    env = environment(azurite_queue, XERO_WEBHOOK_KEY=WEBHOOK_KEY)
+    env["OAUTH_ETL_WEBHOOK_QUEUE_CONNECTION_STRING"] = MALFORMED
+    key, queue = run_checks(webhook_steps(env))
+    assert (key.status, queue.status) == ("ok", "fail")
+    assert queue.detail.startswith("OAUTH_ETL_WEBHOOK_QUEUE_CONNECTION_STRING is not usable")
+    assert "could not run" not in queue.detail and MALFORMED not in queue.detail + queue.fix
+    assert queue.fix == "fix the variable named"  # it is set, only malformed
+
+
+def test_serve_on_a_port_in_use_says_which_and_how_to_change_it(
+    azurite_queue: AzuriteQueue,
+) -> None:
+    env = environment(azurite_queue, XERO_WEBHOOK_KEY=WEBHOOK_KEY)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = int(taken.getsockname()[1])
+        done = cli(env, "serve", "--port", str(port))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}: ")
+    assert "--port" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert "listening on" not in done.stderr  # said only once it listens
+
+
+def test_serve_on_an_unknown_host_says_so(azurite_queue: AzuriteQueue) -> None:
+    env = environment(azurite_queue, XERO_WEBHOOK_KEY=WEBHOOK_KEY)
+    done = cli(env, "serve", "--host", "no-such-host.invalid", "--port", str(free_port()))
+    assert done.returncode == 1 and "listening on" not in done.stderr
+    assert done.stderr.startswith("error: cannot listen on no-such-host.invalid:")
+    assert "--host" in done.stderr

@@ -1,7 +1,8 @@
-"""End to end over real HTTP: a save in the sandbox becomes a signed webhook, the receiver
-keeps it in Azurite's queue, the sensor asks for one run for that tenant's changed
-endpoints, and the run lands the record in its batch and its Delta table; the same run
-again changes no row (a webhook decides when to read; the cursor decides what)."""
+"""End to end over real HTTP: a save in the sandbox (an invoice, a contact, a credit note)
+becomes a signed webhook, the receiver keeps it in Azurite's queue, the sensor asks for
+one run for that tenant's changed endpoints, and the run lands the record in its batch
+and its Delta table; the same run again changes no row (a webhook decides when to read;
+the cursor decides what)."""
 
 from __future__ import annotations
 
@@ -107,19 +108,31 @@ def test_a_save_lands_through_a_webhook_and_a_second_run_lands_nothing(
                 k
                 for a in assets
                 for k in a.keys
-                if k.path[-1] in ("invoices", "contacts", "invoice_line_items")
+                if k.path[-1]
+                in (
+                    "invoices",
+                    "contacts",
+                    "invoice_line_items",
+                    "credit_notes",
+                    "credit_note_line_items",
+                )
             ],
         )
         loaded = run(first)
         assert row_count(loaded, "invoices") == 250
 
-        # A user saves an invoice (and adds a contact) in the first organisation.
+        # A user saves an invoice and a credit note (and adds a contact) in the first
+        # organisation.
         sandbox.post(
             "/_sandbox/change",
             {"endpoint": "Invoices", "kind": "edit", "position": 3, "tenant_id": tenant},
         )
         sandbox.post(
             "/_sandbox/change", {"endpoint": "Contacts", "kind": "insert", "tenant_id": tenant}
+        )
+        sandbox.post(  # a CREDITNOTE event (xero-webhooks.yaml v12.0.2)
+            "/_sandbox/change",
+            {"endpoint": "CreditNotes", "kind": "edit", "position": 2, "tenant_id": tenant},
         )
         assert sandbox.post("/_sandbox/webhooks/flush", {}).json()["flushed"]
 
@@ -128,14 +141,16 @@ def test_a_save_lands_through_a_webhook_and_a_second_run_lands_nothing(
         assert request.partition_key == tenant
         landed = run(request)
         assert row_count(landed, "invoices") == 1 and row_count(landed, "contacts") == 1
+        assert row_count(landed, "credit_notes") == 1
         assert table_rows(landed, "invoices", "rows_updated") == 1
         assert table_rows(landed, "contacts", "rows_inserted") == 1
+        assert table_rows(landed, "credit_notes", "rows_updated") == 1
 
         # A duplicate run lands nothing new: at most the saves of the last seconds before
         # the first run again (xero/cursor.py CLOCK_MARGIN), which change no row.
         again = run(request)
-        assert row_count(again, "invoices") <= 1 and row_count(again, "contacts") <= 1
-        for name in ("invoices", "contacts"):
+        for name in ("invoices", "contacts", "credit_notes"):
+            assert row_count(again, name) <= 1
             assert table_rows(again, name, "rows_updated") == 0
             assert table_rows(again, name, "rows_inserted") == 0
 

@@ -5,6 +5,8 @@ it, 5xx when the queue cannot be reached (so Xero retries), 413 beyond the size 
 from __future__ import annotations
 
 import logging
+import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -16,7 +18,7 @@ from oauth_etl.webhooks.events import decode_events
 from oauth_etl.webhooks.queue import WebhookQueue, open_queue
 from oauth_etl.webhooks.receiver import HEALTH, build_app
 from oauth_etl.webhooks.signature import HEADER, sign, verify
-from oauth_etl_dev.local_services import free_port
+from oauth_etl_dev.local_services import azurite_queue_connection_string, free_port
 from oauth_etl_tests.webhooks.conftest import WEBHOOK_KEY, Receiver, start_receiver
 from oauth_etl_tests.webhooks.payloads import delivery, event, signed
 
@@ -104,9 +106,14 @@ def test_bad_bodies(receiver: Receiver, queue: WebhookQueue, body: bytes, status
     assert waiting(queue) == []
 
 
-def test_a_signed_empty_body_is_400(receiver: Receiver, queue: WebhookQueue) -> None:
+def test_a_signed_empty_body_is_400_saying_it_is_empty(
+    receiver: Receiver, queue: WebhookQueue, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "oauth_etl.webhooks")
     response = httpx.post(receiver.url, content=b"", headers=signed(b"", WEBHOOK_KEY), timeout=5)
     assert response.status_code == 400
+    # Its own reason, not the JSON check's ("body is not JSON"), which would also give 400.
+    assert "answered 400: signed body is not a delivery: empty body" in caplog.text
     assert waiting(queue) == []
 
 
@@ -176,6 +183,62 @@ def test_an_unreachable_queue_is_503_with_the_reason_logged(
     finally:
         started.stop()
         unreachable.close()
+
+
+class Hanging:
+    """A loopback listener that accepts connections and never answers (a hung queue)."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.server.getsockname()[1])
+        self.held: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:  # closed
+                return
+            self.held.append(conn)  # kept open, never read, never answered
+
+    def close(self) -> None:
+        self.server.close()
+        for conn in self.held:
+            conn.close()
+
+
+def test_a_hanging_queue_is_503_within_the_deadline_with_the_reason_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hanging = Hanging()
+    settings = WebhookSettings(
+        key=WEBHOOK_KEY,
+        queue_connection_string=azurite_queue_connection_string(hanging.port),
+        queue="hooks-hanging",
+    )
+    # Each SDK call may wait 10 s (twice, with its retry): only the receiver's own
+    # deadline (1 s here, 4 s in service) keeps the answer within Xero's 5 s.
+    hung = open_queue(settings, timeout=10.0)
+    started = start_receiver(build_app(WEBHOOK_KEY, hung, deadline_seconds=1.0))
+    try:
+        body = delivery([event(TENANT)])
+        caplog.set_level(logging.WARNING, "oauth_etl.webhooks")
+        begun = time.monotonic()
+        response = httpx.post(
+            started.url, content=body, headers=signed(body, WEBHOOK_KEY), timeout=8
+        )
+        assert response.status_code == 503  # Xero retries anything but a 200
+        assert time.monotonic() - begun < 3.0
+        assert hanging.held  # the queue was reached: it accepted and said nothing
+        assert "answered 503: queue 'hooks-hanging' did not answer in 1 s" in caplog.text
+        assert WEBHOOK_KEY not in caplog.text and sign(body, WEBHOOK_KEY) not in caplog.text
+        assert body.decode() not in caplog.text
+    finally:
+        started.stop()
+        hanging.close()  # the SDK's call still waiting fails now
+        hung.close()
 
 
 def test_health(receiver: Receiver) -> None:

@@ -20,6 +20,7 @@ from oauth_etl.defs.webhooks.resources import WebhookQueueResource
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.webhooks.events import Event, plan
 from oauth_etl.webhooks.queue import WebhookQueue
+from oauth_etl_dev.local_services import azurite_queue_connection_string, free_port
 from oauth_etl_tests.webhooks.payloads import event
 
 A = "aaaaaaaa-0000-4000-8000-000000000001"
@@ -86,6 +87,18 @@ def test_events_coalesce_into_one_run_per_tenant_for_the_changed_endpoints(
     assert set(by_tenant[B].asset_selection or []) == set(endpoint_keys("contacts"))
     assert dg.AssetKey(["xero_tables", "invoice_line_items"]) in by_tenant[A].asset_selection  # type: ignore[operator]
     assert by_tenant[A].tags["xero/tenant"] == A  # one run per tenant at once (dagster.yaml)
+
+
+def test_a_credit_note_event_asks_for_credit_notes_and_their_tables(
+    instance: dg.DagsterInstance, webhook_settings: WebhookSettings, queue: WebhookQueue
+) -> None:
+    # CREDITNOTE: xero-webhooks.yaml v12.0.2 (webhook creditNotes), read, not set aside.
+    put(queue, event(B, "CREDITNOTE"))
+    (request,) = evaluate(instance, webhook_settings).run_requests or []
+    assert request.partition_key == B
+    assert set(request.asset_selection or []) == set(endpoint_keys("credit_notes"))
+    assert dg.AssetKey(["xero_tables", "credit_note_line_items"]) in request.asset_selection  # type: ignore[operator]
+    assert queue.depth()[1] == 0
 
 
 def test_a_run_key_ignores_order_and_duplicates() -> None:
@@ -259,3 +272,17 @@ def test_a_tick_without_a_reachable_queue_fails_saying_why(instance: dg.DagsterI
     unset = WebhookSettings()
     with pytest.raises(dg.Failure, match="no webhook queue: set OAUTH_ETL_WEBHOOK_QUEUE"):
         evaluate(instance, unset)
+
+
+def test_a_tick_with_an_unreachable_queue_fails_saying_the_events_wait(
+    instance: dg.DagsterInstance,
+) -> None:
+    # Configured, but nothing listens: the tick fails (red in the UI), nothing is lost.
+    dead = WebhookSettings(
+        queue_connection_string=azurite_queue_connection_string(free_port()), queue="hooks-away"
+    )
+    with pytest.raises(dg.Failure) as failed:
+        evaluate(instance, dead)
+    said = failed.value.description or ""
+    assert said.startswith("webhook queue 'hooks-away': create failed: ")
+    assert said.endswith(": the events wait in the queue")

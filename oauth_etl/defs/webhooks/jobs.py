@@ -1,9 +1,10 @@
 """The webhook job: one tenant's endpoints that Xero said changed, landed and merged.
 
 Its selection is every endpoint a webhook category reads (events.ENDPOINTS_BY_CATEGORY:
-`xero/contacts`, `xero/invoices`) with its Delta table and child tables; a run selects the
-changed ones only. The landing assets read from their cursor with If-Modified-Since, as
-in the daily job: a webhook decides when a tenant is read, never what is read.
+`xero/contacts`, `xero/invoices`, `xero/credit_notes`) with its Delta table and child
+tables; a run selects the changed ones only. The landing assets read from their cursor
+with If-Modified-Since, as in the daily job: a webhook decides when a tenant is read,
+never what is read.
 """
 
 import dagster as dg
@@ -32,6 +33,6 @@ xero_webhook_job = dg.define_asset_job(
     partitions_def=TENANTS,
     executor_def=dg.multi_or_in_process_executor,
     config=IN_PROCESS,
-    description="The endpoints a Xero webhook said changed (contacts, invoices) and their "
-    "Delta tables, for one tenant, from the stored cursor (xero_webhooks_sensor).",
+    description="The endpoints a Xero webhook said changed (contacts, invoices, credit notes) "
+    "and their Delta tables, for one tenant, from the stored cursor (xero_webhooks_sensor).",
 )

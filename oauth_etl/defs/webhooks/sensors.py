@@ -166,7 +166,7 @@ def build_webhook_sensor(settings: WebhookSettings) -> dg.SensorDefinition:
         minimum_interval_seconds=INTERVAL_SECONDS,
         default_status=status,
         description="Drains Xero's webhook queue into one incremental run per tenant for "
-        "the endpoints that changed (contacts, invoices and their tables).",
+        "the endpoints that changed (contacts, invoices, credit notes and their tables).",
     )
     def xero_webhooks_sensor(
         context: dg.SensorEvaluationContext, webhooks: WebhookQueueResource
