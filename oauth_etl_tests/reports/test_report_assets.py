@@ -2,8 +2,8 @@
 
 A run lands every report's answers, tabulates them and passes every check; a figure
 served a cent off fails its check; a back-dated change in an open month is re-read and
-changes the table, a locked month is not re-read; a day limit stops a run and the next
-one reads what was left, no period lost or read twice.
+changes the table, a locked month is not re-read. The day's budget and its resumes:
+test_report_day_budget.py.
 """
 
 from __future__ import annotations
@@ -187,40 +187,6 @@ def test_an_open_month_is_reread_and_a_locked_one_is_not(run: ReportRun) -> None
         and r["tracking_category_id"] is None
     }
     assert len(moments) == 1  # the locked month's one reading, from the first run
-
-
-@pytest.mark.timeout(900)
-def test_a_day_limit_stop_resumes_without_losing_or_repeating_a_period(
-    report_runs: ReportRuns,
-) -> None:
-    with report_runs("--tenants", "1", "--records", "20", "--day-limit", "12", limits=True) as run:
-        sandbox = run.sandbox
-        tenant = run.tenants[0]
-        today = dt.datetime.now(dt.UTC).date()
-        lock = _month_ends(today, 1)[0]  # every month before this one is final
-        sandbox.post("/_sandbox/lock", {"tenant_id": tenant, "period_lock_date": lock.isoformat()})
-        names = ("trial_balance",)  # one call per month-end and basis
-        runs = [metadata(run.reports(tenant, names), "trial_balance")]
-        assert runs[0]["reports/skipped_for_budget"] > 0 and runs[0]["reports/first"]
-        while runs[-1]["reports/skipped_for_budget"] and len(runs) < 6:
-            sandbox.advance_clock(86_400)  # a new day: the day's calls are back
-            runs.append(metadata(run.reports(tenant, names), "trial_balance"))
-        assert len(runs) >= 2 and runs[-1]["reports/skipped_for_budget"] == 0
-        finals = [set(r["periods_final_list"]) for r in runs]
-        assert sum(len(f) for f in finals) == len(set().union(*finals))  # none read twice
-        rows = reports.readings(run.store, "trial_balance", tenant).to_pylist()
-        table = open_table(run.store, "report_trial_balance")
-        assert table is not None
-        everything = table.to_pyarrow_table().to_pylist()
-        final = {(r["basis"], r["period_end"]) for r in everything if r["period_end"] <= lock}
-        # Each final date was read exactly once over the two runs.
-        for basis, end in final:
-            moments = {
-                r["as_read_at"] for r in everything if (r["basis"], r["period_end"]) == (basis, end)
-            }
-            assert len(moments) == 1, (basis, end)
-        assert len(final) == len(set().union(*finals))
-        assert rows
 
 
 @pytest.mark.timeout(600)
