@@ -11,11 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 import dagster as dg
 import pyarrow as pa
 import pytest
 
+from oauth_etl.defs.reports import organisation
+from oauth_etl.defs.reports.assets import NOTHING
 from oauth_etl.defs.reports.jobs import xero_reports_after_tables
 from oauth_etl.tables import reports
 from oauth_etl.tables.reports_layout import monthly_name
@@ -73,8 +76,10 @@ def test_reports_land_tabulate_and_every_check_passes(run: ReportRun) -> None:
     assert pl["reports/calls"] >= pl["reports/landed"] > 0
     assert pl["reports/failed"] == 0 and pl["reports/skipped_for_budget"] == 0
     assert pl["periods_read"] > 0 and pl["periods_reread"] == 0  # the first run
-    # The 1099 is a US form: planned for the US organisation only.
+    # The 1099 is a US form: planned for the US organisation only, and the step says why.
     assert (metadata(result, "ten_ninety_nine")["reports/landed"] > 0) == (which == 0)
+    why = metadata(result, "ten_ninety_nine")[NOTHING]
+    assert "ten_ninety_nine" in why and "US" in why and "AU" in why
 
     wide = open_table(run.store, monthly_name("profit_and_loss"))
     assert wide is not None
@@ -187,6 +192,35 @@ def test_an_open_month_is_reread_and_a_locked_one_is_not(run: ReportRun) -> None
         and r["tracking_category_id"] is None
     }
     assert len(moments) == 1  # the locked month's one reading, from the first run
+
+
+@pytest.mark.timeout(600)
+def test_no_budget_and_no_budgets_scope_are_told_apart(report_runs: ReportRuns) -> None:
+    missing = "accounting.budgets.read"
+    scopes = [s for s in [*DEFAULT_SCOPES, *granular_scopes()] if s != missing]
+    with report_runs("--tenants", "1", "--records", "4", scopes=scopes) as run:
+        result = run.reports(run.tenants[0], ("budget_summary",))
+        why = metadata(result, "budget_summary")[NOTHING]
+        assert missing in why and "oauth-etl authorize" in why
+        assert "has no budget" not in why
+
+
+@pytest.mark.timeout(600)
+def test_an_organisation_without_a_budget_is_said_to_have_none(
+    report_runs: ReportRuns, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The sandbox always keeps two budgets: its Budgets answer is emptied on the way in.
+    read = organisation.organisation_record
+
+    def without_budgets(*args: Any) -> dict[str, Any]:
+        return {**read(*args), "Budgets": []}
+
+    monkeypatch.setattr(organisation, "organisation_record", without_budgets)
+    with report_runs("--tenants", "1", "--records", "4") as run:
+        result = run.reports(run.tenants[0], ("budget_summary",))
+        found = metadata(result, "budget_summary")
+        assert found[NOTHING] == "the organisation has no budget"
+        assert found["reports/landed"] == 0
 
 
 @pytest.mark.timeout(600)

@@ -38,6 +38,7 @@ from oauth_etl.defs.reports.organisation import (
     ORGANISATION_KEY,
     SOURCE,
     facts_of,
+    not_granted,
 )
 from oauth_etl.defs.reports.tables import landing_key
 from oauth_etl.defs.resources import XeroApiResource
@@ -66,7 +67,6 @@ WHY_NONE: dict[str, str] = {
     "published_report": "the organisation's list of published reports "
     "(xero_reports/published_reports) is empty: GST and BAS returns are Australian and "
     "New Zealand ones",
-    "ten_ninety_nine": "the 1099 is read for US organisations only",
     "budget_summary": "the organisation has no budget",
     "aged_receivables_by_contact": "the organisation has no contacts",
     "aged_payables_by_contact": "the organisation has no suppliers",
@@ -108,7 +108,7 @@ def _land(
     stats: BatchStats,
     log: Any,
     since: dt.date,
-    spec_name: str,
+    why_none: str,
 ) -> Iterator[dict[str, Any]]:
     """Read the plan, yielding each answer's record; then the figures and the state the
     next run resumes from (final keys before `since`, the history's start, are dropped:
@@ -166,7 +166,8 @@ def _land(
         }
     )
     if not planned.requests and not planned.remainder and not planned.already_read:
-        stats.extra[NOTHING] = WHY_NONE.get(spec_name, "no period to read this run")
+        stats.extra[NOTHING] = why_none
+        log.info(why_none)
     if left:
         stats.extra["resumes"] = f"{len(left)} request(s) first on the next run"
 
@@ -188,6 +189,27 @@ def _share_metadata(share: Share, planned: Plan) -> dict[str, Any]:
             + " (docs/reports.md, Budget); they are read first on the next run"
         )
     return out
+
+
+def why_none(spec: Report, facts: Facts, record: Mapping[str, Any]) -> str:
+    """Why the tenant may have none of `spec`, for an empty plan's metadata: a budget
+    summary without the Budgets scope is told apart from an organisation without a
+    budget (organisation.not_granted)."""
+    missing = not_granted(record)
+    if spec.name == "budget_summary" and "Budgets" in missing:
+        scope = missing["Budgets"]
+        return (
+            f"the organisation's budgets could not be read: the token lacks {scope}, so "
+            f"whether it has a budget is unknown; run `oauth-etl authorize` (it asks for "
+            f"{scope}) to read the budget summary"
+        )
+    if spec.countries is not None and facts.org.country not in spec.countries:
+        return (
+            f"the {spec.name} report is read for organisations in "
+            f"{', '.join(sorted(spec.countries))} only; this one is in "
+            f"{facts.org.country or 'a country Xero did not give'}"
+        )
+    return WHY_NONE.get(spec.name, "no period to read this run")
 
 
 def with_published(facts: Facts, listed: Iterable[Mapping[str, Any]]) -> Facts:
@@ -229,7 +251,8 @@ def build_report_asset(spec: Report) -> dg.AssetsDefinition:
         **upstream: Any,  # `listed`: the landed answer of PLANNED_FROM's report
     ) -> LandingBatch:
         tenant_id = context.partition_key
-        facts = facts_of(tenant_id, next(iter(organisation)))
+        record = next(iter(organisation))
+        facts = facts_of(tenant_id, record)
         if "listed" in upstream:
             facts = with_published(facts, upstream["listed"])
         state = last_state(context.instance, key, tenant_id)
@@ -263,7 +286,8 @@ def build_report_asset(spec: Report) -> dg.AssetsDefinition:
         stats = BatchStats()
         stats.extra.update(_share_metadata(share, planned))
         since = history_start(facts.org, today, config.years)
-        records = _land(xero, facts, planned, state, stats, context.log, since, spec.name)
+        why = why_none(spec, facts, record)
+        records = _land(xero, facts, planned, state, stats, context.log, since, why)
         return LandingBatch(SOURCE, spec.name, tenant_id, records, stats=stats)
 
     return _read
