@@ -2,8 +2,8 @@
 
 A run lands every report's answers, tabulates them and passes every check; a figure
 served a cent off fails its check; a back-dated change in an open month is re-read and
-changes the table, a locked month is not re-read. The day's budget and its resumes:
-test_report_day_budget.py.
+changes the table, a month locked (PeriodLockDate, or EndOfYearLockDate alone) is not
+re-read. The day's budget and its resumes: test_report_day_budget.py.
 """
 
 from __future__ import annotations
@@ -192,6 +192,43 @@ def test_an_open_month_is_reread_and_a_locked_one_is_not(run: ReportRun) -> None
         and r["tracking_category_id"] is None
     }
     assert len(moments) == 1  # the locked month's one reading, from the first run
+
+
+@pytest.mark.timeout(900)
+def test_a_period_before_the_end_of_year_lock_is_read_once_then_never(run: ReportRun) -> None:
+    tenant = run.tenants[0]
+    today = dt.datetime.now(dt.UTC).date()
+    ends = _month_ends(today, 4)
+    # Only the end-of-year lock: the period lock stays unset.
+    lock = run.sandbox.post(
+        "/_sandbox/lock", {"tenant_id": tenant, "end_of_year_lock_date": ends[1].isoformat()}
+    ).json()
+    assert lock["period_lock_date"] is None
+    locked = {e for e in ends if e <= ends[1]}
+    names = ("trial_balance",)  # one call per month-end and basis
+
+    def ends_of(keys: list[str]) -> set[dt.date]:
+        return {dt.date.fromisoformat(k.rsplit("/", 1)[-1]) for k in keys}
+
+    first = metadata(run.reports(tenant, names), "trial_balance")
+    assert locked <= ends_of(first["periods_final_list"])
+    assert max(ends_of(first["periods_final_list"])) == ends[1]
+    for _ in range(2):
+        again = metadata(run.reports(tenant, names), "trial_balance")
+        assert again["periods_final_already_read"] == first["periods_final_read"]
+        assert not ends_of(again["periods_read_list"]) & ends_of(first["periods_final_list"])
+        assert ends[2] in ends_of(again["periods_read_list"])  # after the lock: re-read
+    table = open_table(run.store, "report_trial_balance")
+    assert table is not None
+    rows = table.to_pyarrow_table().to_pylist()
+
+    def readings(end: dt.date) -> int:
+        return len(
+            {r["as_read_at"] for r in rows if (r["period_end"], r["basis"]) == (end, "cash")}
+        )
+
+    assert all(readings(end) == 1 for end in locked)
+    assert readings(ends[2]) == 3
 
 
 @pytest.mark.timeout(600)
