@@ -2,8 +2,8 @@
 
 A run lands every report's answers, tabulates them and passes every check; a figure
 served a cent off fails its check; a back-dated change in an open month is re-read and
-changes the table, a locked month is not re-read; a day limit stops a run and the next
-one reads what was left, no period lost or read twice.
+changes the table, a month locked (PeriodLockDate, or EndOfYearLockDate alone) is not
+re-read. The day's budget and its resumes: test_report_day_budget.py.
 """
 
 from __future__ import annotations
@@ -11,11 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 import dagster as dg
 import pyarrow as pa
 import pytest
 
+from oauth_etl.defs.reports import organisation
+from oauth_etl.defs.reports.assets import NOTHING
 from oauth_etl.defs.reports.jobs import xero_reports_after_tables
 from oauth_etl.tables import reports
 from oauth_etl.tables.reports_layout import monthly_name
@@ -73,8 +76,10 @@ def test_reports_land_tabulate_and_every_check_passes(run: ReportRun) -> None:
     assert pl["reports/calls"] >= pl["reports/landed"] > 0
     assert pl["reports/failed"] == 0 and pl["reports/skipped_for_budget"] == 0
     assert pl["periods_read"] > 0 and pl["periods_reread"] == 0  # the first run
-    # The 1099 is a US form: planned for the US organisation only.
+    # The 1099 is a US form: planned for the US organisation only, and the step says why.
     assert (metadata(result, "ten_ninety_nine")["reports/landed"] > 0) == (which == 0)
+    why = metadata(result, "ten_ninety_nine")[NOTHING]
+    assert "ten_ninety_nine" in why and "US" in why and "AU" in why
 
     wide = open_table(run.store, monthly_name("profit_and_loss"))
     assert wide is not None
@@ -190,37 +195,69 @@ def test_an_open_month_is_reread_and_a_locked_one_is_not(run: ReportRun) -> None
 
 
 @pytest.mark.timeout(900)
-def test_a_day_limit_stop_resumes_without_losing_or_repeating_a_period(
-    report_runs: ReportRuns,
+def test_a_period_before_the_end_of_year_lock_is_read_once_then_never(run: ReportRun) -> None:
+    tenant = run.tenants[0]
+    today = dt.datetime.now(dt.UTC).date()
+    ends = _month_ends(today, 4)
+    # Only the end-of-year lock: the period lock stays unset.
+    lock = run.sandbox.post(
+        "/_sandbox/lock", {"tenant_id": tenant, "end_of_year_lock_date": ends[1].isoformat()}
+    ).json()
+    assert lock["period_lock_date"] is None
+    locked = {e for e in ends if e <= ends[1]}
+    names = ("trial_balance",)  # one call per month-end and basis
+
+    def ends_of(keys: list[str]) -> set[dt.date]:
+        return {dt.date.fromisoformat(k.rsplit("/", 1)[-1]) for k in keys}
+
+    first = metadata(run.reports(tenant, names), "trial_balance")
+    assert locked <= ends_of(first["periods_final_list"])
+    assert max(ends_of(first["periods_final_list"])) == ends[1]
+    for _ in range(2):
+        again = metadata(run.reports(tenant, names), "trial_balance")
+        assert again["periods_final_already_read"] == first["periods_final_read"]
+        assert not ends_of(again["periods_read_list"]) & ends_of(first["periods_final_list"])
+        assert ends[2] in ends_of(again["periods_read_list"])  # after the lock: re-read
+    table = open_table(run.store, "report_trial_balance")
+    assert table is not None
+    rows = table.to_pyarrow_table().to_pylist()
+
+    def readings(end: dt.date) -> int:
+        return len(
+            {r["as_read_at"] for r in rows if (r["period_end"], r["basis"]) == (end, "cash")}
+        )
+
+    assert all(readings(end) == 1 for end in locked)
+    assert readings(ends[2]) == 3
+
+
+@pytest.mark.timeout(600)
+def test_no_budget_and_no_budgets_scope_are_told_apart(report_runs: ReportRuns) -> None:
+    missing = "accounting.budgets.read"
+    scopes = [s for s in [*DEFAULT_SCOPES, *granular_scopes()] if s != missing]
+    with report_runs("--tenants", "1", "--records", "4", scopes=scopes) as run:
+        result = run.reports(run.tenants[0], ("budget_summary",))
+        why = metadata(result, "budget_summary")[NOTHING]
+        assert missing in why and "oauth-etl authorize" in why
+        assert "has no budget" not in why
+
+
+@pytest.mark.timeout(600)
+def test_an_organisation_without_a_budget_is_said_to_have_none(
+    report_runs: ReportRuns, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with report_runs("--tenants", "1", "--records", "20", "--day-limit", "12", limits=True) as run:
-        sandbox = run.sandbox
-        tenant = run.tenants[0]
-        today = dt.datetime.now(dt.UTC).date()
-        lock = _month_ends(today, 1)[0]  # every month before this one is final
-        sandbox.post("/_sandbox/lock", {"tenant_id": tenant, "period_lock_date": lock.isoformat()})
-        names = ("trial_balance",)  # one call per month-end and basis
-        runs = [metadata(run.reports(tenant, names), "trial_balance")]
-        assert runs[0]["reports/skipped_for_budget"] > 0 and runs[0]["reports/first"]
-        while runs[-1]["reports/skipped_for_budget"] and len(runs) < 6:
-            sandbox.advance_clock(86_400)  # a new day: the day's calls are back
-            runs.append(metadata(run.reports(tenant, names), "trial_balance"))
-        assert len(runs) >= 2 and runs[-1]["reports/skipped_for_budget"] == 0
-        finals = [set(r["periods_final_list"]) for r in runs]
-        assert sum(len(f) for f in finals) == len(set().union(*finals))  # none read twice
-        rows = reports.readings(run.store, "trial_balance", tenant).to_pylist()
-        table = open_table(run.store, "report_trial_balance")
-        assert table is not None
-        everything = table.to_pyarrow_table().to_pylist()
-        final = {(r["basis"], r["period_end"]) for r in everything if r["period_end"] <= lock}
-        # Each final date was read exactly once over the two runs.
-        for basis, end in final:
-            moments = {
-                r["as_read_at"] for r in everything if (r["basis"], r["period_end"]) == (basis, end)
-            }
-            assert len(moments) == 1, (basis, end)
-        assert len(final) == len(set().union(*finals))
-        assert rows
+    # The sandbox always keeps two budgets: its Budgets answer is emptied on the way in.
+    read = organisation.organisation_record
+
+    def without_budgets(*args: Any) -> dict[str, Any]:
+        return {**read(*args), "Budgets": []}
+
+    monkeypatch.setattr(organisation, "organisation_record", without_budgets)
+    with report_runs("--tenants", "1", "--records", "4") as run:
+        result = run.reports(run.tenants[0], ("budget_summary",))
+        found = metadata(result, "budget_summary")
+        assert found[NOTHING] == "the organisation has no budget"
+        assert found["reports/landed"] == 0
 
 
 @pytest.mark.timeout(600)

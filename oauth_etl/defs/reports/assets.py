@@ -4,28 +4,41 @@ Each run plans the report's calls for the tenant (`oauth_etl.xero.reports.period
 months of the current and previous financial year, open periods re-read every run,
 final ones, on or before the lock date, read once), reads them one by one, and lands
 each answer as it comes, one record per call (`tables/reports_records.py`), through the
-landing IO manager. A request that fails is recorded with its reason and the others
-still land; a day limit ends the reading cleanly and the requests left are the next
-run's first. What the next run resumes from is in the materialization's metadata:
-`reports/done` (period keys read while final: never read again) and `reports/first`
-(the requests left), so a period is neither lost nor read twice. The published returns
-are planned from the list of them landed before (`PLANNED_FROM`); an empty plan lands
-nothing and says why (`reports/nothing_to_read`).
+landing IO manager. The calls it may spend are its part of what the tenant's day has
+left (daybudget.py, shares.py: the financial statements first, the aged reports share
+the rest), said in the metadata (`reports/allotted`, `reports/cut`). A request that fails is
+recorded with its reason and the others still land; a day limit ends the reading cleanly
+and the requests left are the next run's first. What the next run resumes from is in the
+materialization's metadata: `reports/done` (period keys read while final: never read
+again) and `reports/first` (the requests left), so a period is neither lost nor read
+twice. The published returns are planned from the list of them landed before
+(`PLANNED_FROM`); an empty plan lands nothing and says why (`reports/nothing_to_read`).
 """
 
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
+from oauth_etl.defs.reports.daybudget import (
+    DONE,
+    FIRST,
+    PLANNED,
+    SEEN,
+    Share,
+    State,
+    last_state,
+    share_of_day,
+)
 from oauth_etl.defs.reports.organisation import (
     GROUP,
     ORGANISATION_KEY,
     SOURCE,
     facts_of,
+    not_granted,
 )
 from oauth_etl.defs.reports.tables import landing_key
 from oauth_etl.defs.resources import XeroApiResource
@@ -42,7 +55,6 @@ from oauth_etl.xero.reports.outcomes import Outcome, Status, iter_plan
 from oauth_etl.xero.reports.parse import published_periods
 from oauth_etl.xero.reports.periods import Facts, Plan, PlanOptions, is_final, plan
 
-DONE, FIRST, SEEN = "reports/done", "reports/first", "reports/seen"
 # Outcome reasons a retry cannot mend (outcomes.py: the error's `reason`, else its class).
 PERSON_MUST_ACT = frozenset({ReportScopeMissing.reason, TenantDisconnected.__name__})
 LISTED = 200  # periods listed in the metadata (their counts are always complete)
@@ -55,7 +67,6 @@ WHY_NONE: dict[str, str] = {
     "published_report": "the organisation's list of published reports "
     "(xero_reports/published_reports) is empty: GST and BAS returns are Australian and "
     "New Zealand ones",
-    "ten_ninety_nine": "the 1099 is read for US organisations only",
     "budget_summary": "the organisation has no budget",
     "aged_receivables_by_contact": "the organisation has no contacts",
     "aged_payables_by_contact": "the organisation has no suppliers",
@@ -84,30 +95,6 @@ class ReportsConfig(dg.Config):
     )
 
 
-@dataclass(frozen=True)
-class State:
-    """What the previous runs left for this one."""
-
-    done: frozenset[str] = frozenset()  # period keys read while final
-    first: tuple[str, ...] = ()  # request keys left over by the budget
-    seen: frozenset[str] = frozenset()  # every period key read so far
-
-
-def last_state(instance: dg.DagsterInstance, key: dg.AssetKey, tenant_id: str) -> State:
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[tenant_id]), limit=1
-    ).records
-    if not records or records[0].asset_materialization is None:
-        return State()
-    metadata = records[0].asset_materialization.metadata
-
-    def listed(name: str) -> list[str]:
-        value = getattr(metadata.get(name), "value", None)
-        return [str(v) for v in value] if isinstance(value, list) else []
-
-    return State(frozenset(listed(DONE)), tuple(listed(FIRST)), frozenset(listed(SEEN)))
-
-
 def _ends(period_key: str) -> dt.date:
     """The end of a period key's period (`report?slice@start/end`)."""
     return dt.date.fromisoformat(period_key.rsplit("/", 1)[-1])
@@ -121,7 +108,7 @@ def _land(
     stats: BatchStats,
     log: Any,
     since: dt.date,
-    spec_name: str,
+    why_none: str,
 ) -> Iterator[dict[str, Any]]:
     """Read the plan, yielding each answer's record; then the figures and the state the
     next run resumes from (final keys before `since`, the history's start, are dropped:
@@ -157,7 +144,7 @@ def _land(
     stats.extra.update(
         {
             "reports/calls": stats.api_calls,
-            "reports/requests_planned": len(planned.requests) + len(planned.remainder),
+            PLANNED: len(planned.requests) + len(planned.remainder),
             "reports/landed": len(landed),
             "reports/failed": len(failed),
             "reports/skipped_for_budget": len(left),
@@ -179,9 +166,50 @@ def _land(
         }
     )
     if not planned.requests and not planned.remainder and not planned.already_read:
-        stats.extra[NOTHING] = WHY_NONE.get(spec_name, "no period to read this run")
+        stats.extra[NOTHING] = why_none
+        log.info(why_none)
     if left:
         stats.extra["resumes"] = f"{len(left)} request(s) first on the next run"
+
+
+def _share_metadata(share: Share, planned: Plan) -> dict[str, Any]:
+    """What the day had left, this report's part of it and, when the plan was cut for
+    the reports served before it, what was kept for them."""
+    out: dict[str, Any] = {
+        "reports/day_left": share.day_left,
+        "reports/allotted": share.allotted,
+        "reports/kept_for": share.kept_for,
+    }
+    if planned.remainder:
+        kept = sum(share.kept_for.values())
+        out["reports/cut"] = (
+            f"{len(planned.remainder)} request(s) cut: the day had {share.day_left} call(s) "
+            f"left, {share.allotted} for this report"
+            + (f", {kept} kept for {', '.join(share.kept_for)}" if kept else "")
+            + " (docs/reports.md, Budget); they are read first on the next run"
+        )
+    return out
+
+
+def why_none(spec: Report, facts: Facts, record: Mapping[str, Any]) -> str:
+    """Why the tenant may have none of `spec`, for an empty plan's metadata: a budget
+    summary without the Budgets scope is told apart from an organisation without a
+    budget (organisation.not_granted)."""
+    missing = not_granted(record)
+    if spec.name == "budget_summary" and "Budgets" in missing:
+        scope = missing["Budgets"]
+        return (
+            f"the organisation's budgets could not be read: the token lacks {scope}, so "
+            f"whether it has a budget is unknown; run `oauth-etl authorize` (it asks for "
+            f"{scope}) to read the budget summary"
+        )
+    if spec.countries is not None and facts.org.country not in spec.countries:
+        return (
+            f"the {spec.name} report is read for organisations in "
+            f"{', '.join(sorted(spec.countries))} only; this one is in "
+            f"{facts.org.country or 'a country Xero did not give'}"
+        )
+    return WHY_NONE.get(spec.name, "no period to read this run")
 
 
 def with_published(facts: Facts, listed: Iterable[Mapping[str, Any]]) -> Facts:
@@ -223,33 +251,43 @@ def build_report_asset(spec: Report) -> dg.AssetsDefinition:
         **upstream: Any,  # `listed`: the landed answer of PLANNED_FROM's report
     ) -> LandingBatch:
         tenant_id = context.partition_key
-        facts = facts_of(tenant_id, next(iter(organisation)))
+        record = next(iter(organisation))
+        facts = facts_of(tenant_id, record)
         if "listed" in upstream:
             facts = with_published(facts, upstream["listed"])
         state = last_state(context.instance, key, tenant_id)
         today = (
             dt.date.fromisoformat(config.today) if config.today else dt.datetime.now(dt.UTC).date()
         )
-        # What the day has left (Xero's X-DayLimit-Remaining once a call was answered).
+        # What the day has left (Xero's X-DayLimit-Remaining once a call was answered),
+        # shared with the run's reports still to come: statements first (shares.py).
         left = calls_left(
             xero.client().budget(tenant_id), tier=config.tier, reserve=config.reserve_calls
         )
-        planned = plan(
+        options = PlanOptions(years=config.years, reports=(spec.name,))
+        wanted = plan(facts, today, options, done=state.done, first=state.first)
+        share = share_of_day(
+            context,
+            spec.name,
+            len(wanted.requests),
+            left,
             facts,
             today,
-            PlanOptions(years=config.years, reports=(spec.name,)),
-            done=state.done,
-            calls_left=left if config.max_calls is None else min(left, config.max_calls),
-            first=state.first,
+            config.years,
+            xero.granted_scopes(),
         )
+        cap = share.allotted if config.max_calls is None else min(share.allotted, config.max_calls)
+        planned = plan(facts, today, options, done=state.done, calls_left=cap, first=state.first)
         context.log.info(
             f"{spec.name} for tenant {tenant_id}: {len(planned.requests)} call(s) planned, "
             f"{len(planned.remainder)} left for the next run, {planned.already_read} final "
             "period(s) already read"
         )
         stats = BatchStats()
+        stats.extra.update(_share_metadata(share, planned))
         since = history_start(facts.org, today, config.years)
-        records = _land(xero, facts, planned, state, stats, context.log, since, spec.name)
+        why = why_none(spec, facts, record)
+        records = _land(xero, facts, planned, state, stats, context.log, since, why)
         return LandingBatch(SOURCE, spec.name, tenant_id, records, stats=stats)
 
     return _read

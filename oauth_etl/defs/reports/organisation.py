@@ -46,14 +46,17 @@ def organisation_record(client: XeroClient, tenant_id: str, stats: BatchStats) -
     found: dict[str, Any] = {}
     for key, name, needed in READS:
         extraction = client.extract(endpoint(name), tenant_id)
+        records: list[dict[str, Any]] | None
         try:
             records = list(extraction.records())
         except NotEntitled:
             if needed:
                 raise
-            records = []
+            # Landed as null, not []: "not granted" must not read as "the organisation
+            # has none" (not_granted).
+            records = None
             stats.extra[f"without_{name}"] = "not granted: read without it"
-        if key == "Contacts":
+        if key == "Contacts" and records is not None:
             records = [{f: r.get(f) for f in CONTACT_FIELDS} for r in records]
         found[key] = records
         stats.api_calls += extraction.stats.api_calls
@@ -70,6 +73,16 @@ def _facts(xero: XeroApiResource, tenant_id: str, stats: BatchStats) -> Iterator
         raise failure(exc) from exc
     except ValueError as exc:
         raise dg.Failure(str(exc)) from exc
+
+
+def not_granted(record: Mapping[str, Any]) -> dict[str, str]:
+    """The optional reads the token had no scope for (landed as null), each with the scope
+    that reads it: {"Budgets": "accounting.budgets.read"}."""
+    return {
+        key: " or ".join(endpoint(name).scopes)
+        for key, name, needed in READS
+        if not needed and key in record and record[key] is None
+    }
 
 
 def facts_of(tenant_id: str, record: Mapping[str, Any]) -> Facts:
