@@ -43,6 +43,7 @@ from oauth_etl.tables.model import TENANT, table_spec
 from oauth_etl.tables.writes import open_table
 from oauth_etl.xero.catalog import CATALOG
 from oauth_etl_dev.azurite_relay import StartFromRelay
+from oauth_etl_dev.demo_reports import SANDBOX_ARGS as REPORT_SANDBOX_ARGS
 from oauth_etl_dev.demo_reports import run_reports
 from oauth_etl_dev.demo_webhooks import show_webhook_landing
 from oauth_etl_dev.local_services import (
@@ -163,8 +164,10 @@ def sandbox_record_counts(sandbox_url: str) -> dict[tuple[str, str], int]:
 
 def run_demo(*, tenants: int, records: int, echo: Echo, home: Path = LOCAL_HOME) -> int:
     """Materialize every asset for every tenant; print and verify what landed."""
-    # An app created in 2026 (`--scopes new-app`): the daily job's endpoints, no opt-in ones.
+    # An app created in 2026 (`--scopes new-app`): the daily job's endpoints, no opt-in ones;
+    # books long enough for the statements' 12 months (demo_reports.SANDBOX_ARGS).
     sandbox_args = ["--tenants", str(tenants), "--records", str(records), "--scopes", "new-app"]
+    sandbox_args += REPORT_SANDBOX_ARGS
     with local_stack(home / "demo", sandbox_args, echo) as stack:
         resources = build_resources(stack.environment, env_vars=False)
         resources.update(

@@ -142,17 +142,20 @@ def in_table(
     store: TableStore, name: str, tenant_id: str, id_field: str, record_id: str, stamp_ms: int
 ) -> bool:
     """The table holds the record's version stamped `stamp_ms` (or a newer one)."""
-    import pyarrow.compute as pc
-
     stamp = datetime.fromtimestamp(stamp_ms / 1000, UTC)
     table = open_table(store, name)
     if table is None:
         return False
     dataset = table.to_pyarrow_dataset(partitions=[(TENANT, "=", tenant_id)])
-    found = dataset.to_table(
-        columns=[id_field, "UpdatedDateUTC"], filter=pc.field(id_field) == record_id
+    # Compared here, not in a dataset filter: delta-rs reads the id column as string_view,
+    # which pyarrow's `equal` has no kernel for against a string (the demo failed there).
+    found = dataset.to_table(columns=[id_field, "UpdatedDateUTC"]).to_pylist()
+    return any(
+        r[id_field] == record_id
+        and r["UpdatedDateUTC"] is not None
+        and r["UpdatedDateUTC"] >= stamp
+        for r in found
     )
-    return any(v is not None and v >= stamp for v in found.column("UpdatedDateUTC").to_pylist())
 
 
 def show_webhook_landing(

@@ -64,6 +64,7 @@ class SandboxState:
             anchor,
             config.shared_stamps,
             (locks[0], locks[1]),
+            config.history_days,
         )
         self.identity = IdentityService(
             config, self.clock, self.stats, [t.tenant_id for t in self.tenants]

@@ -12,6 +12,7 @@ from click.core import ParameterSource
 from oauth_etl_dev.sandbox import cli_changes, webhooks_cli
 from oauth_etl_dev.sandbox.catalog import ALL_SCOPES, ENDPOINTS_BY_LOWER
 from oauth_etl_dev.sandbox.config import DAY, REGISTERED_REDIRECT_URIS, SandboxConfig
+from oauth_etl_dev.sandbox.data import HISTORY_DAYS
 from oauth_etl_dev.sandbox.grants import SCOPE_PRESETS
 from oauth_etl_dev.sandbox.limits import TIER_DAY_LIMITS, tier_day_limit
 from oauth_etl_dev.sandbox.server import SandboxStartError, serve_forever
@@ -57,6 +58,14 @@ SECRET_VAR = "SANDBOX_CLIENT_SECRET"  # noqa: S105  (a variable name, not a secr
     show_default=True,
     type=click.IntRange(1),
     help="Connected organisations.",
+)
+@click.option(
+    "--history-days",
+    default=HISTORY_DAYS,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Days of generated books before today (the organisation was created 30 days "
+    "earlier); the demo asks for 400: 12 complete months whatever the day.",
 )
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the generated data.")
 @click.option(
@@ -150,6 +159,7 @@ def sandbox_command(
     client_secret_file: Path | None,
     records: int,
     tenants: int,
+    history_days: int,
     seed: int,
     access_ttl: int,
     grace: int,
@@ -200,6 +210,7 @@ def sandbox_command(
             port=port,
             records=records,
             tenants=tenants,
+            history_days=history_days,
             seed=seed,
             access_ttl=access_ttl,
             grace=grace,

@@ -7,6 +7,7 @@ from datetime import date
 from urllib.parse import urlsplit
 
 from oauth_etl_dev.sandbox.catalog import ALL_SCOPES
+from oauth_etl_dev.sandbox.data import HISTORY_DAYS
 
 DAY = 86_400
 
@@ -63,6 +64,7 @@ class SandboxConfig:
     # -- the books (sandbox/ledger.py, sandbox/locks.py): lock dates of every tenant -----
     period_lock_date: str | None = None  # YYYY-MM-DD: Organisation.PeriodLockDate
     end_of_year_lock_date: str | None = None  # YYYY-MM-DD: Organisation.EndOfYearLockDate
+    history_days: int = HISTORY_DAYS  # days of generated books before today
     # -- webhooks (sandbox/webhooks.py): where every contact/invoice change is delivered --
     webhook_url: str | None = None  # http://127.0.0.1:PORT/...
     webhook_key: str | None = field(default=None, repr=False)
@@ -70,8 +72,8 @@ class SandboxConfig:
     def __post_init__(self) -> None:
         if not self.client_id:
             raise ValueError("client_id must not be empty")
-        if self.records < 0 or self.tenants < 1:
-            raise ValueError("records must be >= 0 and tenants >= 1")
+        if self.records < 0 or self.tenants < 1 or self.history_days < 1:
+            raise ValueError("records must be >= 0, tenants and history_days >= 1")
         if self.time_scale <= 0:
             raise ValueError("time_scale must be > 0")
         if self.edits_per_call < 0 or self.shared_stamps < 1:

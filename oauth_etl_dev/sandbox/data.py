@@ -20,7 +20,9 @@ from typing import Any
 
 Record = dict[str, Any]
 DAY_MS = 86_400_000
-HISTORY_DAYS = 180  # generated dates spread over this many days before the anchor
+# Generated dates spread over this many days before the anchor (`--history-days`: the demo
+# asks for more, so that its organisations have 12 complete months of books).
+HISTORY_DAYS = 180
 
 
 def stable_uuid(*parts: object) -> str:
@@ -145,6 +147,7 @@ class TenantContext:
     anchor_ms: int  # generated dates lie before this instant
     records: int
     shared_stamps: int = 1  # runs of this many records share one UpdatedDateUTC
+    history_days: int = HISTORY_DAYS  # generated dates lie this many days before the anchor
 
     @property
     def profile(self) -> tuple[str, str, int, int]:

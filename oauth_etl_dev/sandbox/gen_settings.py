@@ -11,7 +11,6 @@ from oauth_etl_dev.sandbox.data import (
     CURRENCIES,
     DAY_MS,
     EXPENSE_CODES,
-    HISTORY_DAYS,
     SALES_CODES,
     TAX_RATES,
     WORDS,
@@ -307,7 +306,7 @@ def gen_organisation(c: TenantContext, rng: random.Random, i: int, stamp: int) -
         "DefaultSalesTax": "Tax Exclusive",
         "DefaultPurchasesTax": "Tax Exclusive",
         # Before every generated document: the books start with the organisation.
-        "CreatedDateUTC": net_date(c.anchor_ms - (HISTORY_DAYS + 30) * DAY_MS),
+        "CreatedDateUTC": net_date(c.anchor_ms - (c.history_days + 30) * DAY_MS),
         "OrganisationEntityType": "COMPANY",
         "Timezone": "NEWZEALANDSTANDARDTIME",
         "ShortCode": f"!{c.tenant_id[:5]}",
@@ -331,10 +330,12 @@ def gen_branding_theme(c: TenantContext, rng: random.Random, i: int, stamp: int)
 
 
 def gen_budget(c: TenantContext, rng: random.Random, i: int, stamp: int) -> Record:
-    # Twelve months from six months before the anchor: the history and what follows.
+    # From the history's first month (six back at least: 180 days, the default) to five
+    # months after the anchor's: the months of the books and the ones still to come.
     anchor = datetime.fromtimestamp(c.anchor_ms / 1000, UTC)
-    first = anchor.year * 12 + anchor.month - 1 - 6
-    months = [f"{m // 12}-{m % 12 + 1:02d}" for m in range(first, first + 12)]
+    last = anchor.year * 12 + anchor.month - 1 + 5
+    first = last - 5 - max(6, c.history_days // 30)
+    months = [f"{m // 12}-{m % 12 + 1:02d}" for m in range(first, last + 1)]
     return {
         "BudgetID": c.uid("Budgets", i),
         "Type": "OVERALL" if i == 0 else "TRACKING",

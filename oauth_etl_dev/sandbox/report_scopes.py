@@ -3,13 +3,14 @@
 Older apps read every report with `accounting.reports.read` (xero_accounting.yaml,
 the `security` of each `/Reports/...` operation; developer.xero.com/documentation
 /oauth2/scopes lists the reports it covers, BASReport and GSTReport among them). Apps
-created from 2 March 2026 get granular scopes instead (Codat's Xero scopes guide,
-docs.codat.io/integrations/accounting/xero/partner-certification/scopes, pointing to
-Xero's granular-scopes FAQ): `accounting.reports.read` splits into
-`accounting.reports.profitandloss.read`, `.balancesheet.read`, `.trialbalance.read`,
-`.aged.read`, `.banksummary.read`, `.budgetsummary.read`, `.executivesummary.read` and
-`.taxreports.read` (GST/BAS, the published reports), as public integrations' broad to
-granular mapping tables list them (no Xero page with the full list found).
+created from 2 March 2026 get granular scopes instead (developer.xero.com/faq/granular-
+scopes, which names none). No developer.xero.com page we could read names a granular
+report scope. Xero's own repositories do:
+- `.profitandloss.read`, `.balancesheet.read`, `.trialbalance.read`, `.aged.read`:
+  github.com/XeroAPI/xero-mcp-server (README), XeroAPI/xero-command-line
+  (src/lib/oauth.ts), XeroAPI/xero-prompt-library (python/SKILL.md);
+- `.banksummary.read`, `.budgetsummary.read`, `.executivesummary.read`, `.taxreports.read`
+  (GSTReport, BASReport): XeroAPI/xero-prompt-library (python/SKILL.md) only.
 `accounting.reports.tenninetynine.read` predates the split and stays (the spec's
 getReportTenNinetyNine security lists it).
 """

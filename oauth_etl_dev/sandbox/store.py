@@ -116,7 +116,7 @@ class TenantStore:
         rng = random.Random(f"{c.seed}:{c.tenant_id}:{endpoint.name}")
         gen = GENERATORS[endpoint.name]
         table = Table(endpoint)
-        span = HISTORY_DAYS * DAY_MS
+        span = c.history_days * DAY_MS
         start = c.anchor_ms - span
         stamp = start
         for i in range(n):
@@ -270,6 +270,7 @@ class DataStore:
         anchor_ms: int,
         shared_stamps: int = 1,
         locks: tuple[int | None, int | None] = (None, None),
+        history_days: int = HISTORY_DAYS,
     ) -> None:
         self.seed = seed
         self.tenants = tenants
@@ -277,6 +278,7 @@ class DataStore:
         self.anchor_ms = anchor_ms
         self.shared_stamps = max(1, shared_stamps)
         self.locks = locks  # (PeriodLockDate, EndOfYearLockDate) of every tenant at start
+        self.history_days = history_days
         self.listeners: list[ChangeListener] = []  # kept across resets
         self.by_id: dict[str, TenantStore] = {}
         self.reset()
@@ -292,6 +294,7 @@ class DataStore:
                     self.anchor_ms,
                     self.records,
                     self.shared_stamps,
+                    self.history_days,
                 ),
                 LockDates(*self.locks),
                 self.listeners,

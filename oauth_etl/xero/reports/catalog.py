@@ -4,13 +4,17 @@ Paths, operation ids and parameter names are those of the vendored spec
 (specs/xero-openapi/xero_accounting.yaml, the `/Reports...` operations; a test keeps them
 equal). The spec's `security` names only the broad `accounting.reports.read` (plus
 `accounting.reports.tenninetynine.read` on getReportTenNinetyNine). Apps created from
-2 March 2026 get granular scopes instead (developer.xero.com/faq/granular-scopes); the
-report ones (`accounting.reports.profitandloss.read`, `.balancesheet.read`,
-`.trialbalance.read`, `.aged.read` for both aged reports, `.banksummary.read`,
-`.budgetsummary.read`, `.executivesummary.read`, `.taxreports.read` for the published
-GST/BAS returns) are listed by Codat's Xero scopes guide
-(docs.codat.io/integrations/accounting/xero/partner-certification/scopes) and by public
-integrations' broad-to-granular tables: no single Xero page lists them all.
+2 March 2026 get granular scopes instead (developer.xero.com/faq/granular-scopes, which
+names none and points to the Scopes page). Where each granular report scope is named:
+- No developer.xero.com page we could read names any (our copy of
+  developer.xero.com/documentation/oauth2/scopes lists only `accounting.reports.read`).
+- `accounting.reports.profitandloss.read`, `.balancesheet.read`, `.trialbalance.read`,
+  `.aged.read`: Xero's own repositories github.com/XeroAPI/xero-mcp-server (README,
+  "Required Scopes for Bearer Token"), XeroAPI/xero-command-line (src/lib/oauth.ts) and
+  XeroAPI/xero-prompt-library (python/SKILL.md: `.aged.read` covers both aged reports).
+- `.banksummary.read`, `.budgetsummary.read`, `.executivesummary.read`, `.taxreports.read`
+  (GSTReport, BASReport: the published returns): only XeroAPI/xero-prompt-library
+  (python/SKILL.md, its table of the scopes replacing `accounting.reports.read`).
 """
 
 from __future__ import annotations
