@@ -22,7 +22,6 @@ from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import dagster as dg
-import httpx
 
 from oauth_etl.app.connection import XeroApi
 from oauth_etl.defs.reports.assets import REPORT_ASSETS
@@ -31,7 +30,6 @@ from oauth_etl.defs.reports.organisation import SOURCE, xero_report_organisation
 from oauth_etl.defs.reports.tables import REPORT_TABLE_ASSETS
 from oauth_etl.defs.resources import XeroApiResource, XeroOAuthResource
 from oauth_etl.defs.tables.resources import DeltaTablesResource
-from oauth_etl.xero.client import XeroClient
 from oauth_etl.xero.rate import RateBudget
 from oauth_etl.xero.scopes import JOURNALS_SCOPE, RESTRICTED_SCOPES
 from oauth_etl_dev.demo_statements import print_statements
@@ -54,27 +52,16 @@ XERO_MINUTE_LIMIT = 60
 SANDBOX_ARGS = ("--history-days", str(DEMO_HISTORY_DAYS), "--minute-limit", str(DEMO_MINUTE_LIMIT))
 
 
-class _DemoApi(XeroApi):
-    """The API of the report runs: its client paces to the demo sandbox's minute limit."""
-
-    def _new_client(self, auth: httpx.Auth) -> XeroClient:
-        # XeroApi._new_client's settings, with the demo's budget.
-        return XeroClient(
-            self.connection.settings.api_url,
-            auth,
-            timeout=float(self.settings.timeout_seconds),
-            max_attempts=self.settings.max_attempts,
-            page_size=self.settings.page_size,
-            budget_factory=lambda tenant: RateBudget(tenant, per_minute=DEMO_MINUTE_LIMIT),
-        )
-
-
 class DemoXeroApiResource(XeroApiResource):
-    """XeroApiResource whose API is `_DemoApi`."""
+    """XeroApiResource whose client paces to the demo sandbox's minute limit."""
 
     def _demo_api(self) -> XeroApi:
         oauth = cast(XeroOAuthResource, self.oauth)  # the dependency, resolved
-        return _DemoApi(oauth.connection, self.settings())
+        return XeroApi(
+            oauth.connection,
+            self.settings(),
+            budget_factory=lambda tenant: RateBudget(tenant, per_minute=DEMO_MINUTE_LIMIT),
+        )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._api = self._demo_api()

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from oauth_etl.app.token_sets import Survey, TenantDirectory
     from oauth_etl.storage.container import LandingContainer
     from oauth_etl.xero.client import Connection, XeroClient
+    from oauth_etl.xero.rate import RateBudget
 
 
 class XeroConnection:
@@ -280,9 +281,15 @@ class XeroApi:
     its tenant (oauth_etl.app.token_sets); with one set it is that set's client, as ever.
     """
 
-    def __init__(self, connection: XeroConnection, settings: XeroApiSettings) -> None:
+    def __init__(
+        self,
+        connection: XeroConnection,
+        settings: XeroApiSettings,
+        budget_factory: Callable[[str], RateBudget] | None = None,  # None: Xero's limits
+    ) -> None:
         self.connection = connection
         self.settings = settings
+        self.budget_factory = budget_factory
         self._client: XeroClient | None = None
         self._set_clients: dict[str, XeroClient] = {}  # each set's own, for /connections
         self._directory: TenantDirectory | None = None
@@ -296,6 +303,7 @@ class XeroApi:
             timeout=float(self.settings.timeout_seconds),
             max_attempts=self.settings.max_attempts,
             page_size=self.settings.page_size,
+            budget_factory=self.budget_factory,
         )
 
     def several(self) -> bool:

@@ -85,7 +85,8 @@ def share_of_day(
     (its step fails without a call); a report planned from another's answer
     (published_report) is counted at what its last run planned."""
     tenant = context.partition_key
-    in_run = context.job_def.asset_layer.executable_asset_keys
+    # The run's own selection: a report of the job that this run does not read keeps nothing.
+    in_run = context.run.asset_selection or context.job_def.asset_layer.executable_asset_keys
     allowed = set(report_access(granted or ()).allowed)
     demand = {name: own_demand}
     for spec in REPORTS:
