@@ -370,12 +370,15 @@ class XeroApi:
 
 @contextlib.contextmanager
 def open_from_environment(
-    environ: Mapping[str, str] | None = None, token_set: str | None = None
+    environ: Mapping[str, str] | None = None,
+    token_set: str | None = None,
+    secret_client: Callable[[str], SecretClient] | None = None,
 ) -> Iterator[tuple[XeroConnection, XeroApi]]:
     """The connection and API the environment contract describes, closed on exit.
 
     `token_set`: that set's connection and an API on its token alone (default: the
-    default set's, whose API reaches every set's tenants). The landing account is opened
+    default set's, whose API reaches every set's tenants); `secret_client` opens a vault
+    (default: `make_secret_client`). The landing account is opened
     only when a token store needs its lock.
     """
     landing: list[LandingContainer] = []
@@ -385,7 +388,9 @@ def open_from_environment(
             landing.append(open_landing(contract.settings(StorageSettings, environ)))
         return landing[0]
 
-    root = XeroConnection(contract.settings(OAuthSettings, environ), landing_container)
+    root = XeroConnection(
+        contract.settings(OAuthSettings, environ), landing_container, secret_client
+    )
     try:
         connection = root.for_set(token_set) if token_set else root
         api = XeroApi(connection, contract.settings(XeroApiSettings, environ))

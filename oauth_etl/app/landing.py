@@ -75,6 +75,9 @@ class AccountContainer:
     def download_blob(self, blob: str, **kwargs: Any) -> Any:
         return self.client().download_blob(blob, **kwargs)
 
+    def list_blob_names(self, **kwargs: Any) -> Any:
+        return self.client().list_blob_names(**kwargs)
+
 
 def open_landing(settings: StorageSettings, **client_options: Any) -> LandingContainer:
     """The landing container the settings name (its credential: StorageSettings.credential);

@@ -30,7 +30,14 @@ CLASSIC_EXPENSES_HELP = (
 
 
 @click.command("authorize")
-@click.option("--scopes", default=None, help=f"Space separated (default: {DEFAULT_SCOPES_HELP}).")
+@click.option(
+    "--scopes",
+    default=None,
+    help=f"Space separated (default: {DEFAULT_SCOPES_HELP}). offline_access is always "
+    "asked for, given or not: without it Xero grants no refresh token and the set dies "
+    "with its access token. A scope this project does not know is refused "
+    "(`oauth-etl list endpoints` shows each endpoint's).",
+)
 @click.option(
     "--redirect-uri",
     default=None,
@@ -93,7 +100,7 @@ def authorize_command(
         if scopes:
             opted = [JOURNALS_SCOPE] * with_journals
             opted += [CLASSIC_EXPENSES_SCOPE] * with_classic_expenses
-            requested = [*scopes.split(), *(s for s in opted if s not in scopes.split())]
+            requested = _given_scopes(scopes, opted)
         else:
             plan = scopes_for(
                 with_journals=with_journals, with_classic_expenses=with_classic_expenses
@@ -122,6 +129,43 @@ def authorize_command(
         click.echo(f"organisations ({len(organisations)}):")
         for tenant in organisations:
             click.echo(f"  {tenant.tenant_id}  {tenant.tenant_type:<12} {tenant.tenant_name}")
+
+
+def _given_scopes(text: str, opted: list[str]) -> list[str]:
+    """`--scopes` checked before any browser step: known scopes only, each once, within
+    the length of every known scope together, offline_access always included."""
+    import difflib
+
+    from oauth_etl.xero.scopes import OFFLINE_ACCESS, known_scopes
+
+    known = known_scopes()
+    # Longer than every scope we know written out once: duplicates or unknown names, and
+    # an authorize URL that long is refused before it is sent (httpx: InvalidURL).
+    limit = len(" ".join(known))
+    if len(text) > limit:
+        fail(
+            f"--scopes is {len(text)} characters long, more than all {len(known)} scopes this "
+            f"project knows written out once ({limit})",
+            "name each scope once (`oauth-etl list endpoints` shows each endpoint's), or "
+            "leave --scopes out for the default ones",
+        )
+    names = list(dict.fromkeys([*text.split(), *opted]))
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(known), n=3)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        fail(
+            f"--scopes: unknown scope {', '.join(repr(n) for n in unknown[:3])}"
+            + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""),
+            f"{hint}`oauth-etl list endpoints` shows the scope of every endpoint; leave "
+            "--scopes out for the default ones",
+        )
+    if OFFLINE_ACCESS not in names:
+        # Xero returns a refresh token only for offline_access
+        # (developer.xero.com/documentation/guides/oauth2/scopes/).
+        click.echo("asking for offline_access too: without it no refresh token is granted")
+        names.insert(0, OFFLINE_ACCESS)
+    return names
 
 
 def _check_urls(login_url: str, identity_url: str) -> None:

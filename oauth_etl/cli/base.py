@@ -21,6 +21,8 @@ import click
 import orjson
 
 if TYPE_CHECKING:
+    from azure.keyvault.secrets import SecretClient
+
     from oauth_etl.app.connection import XeroApi, XeroConnection
     from oauth_etl.oauth.manager import TokenManager
 
@@ -122,6 +124,14 @@ class Group(click.Group):
             report(exc, ctx)
 
 
+def quick_vault(url: str) -> SecretClient:
+    """A person waits on a command: one retry and 10 s per request, not a run's patience
+    (4 retries, 30 s), so an unreachable vault is reported in seconds."""
+    from oauth_etl.oauth.stores import make_secret_client
+
+    return make_secret_client(url, retry_total=1, retry_backoff_factor=0.5, timeout=10.0)
+
+
 @contextlib.contextmanager
 def connected(token_set: str | None = None) -> Iterator[tuple[XeroConnection, XeroApi]]:
     """The connection and API of the environment contract (of `token_set`, else the
@@ -130,7 +140,7 @@ def connected(token_set: str | None = None) -> Iterator[tuple[XeroConnection, Xe
     from oauth_etl.oauth.errors import OAuthError
 
     try:
-        with open_from_environment(token_set=token_set) as pair:
+        with open_from_environment(token_set=token_set, secret_client=quick_vault) as pair:
             yield pair
     except OAuthError as exc:
         if not token_set:

@@ -39,7 +39,9 @@ def token_status(token_set: str | None, as_json: bool) -> None:
             click.echo(f"token set {name}:")
         for line in status.lines():
             click.echo(("  " if len(statuses) > 1 else "") + line)
-    if not all(status.present for _, status in statuses):
+    # Exit 1 whenever a set cannot give an access token: none stored, revoked, neither an
+    # access token that is still valid nor a refresh token.
+    if not all(status.usable for _, status in statuses):
         sys.exit(1)
 
 

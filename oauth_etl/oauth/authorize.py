@@ -94,10 +94,20 @@ class AuthorizationResult:
     state: str = field(repr=False)
 
 
-def parse_callback(url_or_query: str, expected_state: str) -> str:
-    """The code from a redirect URL (or its query); state checked, errors explained."""
+def parse_callback(url_or_query: str, expected_state: str, redirect_uri: str = "") -> str:
+    """The code from a redirect URL (or its query); state checked, errors explained.
+
+    Text carrying none of `code`, `state` and `error` is not a callback at all (a paste
+    of something else): said so, with what to paste, rather than called forged."""
     query = urlsplit(url_or_query.strip()).query if "?" in url_or_query else url_or_query
     params = {k: v[0] for k, v in parse_qs(query.strip()).items() if v}
+    if not params.keys() & {"code", "state", "error"}:
+        starts = f", starting with {redirect_uri}?code=" if redirect_uri else ""
+        raise AuthorizationFailed(
+            "the pasted text is not the callback address (it carries no code and no "
+            "state): paste the full address the browser was sent to after you approved"
+            f"{starts} (copy it from the address bar), or run `oauth-etl authorize` again"
+        )
     if "error" in params:
         description = params.get("error_description", "")
         raise AuthorizationFailed(
@@ -234,10 +244,10 @@ def run_local_authorization(
     if mode == "paste":
         output(f"Open this URL in a browser, approve, then paste the address you land on:\n{url}")
         pasted = read_line("redirect URL: ")
-        return AuthorizationResult(parse_callback(pasted, state), uri, verifier, state)
+        return AuthorizationResult(parse_callback(pasted, state, uri), uri, verifier, state)
     if mode == "unattended":
         landed = _follow(url, uri, http_timeout, transport)
-        return AuthorizationResult(parse_callback(landed, state), uri, verifier, state)
+        return AuthorizationResult(parse_callback(landed, state, uri), uri, verifier, state)
 
     host, listen_port, path = listen_address(uri)
     try:
@@ -268,7 +278,7 @@ def run_local_authorization(
         server.server_close()
         thread.join(5.0)
     assert server.query is not None
-    return AuthorizationResult(parse_callback(server.query, state), uri, verifier, state)
+    return AuthorizationResult(parse_callback(server.query, state, uri), uri, verifier, state)
 
 
 def _same_endpoint(location: str, redirect_uri: str) -> bool:

@@ -150,6 +150,24 @@ class TokenStoreError(OAuthError):
     """The token store cannot be read or written."""
 
 
+class NotATokenSet(TokenStoreError):
+    """A store or a rescue copy holds something that is not a token set (corrupt, or
+    another file); `with_fix` gives the remedy that fits where it was found."""
+
+    DEFAULT_FIX = (
+        "it was left untouched: restore a rescue copy (`oauth-etl token restore LOCATION`) "
+        "if one exists, or run `oauth-etl authorize`"
+    )
+
+    def __init__(self, source: str, problem: str, fix: str = DEFAULT_FIX) -> None:
+        super().__init__(f"{source} is not a token set ({problem}): {fix}")
+        self.source = source
+        self.problem = problem
+
+    def with_fix(self, fix: str) -> NotATokenSet:
+        return NotATokenSet(self.source, self.problem, fix)
+
+
 class TokenSaveFailed(TokenStoreError):
     """A rotated token set could not be saved; it was kept as a rescue copy."""
 

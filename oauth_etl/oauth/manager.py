@@ -12,13 +12,20 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from oauth_etl.oauth.errors import AuthorizationRequired, InvalidGrant, TokenStoreError
+from oauth_etl.oauth.errors import (
+    AuthorizationRequired,
+    InvalidGrant,
+    NotATokenSet,
+    TokenStoreError,
+)
 from oauth_etl.oauth.refresh import (
     Grant,
     RefreshingTokens,
     TokenEndpointLike,
+    revoked_reason,
 )
-from oauth_etl.oauth.tokens import REFRESH_TOKEN_LIFETIME_SECONDS, TokenSet, fingerprint_of
+from oauth_etl.oauth.rescue import rescue_copies
+from oauth_etl.oauth.tokens import REFRESH_TOKEN_LIFETIME_SECONDS, TokenSet
 
 __all__ = ["Grant", "TokenEndpointLike", "TokenManager", "TokenStatus"]
 
@@ -42,6 +49,14 @@ class TokenStatus:
     refresh_token_age_seconds: float | None = None
     refresh_days_left: float | None = None
     rescue: str = ""  # where a set that cannot be saved would be kept
+    revoked: str = ""  # why the stored set was revoked ('' when it was not)
+
+    @property
+    def usable(self) -> bool:
+        """Can a command get an access token from this set (now, or by a refresh)?"""
+        if not self.present or self.revoked:
+            return False
+        return self.access_valid or self.has_refresh_token or self.grant == "client_credentials"
 
     def lines(self) -> list[str]:
         """Human-readable lines for the CLI."""
@@ -50,6 +65,8 @@ class TokenStatus:
             out.append(f"rescue copies: {self.rescue}")
         if not self.present:
             return [*out, "token set: none stored (run `oauth-etl authorize`)"]
+        if self.revoked:
+            return [*out, f"token set: {self.revoked}: run `oauth-etl authorize` to connect again"]
         out.append(f"token set: {self.fingerprint} scope={self.scope!r}")
         if self.access_expires_at is not None:
             when = datetime.fromtimestamp(self.access_expires_at, UTC).isoformat(timespec="seconds")
@@ -71,11 +88,11 @@ class TokenManager(RefreshingTokens):
     # -- other entry points ---------------------------------------------------------
     def current(self) -> TokenSet | None:
         """The stored token set (no lock, no refresh)."""
-        return self.store.load()
+        return self._read_store()
 
     def status(self, now: float | None = None) -> TokenStatus:
         now = self.clock() if now is None else now
-        tokens = self.store.load()
+        tokens = self._read_store()
         store, lock, rescue = self.store.describe(), self.lock.describe(), self.rescue.describe()
         if tokens is None:
             return TokenStatus(
@@ -98,6 +115,7 @@ class TokenManager(RefreshingTokens):
                 (REFRESH_TOKEN_LIFETIME_SECONDS - age) / 86400 if age is not None else None
             ),
             rescue=rescue,
+            revoked=revoked_reason(tokens, store) if tokens.revoked() else "",
         )
 
     def keep_alive(self, min_age_seconds: float) -> bool:
@@ -126,7 +144,8 @@ class TokenManager(RefreshingTokens):
             if stored is None or stored.refresh_token is None:
                 raise AuthorizationRequired(f"no refresh token in {self.store.describe()}")
             self.endpoint.revoke(stored.refresh_token)
-            self._save_verified(replace(stored, access_token=None, refresh_token=None))
+            revoked = replace(stored, access_token=None, refresh_token=None)
+            self._save_verified(replace(revoked, revoked_at=self.clock()))
             self._hot = None
         logger.info("revoked token set %s", stored.fingerprint())
 
@@ -150,7 +169,7 @@ class TokenManager(RefreshingTokens):
                 payload = self.endpoint.refresh(refresh_token)
             except InvalidGrant:
                 raise AuthorizationRequired(
-                    f"the imported refresh token {fingerprint_of(refresh_token)} was rejected "
+                    "the refresh token given to import was rejected "
                     "(invalid_grant: expired, revoked or already used); the store was not changed"
                 ) from None
             new = TokenSet.from_token_response(payload, self.clock(), None)
@@ -161,22 +180,60 @@ class TokenManager(RefreshingTokens):
         logger.info("imported refresh token, stored token set %s", new.fingerprint())
         return new
 
+    def _rescue_listing(self) -> str:
+        copies = rescue_copies(self.rescue)
+        if copies is None:
+            return f"list {self.rescue.describe()} to find them"
+        if not copies:
+            return f"{self.rescue.describe()} holds none"
+        shown = ", ".join(copies[-3:])
+        return f"{self.rescue.describe()} holds {len(copies)}, the newest: {shown}"
+
+    def _read_rescue(self, path: str) -> TokenSet:
+        """The token set in a rescue copy, or a TokenStoreError saying what the argument
+        takes and which copies there are."""
+        takes = "give the file path or blob URL a failed save named"
+        if not path:
+            raise TokenStoreError(f"no rescue copy given: {takes}; {self._rescue_listing()}")
+        owned = self.rescue.owns(path)
+        if not owned and "://" in path:
+            raise TokenStoreError(
+                f"{path} is a URL, but rescue copies are kept in {self.rescue.describe()} "
+                "(the rescue location): a blob URL must lie under it, else give a file path; "
+                + self._rescue_listing()
+            )
+        try:
+            data = self.rescue.read(path) if owned else Path(path).read_bytes()
+        except IsADirectoryError:
+            raise TokenStoreError(
+                f"{path} is a directory, not a rescue copy: {takes}; {self._rescue_listing()}"
+            ) from None
+        except FileNotFoundError:
+            raise TokenStoreError(
+                f"no rescue copy at {path}: {takes}; {self._rescue_listing()}"
+            ) from None
+        except OSError as exc:
+            raise TokenStoreError(
+                f"cannot read rescue copy {path}: {exc.strerror or exc}"
+            ) from None
+        try:
+            return TokenSet.from_json(data, source=f"rescue copy {path}")
+        except NotATokenSet as exc:
+            raise exc.with_fix(
+                "it cannot be restored: run `oauth-etl authorize` (or restore another "
+                f"copy: {self._rescue_listing()})"
+            ) from None
+
     def restore(self, rescue_path: str | os.PathLike[str], *, force: bool = False) -> TokenSet:
         """Put a rescued token set (a file path or a rescue blob URL) back into the store.
 
         Refuses when the store holds a newer set (unless `force`): restoring an older
         refresh token over a newer one would lose the newer one.
         """
-        path = os.fspath(rescue_path)
-        try:
-            data = self.rescue.read(path) if self.rescue.owns(path) else Path(path).read_bytes()
-        except OSError as exc:
-            raise TokenStoreError(
-                f"cannot read rescue copy {path}: {exc.strerror or exc}"
-            ) from None
-        rescued = TokenSet.from_json(data, source=f"rescue copy {path}")
+        path = os.fspath(rescue_path).strip()
+        rescued = self._read_rescue(path)
         with self._locked():
-            stored = self.store.load()
+            stored = self._read_store()
             if stored is not None and stored.obtained_at > rescued.obtained_at and not force:
                 raise TokenStoreError(
                     f"{self.store.describe()} holds a newer token set than {path} "

@@ -29,6 +29,7 @@ from oauth_etl.oauth.endpoint import TokenEndpoint
 from oauth_etl.oauth.errors import (
     AuthorizationRequired,
     InvalidGrant,
+    NotATokenSet,
     OAuthError,
     TokenEndpointError,
     TokenEndpointUnreachable,
@@ -36,13 +37,23 @@ from oauth_etl.oauth.errors import (
     TokenStoreError,
 )
 from oauth_etl.oauth.locks import CrossProcessLock
-from oauth_etl.oauth.rescue import FileRescueSink, RescueSink, default_rescue_dir
+from oauth_etl.oauth.rescue import FileRescueSink, RescueSink, default_rescue_dir, restore_hint
 from oauth_etl.oauth.stores import TokenStore
 from oauth_etl.oauth.tokens import TokenSet, fingerprint_of
 
 logger = logging.getLogger(__name__)
 
 Grant = Literal["authorization_code", "client_credentials"]
+
+
+def revoked_reason(tokens: TokenSet, store: str) -> str:
+    """Why a revoked set cannot be used: when it was revoked, if recorded."""
+    when = (
+        datetime.fromtimestamp(tokens.revoked_at, UTC).strftime(" on %Y-%m-%d %H:%M:%S UTC")
+        if tokens.revoked_at is not None
+        else ""
+    )
+    return f"the token set in {store} was revoked{when}"
 
 
 class TokenEndpointLike(Protocol):
@@ -139,9 +150,22 @@ class RefreshingTokens:
         mid-save) adopts it first: it may hold the only live refresh token.
         """
         recover = getattr(self.store, "recover_interrupted_save", None)
-        if recover is not None:
-            recover()
-        return self.store.load()
+        try:
+            if recover is not None:
+                recover()
+        except NotATokenSet as exc:
+            raise self._with_restore_hint(exc) from None
+        return self._read_store()
+
+    def _read_store(self) -> TokenSet | None:
+        """The stored set; a store holding something else is told how to get one back."""
+        try:
+            return self.store.load()
+        except NotATokenSet as exc:
+            raise self._with_restore_hint(exc) from None
+
+    def _with_restore_hint(self, exc: NotATokenSet) -> NotATokenSet:
+        return exc.with_fix(f"it was left untouched; {restore_hint(self.rescue)}")
 
     def _ensure_locked(self) -> TokenSet:
         stored = self._load_locked()
@@ -195,6 +219,8 @@ class RefreshingTokens:
         """Refresh with the stored refresh token; caller holds both locks."""
         previous = stored
         refresh_token = stored.refresh_token
+        if stored.revoked():
+            raise AuthorizationRequired(revoked_reason(stored, self.store.describe()))
         if refresh_token is None:
             raise AuthorizationRequired(
                 f"the token set in {self.store.describe()} has no refresh token "
@@ -205,7 +231,7 @@ class RefreshingTokens:
             try:
                 payload = self.endpoint.refresh(refresh_token)
             except InvalidGrant:
-                current = self.store.load()
+                current = self._read_store()
                 if current is not None and current.refresh_token not in (None, refresh_token):
                     # Someone rotated without our lock (other host, manual import): use theirs.
                     logger.warning(
@@ -270,7 +296,7 @@ class RefreshingTokens:
         age_text = f", issued {age / 86400:.1f} days ago" if age is not None else ""
         lost = "; an earlier answer was lost and the grace period is over" if lost_answer else ""
         return (
-            f"the refresh token {fingerprint_of(stored.refresh_token)} in "
+            f"the refresh token of token set {stored.fingerprint()} in "
             f"{self.store.describe()} was rejected (invalid_grant: expired after 60 days "
             f"unused, revoked, or already used{age_text}){lost}"
         )
@@ -289,7 +315,7 @@ class RefreshingTokens:
 
         def attempt() -> None:
             self.store.save(tokens)
-            back = self.store.load()
+            back = self._read_store()
             if back != tokens:
                 raise TokenStoreError(
                     f"read-back from {self.store.describe()} returned "

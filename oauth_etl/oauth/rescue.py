@@ -81,6 +81,12 @@ class FileRescueSink:
     def read(self, location: str) -> bytes:
         return Path(location).expanduser().read_bytes()
 
+    def list(self) -> list[str]:
+        """The rescue copies here, oldest first (their names start with the UTC time)."""
+        if not self.directory.is_dir():
+            return []
+        return sorted(str(p) for p in self.directory.glob(f"{RESCUE_PREFIX}-*.json"))
+
 
 class ContainerLike(Protocol):
     """The part of azure's `ContainerClient` the blob sink uses."""
@@ -91,6 +97,8 @@ class ContainerLike(Protocol):
     def upload_blob(self, name: str, data: bytes, **kwargs: Any) -> Any: ...
 
     def download_blob(self, blob: str, **kwargs: Any) -> Any: ...
+
+    def list_blob_names(self, **kwargs: Any) -> Any: ...
 
 
 class BlobRescueSink:
@@ -134,7 +142,43 @@ class BlobRescueSink:
         try:
             return bytes(self.container.download_blob(blob, timeout=30).readall())
         except Exception as exc:  # azure-core errors
+            if type(exc).__name__ == "ResourceNotFoundError":
+                raise FileNotFoundError(f"no rescue blob {blob}") from None
             raise OSError(f"rescue blob {blob}: {type(exc).__name__}") from None
+
+    def list(self) -> list[str]:
+        """The rescue copies' URLs, oldest first (their names start with the UTC time)."""
+        try:
+            names = list(self.container.list_blob_names(name_starts_with=f"{self.prefix}/"))
+        except Exception as exc:  # azure-core errors
+            raise OSError(f"listing {self.base_url}: {type(exc).__name__}") from None
+        return sorted(self.base_url + n[len(self.prefix) + 1 :] for n in names)
+
+
+def rescue_copies(sink: RescueSink) -> list[str] | None:
+    """The copies a sink holds, oldest first; None when it cannot say (no listing, or
+    listing failed)."""
+    lister = getattr(sink, "list", None)
+    if lister is None:
+        return None
+    try:
+        found = lister()
+    except OSError:
+        return None
+    return [str(c) for c in found]
+
+
+def restore_hint(sink: RescueSink) -> str:
+    """What to do about a store that holds no usable token set: restore the newest
+    rescue copy if there is one, else authorize again."""
+    copies = rescue_copies(sink)
+    if copies:
+        return (
+            f"restore the newest rescue copy: `oauth-etl token restore {copies[-1]}` "
+            f"({len(copies)} in {sink.describe()}), or run `oauth-etl authorize`"
+        )
+    none = "holds no rescue copy" if copies is not None else "could not be listed"
+    return f"{sink.describe()} {none}: run `oauth-etl authorize`"
 
 
 # -- the configured location ------------------------------------------------------------

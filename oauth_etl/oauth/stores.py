@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 from oauth_etl.oauth.errors import TokenStoreError
 from oauth_etl.oauth.tokens import TokenSet
+from oauth_etl.oauth.vault_errors import KeyVaultAccessError as KeyVaultAccessError
+from oauth_etl.oauth.vault_errors import keyvault_error
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -58,7 +60,17 @@ class FileTokenStore:
     def __repr__(self) -> str:
         return f"FileTokenStore({str(self.path)!r})"
 
+    def _refuse_directory(self) -> None:
+        """A directory opens for reading on Linux and fails only at `read`: say what it is."""
+        if self.path.is_dir():
+            raise TokenStoreError(
+                f"token store {self.path} is a directory, not a file: set "
+                f"OAUTH_ETL_TOKEN_STORE to file:PATH naming a file, e.g. "
+                f"file:{self.path / 'token.json'}"
+            )
+
     def load(self) -> TokenSet | None:
+        self._refuse_directory()
         try:
             fd = os.open(self.path, os.O_RDONLY)
         except FileNotFoundError:
@@ -117,6 +129,7 @@ class FileTokenStore:
         return best[0]
 
     def save(self, tokens: TokenSet) -> None:
+        self._refuse_directory()
         parent = self.path.parent
         try:
             parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -152,12 +165,6 @@ def _fsync_dir(directory: Path) -> None:
 
 
 # -- Azure Key Vault -----------------------------------------------------------------
-_PERMISSION_HINT = (
-    "grant the identity the {op} permission on secrets (vault access policy) or, with "
-    "Azure RBAC, the role 'Key Vault Secrets Officer' on the vault"
-)
-
-
 def _default_credential() -> TokenCredential:
     from azure.identity import DefaultAzureCredential  # lazy: slow import, optional at runtime
 
@@ -204,50 +211,6 @@ def make_secret_client(
     )
 
 
-class KeyVaultAccessError(TokenStoreError):
-    """Key Vault refused or failed a request."""
-
-
-def _keyvault_error(exc: Exception, op: Literal["Get", "Set"], name: str, vault: str) -> Exception:
-    from azure.core.exceptions import (
-        ClientAuthenticationError,
-        HttpResponseError,
-        ResourceExistsError,
-        ServiceRequestError,
-        ServiceResponseError,
-    )
-
-    what = f"secret {name!r} in {vault}"
-    status = getattr(exc, "status_code", None)
-    code = ""
-    if isinstance(exc, HttpResponseError) and exc.error is not None:
-        code = f" {exc.error.code}"
-    if status == 403:
-        return KeyVaultAccessError(
-            f"Key Vault denied {op} on {what} (403 Forbidden{code}): "
-            + _PERMISSION_HINT.format(op=op)
-        )
-    if isinstance(exc, ClientAuthenticationError):
-        return KeyVaultAccessError(
-            f"could not authenticate to Key Vault for {what} ({type(exc).__name__}): sign in "
-            "with `az login` locally, or give the workload a managed identity"
-        )
-    if status == 409 or isinstance(exc, ResourceExistsError):
-        return KeyVaultAccessError(
-            f"Key Vault refused {op} on {what} (409 Conflict{code}): the secret is probably "
-            "deleted but recoverable; recover or purge it (`az keyvault secret recover`)"
-        )
-    if isinstance(exc, HttpResponseError) and status is not None:
-        return KeyVaultAccessError(
-            f"Key Vault {op} on {what} failed: HTTP {status}{code} (after bounded retries)"
-        )
-    if isinstance(exc, ServiceRequestError | ServiceResponseError):
-        return KeyVaultAccessError(
-            f"Key Vault {vault} unreachable during {op} on secret {name!r}: {type(exc).__name__}"
-        )
-    return KeyVaultAccessError(f"Key Vault {op} on {what} failed: {type(exc).__name__}")
-
-
 class KeyVaultTokenStore:
     """One Key Vault secret holding the JSON token set; writes only when it changed."""
 
@@ -288,7 +251,7 @@ class KeyVaultTokenStore:
             self._last = None
             return None
         except AzureError as exc:
-            raise _keyvault_error(exc, "Get", self.secret_name, self.vault_url) from None
+            raise keyvault_error(exc, "Get", self.secret_name, self.vault_url) from None
         if secret.value is None:
             raise TokenStoreError(f"{self.describe()} has no value")
         tokens = TokenSet.from_json(secret.value.encode("utf-8"), source=self.describe())
@@ -306,7 +269,7 @@ class KeyVaultTokenStore:
                 self.secret_name, tokens.to_json().decode("utf-8"), content_type=self.CONTENT_TYPE
             )
         except AzureError as exc:
-            raise _keyvault_error(exc, "Set", self.secret_name, self.vault_url) from None
+            raise keyvault_error(exc, "Set", self.secret_name, self.vault_url) from None
         self._last = tokens
 
 
@@ -327,7 +290,7 @@ def read_secret(
             f"secret {name!r} not found in {vault_url}: create it or fix the name"
         ) from None
     except AzureError as exc:
-        raise _keyvault_error(exc, "Get", name, vault_url) from None
+        raise keyvault_error(exc, "Get", name, vault_url) from None
     if not secret.value:
         raise KeyVaultAccessError(f"secret {name!r} in {vault_url} is empty")
     return secret.value

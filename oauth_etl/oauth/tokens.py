@@ -14,15 +14,11 @@ from typing import Any
 
 import orjson
 
-from oauth_etl.oauth.errors import TokenEndpointError, TokenStoreError, sanitize
+from oauth_etl.oauth.errors import NotATokenSet, TokenEndpointError, sanitize
 
 FORMAT_VERSION = 1
 REFRESH_TOKEN_LIFETIME_SECONDS = 60 * 24 * 3600  # Xero: unused refresh tokens die after 60 days
 MAX_EXPIRES_IN = 366 * 24 * 3600  # beyond a year, `expires_in` is garbage, not a lifetime
-_STORE_REMEDY = (
-    "it was left untouched: restore a rescue file with `oauth-etl token restore PATH` or "
-    "run `oauth-etl authorize`"
-)
 
 
 def fingerprint_of(value: str | None) -> str:
@@ -41,13 +37,15 @@ class TokenSet:
     token_type: str
     obtained_at: float
     refresh_token_issued_at: float | None
+    revoked_at: float | None = None  # set by `revoke`: the set is kept to say so, tokenless
 
     def __repr__(self) -> str:
         return (
             f"TokenSet(access={fingerprint_of(self.access_token)}, "
             f"refresh={fingerprint_of(self.refresh_token)}, expires_at={self.expires_at:.0f}, "
             f"scope={self.scope!r}, token_type={self.token_type!r}, "
-            f"obtained_at={self.obtained_at:.0f})"
+            f"obtained_at={self.obtained_at:.0f}"
+            + (f", revoked_at={self.revoked_at:.0f})" if self.revoked_at is not None else ")")
         )
 
     __str__ = __repr__
@@ -56,6 +54,13 @@ class TokenSet:
     def access_valid(self, now: float, skew: float = 0.0) -> bool:
         """True when the access token exists and lives beyond `now + skew`."""
         return self.access_token is not None and self.expires_at - skew > now
+
+    def revoked(self) -> bool:
+        """Revoked by `revoke` (when known), or holding no token at all (revoked before the
+        time was recorded, or never usable)."""
+        return self.revoked_at is not None or (
+            self.access_token is None and self.refresh_token is None
+        )
 
     def refresh_token_age(self, now: float) -> float | None:
         """Seconds since the refresh token was issued (None when unknown)."""
@@ -79,6 +84,7 @@ class TokenSet:
             "token_type": self.token_type,
             "obtained_at": self.obtained_at,
             "refresh_token_issued_at": self.refresh_token_issued_at,
+            "revoked_at": self.revoked_at,
         }
 
     def to_json(self) -> bytes:
@@ -90,13 +96,9 @@ class TokenSet:
         try:
             raw = orjson.loads(data)
         except orjson.JSONDecodeError:
-            raise TokenStoreError(
-                f"{source} does not hold valid JSON (corrupt or truncated); {_STORE_REMEDY}"
-            ) from None
+            raise NotATokenSet(source, "not JSON: corrupt, truncated or another file") from None
         if not isinstance(raw, dict):
-            raise TokenStoreError(
-                f"{source} does not hold a JSON object (not a token set); {_STORE_REMEDY}"
-            )
+            raise NotATokenSet(source, "JSON, but not an object")
         try:
             return cls(
                 access_token=_opt_str(raw, "access_token"),
@@ -106,11 +108,10 @@ class TokenSet:
                 token_type=_str(raw, "token_type", "Bearer"),
                 obtained_at=_number(raw, "obtained_at"),
                 refresh_token_issued_at=_opt_number(raw, "refresh_token_issued_at"),
+                revoked_at=_opt_number(raw, "revoked_at"),
             )
         except (TypeError, ValueError) as exc:
-            raise TokenStoreError(
-                f"{source} is not a valid token set: {exc}; {_STORE_REMEDY}"
-            ) from None
+            raise NotATokenSet(source, f"JSON of another shape: {exc}") from None
 
     @classmethod
     def from_token_response(

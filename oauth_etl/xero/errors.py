@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from oauth_etl.xero.scopes import reauthorize_command
+
 _MAX_DETAIL = 300
 
 
@@ -76,7 +78,8 @@ class NotEntitled(XeroApiError):
                 f"{endpoint} also requires Xero's paid Advanced API tier for the app; on lower "
                 "tiers it always answers 401: leave it out of the selection or upgrade the tier."
             )
-        parts.append(f'Re-authorize with these scopes: oauth-etl authorize --scopes "{scopes}"')
+        # The granted scopes are not known here: the command keeps the default ones.
+        parts.append(f"Re-authorize asking for it too: {reauthorize_command(scopes.split())}")
         super().__init__(401, endpoint, detail, correlation_id, message=" ".join(parts))
 
 

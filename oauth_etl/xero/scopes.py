@@ -202,7 +202,7 @@ def missing_scope_message(endpoint: Endpoint, granted: Iterable[str]) -> str | N
     how = (
         f"run `oauth-etl authorize {flag}` once the app has it"
         if flag
-        else f"run `oauth-etl authorize` again asking for {scope}"
+        else f"run `{reauthorize_command([scope], have)}`"
     )
     why = RESTRICTED_SCOPES.get(scope, "")
     return (
@@ -230,13 +230,11 @@ class ReportAccess:
     allowed: tuple[str, ...]  # catalog names
     missing: Mapping[str, str] = field(default_factory=dict)  # name -> the granular scope
     known: bool = True  # False: the token set did not say what it was granted
+    granted: tuple[str, ...] = ()  # kept by the fix's command
 
     def fix(self) -> str:
-        scopes = " ".join(sorted(set(self.missing.values())))
-        return (
-            f"run `oauth-etl authorize` again (it asks for every report scope by default: "
-            f"{scopes}), or leave those reports out of the run"
-        )
+        command = reauthorize_command(self.missing.values(), self.granted)
+        return f"run `{command}`, or leave those reports out of the run"
 
 
 def report_access(granted: Iterable[str], reports: Iterable[Report] | None = None) -> ReportAccess:
@@ -249,4 +247,27 @@ def report_access(granted: Iterable[str], reports: Iterable[Report] | None = Non
         return ReportAccess(tuple(r.name for r in chosen), known=False)
     allowed = tuple(r.name for r in chosen if have.intersection(r.scopes))
     missing = {r.name: r.granular_scope for r in chosen if not have.intersection(r.scopes)}
-    return ReportAccess(allowed, missing)
+    return ReportAccess(allowed, missing, granted=tuple(sorted(have)))
+
+
+def known_scopes() -> frozenset[str]:
+    """Every scope this project can use: what a new app may ask for, the opt-in ones,
+    and each endpoint's and report's broad and granular scopes (the catalogs)."""
+    found = set(NEW_APP_SCOPES) | set(RESTRICTED_SCOPES)
+    for endpoint in _catalog():
+        found.update(endpoint.scopes)
+    for report in _reports():
+        found.update(report.scopes)
+    return frozenset(found)
+
+
+def reauthorize_command(
+    wanted: Iterable[str], granted: Iterable[str] = (), token_set: str | None = None
+) -> str:
+    """The `authorize` that adds `wanted` without losing anything: offline_access (no
+    refresh token without it: developer.xero.com/documentation/guides/oauth2/scopes/),
+    the scopes already `granted` (unknown: the default ones) and `wanted`, once each."""
+    kept = tuple(granted) or DEFAULT_SCOPES
+    union = dict.fromkeys((OFFLINE_ACCESS, *sorted({*kept, *wanted} - {OFFLINE_ACCESS})))
+    named = f" --connection {token_set}" if token_set else ""
+    return f'oauth-etl authorize --scopes "{" ".join(union)}" --yes{named}'
