@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import filelock
 
-from oauth_etl.oauth.errors import LockTimeout
+from oauth_etl.oauth.errors import LockTimeout, TokenStoreError
 
 
 @runtime_checkable
@@ -48,13 +48,20 @@ class FileLock:
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         # A fresh lock object per hold: no shared counters between threads.
         lock = filelock.FileLock(str(self.path), timeout=self.timeout, mode=0o600)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             lock.acquire()
         except filelock.Timeout:
             raise LockTimeout(self.describe(), self.timeout) from None
+        except OSError as exc:
+            shown = str(self.path) if len(str(self.path)) <= 120 else f"{str(self.path)[:120]}…"
+            raise TokenStoreError(
+                f"cannot take the lock file {shown} ({exc.strerror}): the token store's "
+                "directory must be a writable directory with a path the file system allows "
+                "(OAUTH_ETL_TOKEN_STORE)"
+            ) from None
         try:
             yield
         finally:

@@ -83,9 +83,10 @@ class FileRescueSink:
 
     def list(self) -> list[str]:
         """The rescue copies here, oldest first (their names start with the UTC time)."""
-        if not self.directory.is_dir():
+        try:
+            return sorted(str(p) for p in self.directory.glob(f"{RESCUE_PREFIX}-*.json"))
+        except OSError:  # absent or unreadable: none to offer
             return []
-        return sorted(str(p) for p in self.directory.glob(f"{RESCUE_PREFIX}-*.json"))
 
 
 class ContainerLike(Protocol):

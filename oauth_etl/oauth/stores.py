@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import re
@@ -61,8 +62,21 @@ class FileTokenStore:
         return f"FileTokenStore({str(self.path)!r})"
 
     def _refuse_directory(self) -> None:
-        """A directory opens for reading on Linux and fails only at `read`: say what it is."""
-        if self.path.is_dir():
+        """A path this store cannot be: a directory (it opens for reading on Linux and
+        fails only at `read`), or a name longer than the file system allows."""
+        try:
+            is_dir = stat.S_ISDIR(os.stat(self.path).st_mode)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            if exc.errno != errno.ENAMETOOLONG:
+                return  # load and save say what went wrong
+            raise TokenStoreError(
+                f"token store path {_clip(str(self.path))} is {len(str(self.path))} characters "
+                "long, more than the file system allows: set OAUTH_ETL_TOKEN_STORE to "
+                "file:PATH with a shorter path"
+            ) from None
+        if is_dir:
             raise TokenStoreError(
                 f"token store {self.path} is a directory, not a file: set "
                 f"OAUTH_ETL_TOKEN_STORE to file:PATH naming a file, e.g. "
@@ -148,6 +162,10 @@ class FileTokenStore:
             with contextlib.suppress(OSError):
                 os.unlink(tmp_name)
             raise TokenStoreError(f"cannot write token file {self.path}: {exc.strerror}") from None
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _fsync_dir(directory: Path) -> None:

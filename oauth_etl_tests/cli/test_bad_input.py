@@ -24,6 +24,9 @@ from oauth_etl_tests import canary
 
 DEVELOPMENT = ("sandbox", "demo", "ui")
 BAD_TEXT = "no/such..thing"
+# Far longer than any id, scope list, path or URL: each text option and argument gets it,
+# and every setting in the `long` environment.
+LONG = "x" * 10_000
 
 
 def leaves(
@@ -50,8 +53,8 @@ def bad_values(param: click.Parameter, development: bool = False) -> list[str]:
     if isinstance(kind, click.Choice):
         return ["no-such-choice"]
     if isinstance(kind, click.Path):
-        return ["/no/such/file"]
-    return [BAD_TEXT, ""]
+        return ["/no/such/file", "/" + LONG]
+    return [BAD_TEXT, "", LONG, f"https://{LONG}.invalid/{LONG}"]
 
 
 def invocations(path: tuple[str, ...], command: click.Command) -> Iterator[list[str]]:
@@ -91,6 +94,29 @@ def environments(tmp_path: Path) -> dict[str, dict[str, str]]:
             "OAUTH_ETL_LEASE_SECONDS": "thirty",
             "OAUTH_ETL_CONNECTIONS": "Bad Name!",
             "DAGSTER_HOME": str(tmp_path / "no-such-home"),
+        },
+        # A directory where the token file should be (IsADirectoryError before).
+        "directory": {
+            "HOME": home,
+            "XERO_CLIENT_ID": "cid",
+            "XERO_CLIENT_SECRET": canary.CLIENT_SECRET,
+            "OAUTH_ETL_TOKEN_STORE": f"file:{tmp_path}",
+        },
+        # Every setting far too long.
+        "long": {
+            "HOME": home,
+            "XERO_CLIENT_ID": LONG,
+            "XERO_CLIENT_SECRET": canary.CLIENT_SECRET,
+            "XERO_LOGIN_URL": f"https://{LONG}.invalid",
+            "XERO_IDENTITY_URL": f"https://{LONG}.invalid",
+            "XERO_API_URL": f"https://{LONG}.invalid",
+            "XERO_REDIRECT_URI": f"http://localhost:8765/{LONG}",
+            "XERO_SCOPES": LONG,
+            "OAUTH_ETL_TOKEN_STORE": f"file:{tmp_path / LONG[:200] / LONG}",
+            "OAUTH_ETL_RESCUE_LOCATION": f"file:{LONG}",
+            "OAUTH_ETL_CONNECTIONS": LONG,
+            "OAUTH_ETL_CONTAINER": LONG,
+            "DAGSTER_HOME": str(tmp_path / LONG),
         },
     }
 
