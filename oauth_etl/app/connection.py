@@ -1,10 +1,8 @@
 """The Xero connection in plain Python: the token manager, its lock and the API client.
 
-The Dagster resources (`oauth_etl.defs.resources`) and the command line open the same
-`XeroConnection` from the same settings (`oauth_etl.app.contract`) and close it when done:
-the token endpoint's HTTP client, Key Vault clients and the Xero API client are opened
-at most once each and closed in `close()`. Nothing here imports Dagster, and Azure SDKs
-are imported only when a Key Vault or the landing account is actually used.
+The Dagster resources and the command line open the same `XeroConnection` from the same
+settings (`app.contract`) and close it when done (`close()`: the token endpoint's HTTP
+client, Key Vault clients, the API client). No Dagster here; Azure SDKs only when used.
 """
 
 from __future__ import annotations
@@ -20,6 +18,7 @@ from oauth_etl.app import contract
 from oauth_etl.app.contract import ConfigError, OAuthSettings, StorageSettings, XeroApiSettings
 from oauth_etl.app.landing import AccountContainer, LeaseLock
 from oauth_etl.app.landing import open_landing as open_landing  # where callers find it
+from oauth_etl.app.provider import XERO
 from oauth_etl.app.sets import DEFAULT, set_names, settings_for
 from oauth_etl.oauth.auth import BearerAuth
 from oauth_etl.oauth.authorize import DEFAULT_REDIRECT_URI, Mode, authorize
@@ -153,7 +152,7 @@ class XeroConnection:
         # every pod and machine of the deployment can reach. Its place comes from the
         # secret's identity alone, so every process that may rotate the secret takes it.
         where = keyvault_lock_location(
-            location.vault_url, location.secret_name, self.settings.token_lock
+            location.vault_url, location.secret_name, self.settings.token_lock, XERO.lock_prefix
         )
         from oauth_etl.storage.lease import BlobLeaseLock
 
@@ -212,6 +211,7 @@ class XeroConnection:
             client_id=client_id,
             client_secret=client_secret,
             timeout=float(self.settings.timeout_seconds),
+            provider=XERO,
         )
         return TokenManager(
             store,

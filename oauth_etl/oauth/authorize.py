@@ -20,6 +20,7 @@ import httpx
 
 from oauth_etl.oauth.errors import AuthorizationFailed, sanitize
 from oauth_etl.oauth.manager import TokenManager
+from oauth_etl.oauth.provider import NEUTRAL, Provider
 from oauth_etl.oauth.tokens import TokenSet
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def build_authorize_url(
     state: str,
     challenge: str | None,
 ) -> str:
-    """The authorize URL; `login_url` is the host (XERO_LOGIN_URL) or the full endpoint."""
+    """The authorize URL; `login_url` is the authorize host or the full endpoint."""
     base = login_url.rstrip("/")
     if not urlsplit(base).path.rstrip("/"):
         base += AUTHORIZE_PATH
@@ -177,7 +178,7 @@ def check_redirect_uri(redirect_uri: str) -> str:
     if problem:
         raise ValueError(
             f"redirect URI {redirect_uri!r} is not usable: {problem}; pass the URI "
-            f"registered on the Xero app exactly, e.g. {DEFAULT_REDIRECT_URI}"
+            f"registered on the app exactly, e.g. {DEFAULT_REDIRECT_URI}"
         )
     return redirect_uri.strip()
 
@@ -192,7 +193,7 @@ def listen_address(redirect_uri: str) -> tuple[str, int, str]:
         raise ValueError(
             f"redirect URI {redirect_uri!r}: the local callback listens only on this machine's "
             "loopback interface, so the URI must be http://localhost:PORT/PATH (or "
-            "http://127.0.0.1:PORT/PATH), registered exactly so on the Xero app; for another "
+            "http://127.0.0.1:PORT/PATH), registered exactly so on the app; for another "
             "host use --no-browser and paste the address you land on"
         )
     if parts.port is None:
@@ -226,6 +227,7 @@ def run_local_authorization(
     read_line: Callable[[str], str] = input,
     open_browser: Callable[[str], bool] = webbrowser.open,
     transport: httpx.BaseTransport | None = None,
+    provider: Provider = NEUTRAL,
 ) -> AuthorizationResult:
     """Get an authorization code sent to `redirect_uri` (default `DEFAULT_REDIRECT_URI`).
 
@@ -246,7 +248,7 @@ def run_local_authorization(
         pasted = read_line("redirect URL: ")
         return AuthorizationResult(parse_callback(pasted, state, uri), uri, verifier, state)
     if mode == "unattended":
-        landed = _follow(url, uri, http_timeout, transport)
+        landed = _follow(url, uri, http_timeout, transport, provider)
         return AuthorizationResult(parse_callback(landed, state, uri), uri, verifier, state)
 
     host, listen_port, path = listen_address(uri)
@@ -293,7 +295,11 @@ def _same_endpoint(location: str, redirect_uri: str) -> bool:
 
 
 def _follow(
-    url: str, redirect_uri: str, timeout: float, transport: httpx.BaseTransport | None
+    url: str,
+    redirect_uri: str,
+    timeout: float,
+    transport: httpx.BaseTransport | None,
+    provider: Provider = NEUTRAL,
 ) -> str:
     """Follow the authorize URL's redirects (bounded) until one goes to `redirect_uri`."""
     try:
@@ -314,25 +320,23 @@ def _follow(
         raise AuthorizationFailed(
             f"unattended authorization failed: HTTP {response.status_code} "
             f"({sanitize(re.sub(r'<[^>]*>', ' ', response.text), 200)!r})"
-            + _page_hint(response.text, redirect_uri)
+            + _page_hint(response.text, redirect_uri, provider)
         )
     raise AuthorizationFailed(
         f"unattended authorization failed: the authorize URL never redirected to {redirect_uri}"
     )
 
 
-def _page_hint(text: str, redirect_uri: str) -> str:
-    """What to do about Xero's authorize error screen (redirect URI or scope refused)."""
+def _page_hint(text: str, redirect_uri: str, provider: Provider) -> str:
+    """What to do about an authorize error screen (redirect URI or scope refused)."""
     if "redirect_uri" in text:
         return (
-            f": register {redirect_uri} exactly on the app (developer.xero.com, My Apps → "
-            "Configuration → Redirect URIs) or pass a registered one with --redirect-uri"
+            f": register {redirect_uri} exactly on the app ({provider.app_settings}) or pass "
+            "a registered one with --redirect-uri"
         )
     if "scope" in text:
-        return (
-            ": the app may not have one of the scopes asked for (apps created from March "
-            "2026 get no accounting.journals.read or accounting.classicexpenses.read); ask "
-            "without --with-journals, or enable the scope on the app"
+        return ": the app may not have one of the scopes asked for" + (
+            f" ({provider.opt_in_advice})" if provider.opt_in_advice else ""
         )
     return ""
 
@@ -360,6 +364,7 @@ def authorize(
     **kwargs: Any,
 ) -> TokenSet:
     """The whole `oauth-etl authorize`: code → token set → store."""
+    kwargs.setdefault("provider", manager.provider)
     result = run_local_authorization(
         login_url=login_url,
         client_id=client_id,

@@ -1,6 +1,7 @@
 """The OAuth 2.0 token endpoint: one form POST per grant, answers mapped to typed errors.
 
-Basic auth when the client has a secret (as Xero's own tools send it); the client
+Basic auth when the client has a secret (as Xero's own tools send it: a source, not a
+default); the client
 id in the body for a public PKCE client. No retries here: the manager decides,
 because only it knows whether re-sending a refresh token is safe.
 """
@@ -22,6 +23,7 @@ from oauth_etl.oauth.errors import (
     TokenEndpointUnreachable,
     TokenRequestRejected,
 )
+from oauth_etl.oauth.provider import NEUTRAL, Provider
 from oauth_etl.oauth.tokens import fingerprint_of
 
 logger = logging.getLogger(__name__)
@@ -39,9 +41,11 @@ class TokenEndpoint(Closing):
         client_secret: str | None,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        provider: Provider = NEUTRAL,
     ) -> None:
+        self.provider = provider
         if not client_id:
-            raise ValueError("client_id is empty: set XERO_CLIENT_ID")
+            raise ValueError(f"client_id is empty: set {provider.client_id_setting}")
         self.token_url = token_url
         self.revocation_url = revocation_url
         self.client_id = client_id
@@ -102,10 +106,18 @@ class TokenEndpoint(Closing):
         try:
             return self._http.post(url, data=form, headers={"Accept": "application/json"})
         except _NOT_SENT as exc:
-            raise TokenEndpointUnreachable(url, type(exc).__name__, request_sent=False) from None
+            raise TokenEndpointUnreachable(
+                url, type(exc).__name__, request_sent=False, setting=self._url_setting
+            ) from None
         except httpx.TransportError as exc:
             # Read timeout, reset, truncated answer: the server may have rotated the token.
-            raise TokenEndpointUnreachable(url, type(exc).__name__, request_sent=True) from None
+            raise TokenEndpointUnreachable(
+                url, type(exc).__name__, request_sent=True, setting=self._url_setting
+            ) from None
+
+    @property
+    def _url_setting(self) -> str:
+        return self.provider.identity_url_setting
 
     def _grant(self, form: dict[str, str], scope: str = "") -> dict[str, Any]:
         response = self._post(self.token_url, self._with_client_id(form))
@@ -114,25 +126,28 @@ class TokenEndpoint(Closing):
         self._raise_for_error(response, scope)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    @staticmethod
-    def _json_object(response: httpx.Response) -> dict[str, Any]:
+    def _json_object(self, response: httpx.Response) -> dict[str, Any]:
         try:
             payload = orjson.loads(response.content)
         except orjson.JSONDecodeError:
             raise TokenEndpointError(
-                "answer is not JSON", response.status_code, response.content
+                "answer is not JSON", response.status_code, response.content, self._url_setting
             ) from None
         if not isinstance(payload, dict):
             raise TokenEndpointError(
-                "answer is not a JSON object", response.status_code, response.content
+                "answer is not a JSON object",
+                response.status_code,
+                response.content,
+                self._url_setting,
             )
         return payload
 
     def _raise_for_error(self, response: httpx.Response, scope: str) -> None:
         status = response.status_code
-        correlation = response.headers.get("xero-correlation-id")
+        header = self.provider.correlation_header
+        correlation = response.headers.get(header) if header else None
         if correlation:
-            logger.warning("token endpoint HTTP %s, Xero-Correlation-Id %s", status, correlation)
+            logger.warning("token endpoint HTTP %s, %s %s", status, header, correlation)
         error, description = "", ""
         if status in (400, 401):
             try:
@@ -145,12 +160,16 @@ class TokenEndpoint(Closing):
         if error == "invalid_grant":
             raise InvalidGrant(description)
         if error in ("invalid_client", "unauthorized_client"):
-            raise InvalidClient(self.client_id, error, description)
+            raise InvalidClient(self.client_id, error, description, self._client_settings)
         if error == "invalid_scope":
-            raise InvalidScope(scope, description)
+            raise InvalidScope(scope, description, self.provider.scope_advice)
         if error in ("unsupported_grant_type", "invalid_request"):
             raise TokenRequestRejected(error, description)
         if status == 401:
-            raise InvalidClient(self.client_id, "HTTP 401")
+            raise InvalidClient(self.client_id, "HTTP 401", settings=self._client_settings)
         message = f"unexpected error {error!r}" if error else "unexpected answer"
-        raise TokenEndpointError(message, status, response.content)
+        raise TokenEndpointError(message, status, response.content, self._url_setting)
+
+    @property
+    def _client_settings(self) -> str:
+        return f"{self.provider.client_id_setting} / {self.provider.client_secret_setting}"

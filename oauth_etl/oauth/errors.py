@@ -74,13 +74,17 @@ class InvalidClient(OAuthError):
     """The token endpoint does not accept the client credentials."""
 
     def __init__(
-        self, client_id: str, error: str = "invalid_client", description: str = ""
+        self,
+        client_id: str,
+        error: str = "invalid_client",
+        description: str = "",
+        settings: str = "the client id and client secret settings",
     ) -> None:
         detail = f" ({sanitize(description)})" if description else ""
         super().__init__(
             f"the token endpoint rejected client {client_id!r} ({error}){detail}: check the "
-            "client id and client secret (XERO_CLIENT_ID / XERO_CLIENT_SECRET) and that the "
-            "app is allowed this grant type"
+            f"client id and client secret ({settings}) and that the app is allowed this "
+            "grant type"
         )
         self.client_id = client_id
 
@@ -88,12 +92,16 @@ class InvalidClient(OAuthError):
 class InvalidScope(OAuthError):
     """The scopes asked for are not allowed for this app."""
 
-    def __init__(self, requested: str, description: str = "") -> None:
+    def __init__(
+        self,
+        requested: str,
+        description: str = "",
+        advice: str = "ask only for scopes enabled for the app",
+    ) -> None:
         allowed = f"; server says: {sanitize(description, 200)}" if description else ""
         super().__init__(
             f"the token endpoint rejected the scopes asked for ({requested or 'none given'})"
-            f"{allowed}: ask only for scopes enabled for the app (apps created from March "
-            "2026 need granular scopes such as accounting.invoices.read)"
+            f"{allowed}: {advice}"
         )
         self.requested = requested
 
@@ -117,13 +125,19 @@ class TokenRequestRejected(OAuthError):
 class TokenEndpointError(OAuthError):
     """The token endpoint gave an answer we cannot use (5xx, HTML, bad JSON, bad fields)."""
 
-    def __init__(self, message: str, status: int | None = None, body: bytes | str = b"") -> None:
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        body: bytes | str = b"",
+        setting: str = "the token endpoint URL setting",
+    ) -> None:
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
         shown = f"; body starts: {sanitize(text)!r}" if text.strip() else ""
         status_text = f"HTTP {status}: " if status is not None else ""
         super().__init__(
             f"token endpoint: {status_text}{message}{shown}. The stored token set was not "
-            "changed: try again later, and if it persists check XERO_IDENTITY_URL"
+            f"changed: try again later, and if it persists check {setting}"
         )
         self.status = status
 
@@ -136,11 +150,17 @@ class TokenEndpointError(OAuthError):
 class TokenEndpointUnreachable(OAuthError):
     """Timeout or connection failure talking to the token endpoint."""
 
-    def __init__(self, url: str, reason: str, *, request_sent: bool) -> None:
+    def __init__(
+        self,
+        url: str,
+        reason: str,
+        *,
+        request_sent: bool,
+        setting: str = "the token endpoint URL setting",
+    ) -> None:
         lost = " (the request may have been performed and its answer lost)" if request_sent else ""
         super().__init__(
-            f"token endpoint {url} unreachable: {reason}{lost}; check the network and "
-            "XERO_IDENTITY_URL"
+            f"token endpoint {url} unreachable: {reason}{lost}; check the network and {setting}"
         )
         self.url = url
         self.request_sent = request_sent

@@ -100,11 +100,12 @@ def secret_identity(vault_url: str, secret_name: str) -> str:
 
 
 def keyvault_lock_location(
-    vault_url: str, secret_name: str, override: str | None = None
+    vault_url: str, secret_name: str, override: str | None = None, prefix: str = "oauth-token"
 ) -> LockLocation:
     """The lease blob guarding one Key Vault secret.
 
-    Default: `oauth-etl-locks/xero-token-<sha256(identity)[:16]>.lock`. `override`
+    Default: `oauth-etl-locks/<prefix>-<sha256(identity)[:16]>.lock` (the provider's
+    `lock_prefix`: a deployment's processes must agree on it). `override`
     (`CONTAINER/BLOB-PATH`) names it explicitly, e.g. when two deployments with
     different storage accounts share a secret and must agree on one account's blob.
     """
@@ -117,7 +118,7 @@ def keyvault_lock_location(
             )
         return LockLocation(container, blob)
     digest = hashlib.sha256(secret_identity(vault_url, secret_name).encode()).hexdigest()[:16]
-    return LockLocation(LOCK_CONTAINER, f"xero-token-{digest}.lock")
+    return LockLocation(LOCK_CONTAINER, f"{prefix}-{digest}.lock")
 
 
 _CONTAINER = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")

@@ -25,7 +25,7 @@ from oauth_etl.oauth.refresh import (
     revoked_reason,
 )
 from oauth_etl.oauth.rescue import rescue_copies
-from oauth_etl.oauth.tokens import REFRESH_TOKEN_LIFETIME_SECONDS, TokenSet
+from oauth_etl.oauth.tokens import TokenSet
 
 __all__ = ["Grant", "TokenEndpointLike", "TokenManager", "TokenStatus"]
 
@@ -48,6 +48,7 @@ class TokenStatus:
     has_refresh_token: bool = False
     refresh_token_age_seconds: float | None = None
     refresh_days_left: float | None = None
+    refresh_lifetime_days: float | None = None  # the provider's; None: it does not say
     rescue: str = ""  # where a set that cannot be saved would be kept
     revoked: str = ""  # why the stored set was revoked ('' when it was not)
 
@@ -74,7 +75,10 @@ class TokenStatus:
             out.append(f"access token: {state}, expires {when} ({self.access_seconds_left:.0f} s)")
         if self.has_refresh_token:
             if self.refresh_days_left is not None:
-                out.append(f"refresh token: {self.refresh_days_left:.1f} days left of 60 unused")
+                out.append(
+                    f"refresh token: {self.refresh_days_left:.1f} days left of "
+                    f"{self.refresh_lifetime_days:g} unused"
+                )
             else:
                 out.append("refresh token: present (age unknown)")
         elif self.grant == "authorization_code":
@@ -99,6 +103,7 @@ class TokenManager(RefreshingTokens):
                 store=store, lock=lock, grant=self.grant, present=False, rescue=rescue
             )
         age = tokens.refresh_token_age(now)
+        lifetime = self.provider.refresh_token_lifetime_seconds
         return TokenStatus(
             store=store,
             lock=lock,
@@ -111,9 +116,8 @@ class TokenManager(RefreshingTokens):
             access_valid=tokens.access_valid(now),
             has_refresh_token=tokens.refresh_token is not None,
             refresh_token_age_seconds=age,
-            refresh_days_left=(
-                (REFRESH_TOKEN_LIFETIME_SECONDS - age) / 86400 if age is not None else None
-            ),
+            refresh_days_left=((lifetime - age) / 86400 if age is not None and lifetime else None),
+            refresh_lifetime_days=lifetime / 86400 if lifetime else None,
             rescue=rescue,
             revoked=revoked_reason(tokens, store) if tokens.revoked() else "",
         )
@@ -121,7 +125,7 @@ class TokenManager(RefreshingTokens):
     def keep_alive(self, min_age_seconds: float) -> bool:
         """Rotate the refresh token if it is at least `min_age_seconds` old.
 
-        Keeps an unused chain from reaching Xero's 60-day expiry. Decided under the
+        Keeps an unused chain from reaching the provider's expiry. Decided under the
         locks on the stored set, so a refresh by another process counts as recent.
         Returns whether a refresh happened.
         """

@@ -7,8 +7,9 @@
 5. Save failed for good → rescue copy (see `rescue.py`) → `TokenSaveFailed`.
 
 `invalid_grant` → re-read the store (someone else rotated: use theirs). A refresh
-whose answer was lost is re-sent with the same refresh token (Xero's grace
-period), a bounded number of times; only then `AuthorizationRequired`.
+whose answer was lost is re-sent with the same refresh token (within the provider's
+grace period, if it has one: Xero's is 30 minutes), a bounded number of times; only
+then `AuthorizationRequired`.
 The admin operations (status, keep-alive, revoke, import, restore) are in `manager.py`.
 """
 
@@ -37,6 +38,7 @@ from oauth_etl.oauth.errors import (
     TokenStoreError,
 )
 from oauth_etl.oauth.locks import CrossProcessLock
+from oauth_etl.oauth.provider import NEUTRAL, Provider
 from oauth_etl.oauth.rescue import FileRescueSink, RescueSink, default_rescue_dir, restore_hint
 from oauth_etl.oauth.stores import TokenStore
 from oauth_etl.oauth.tokens import TokenSet, fingerprint_of
@@ -82,13 +84,17 @@ class RefreshingTokens:
         refresh_attempts: int = 3,
         refresh_backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        provider: Provider | None = None,
     ) -> None:
+        """`provider`: the names and facts messages use (default: the endpoint's)."""
         if grant not in ("authorization_code", "client_credentials"):
             raise ValueError(f"grant {grant!r}: use 'authorization_code' or 'client_credentials'")
         if save_attempts < 1 or refresh_attempts < 1:
             raise ValueError("save_attempts and refresh_attempts must be at least 1")
         self.store = store
         self.endpoint = endpoint
+        found = getattr(endpoint, "provider", None)
+        self.provider = provider or (found if isinstance(found, Provider) else NEUTRAL)
         self.lock = lock
         self.grant: Grant = grant
         self.scope = scope
@@ -297,8 +303,8 @@ class RefreshingTokens:
         lost = "; an earlier answer was lost and the grace period is over" if lost_answer else ""
         return (
             f"the refresh token of token set {stored.fingerprint()} in "
-            f"{self.store.describe()} was rejected (invalid_grant: expired after 60 days "
-            f"unused, revoked, or already used{age_text}){lost}"
+            f"{self.store.describe()} was rejected (invalid_grant: "
+            f"{self.provider.refresh_lifetime_text()}revoked, or already used{age_text}){lost}"
         )
 
     def _client_credentials_locked(self, stored: TokenSet | None) -> TokenSet:

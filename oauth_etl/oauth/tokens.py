@@ -17,7 +17,6 @@ import orjson
 from oauth_etl.oauth.errors import NotATokenSet, TokenEndpointError, sanitize
 
 FORMAT_VERSION = 1
-REFRESH_TOKEN_LIFETIME_SECONDS = 60 * 24 * 3600  # Xero: unused refresh tokens die after 60 days
 MAX_EXPIRES_IN = 366 * 24 * 3600  # beyond a year, `expires_in` is garbage, not a lifetime
 
 

@@ -370,7 +370,11 @@ def test_401_authorization_unsuccessful_names_scopes_and_tier_without_retry() ->
     message = str(capture(info))
     assert len(fake.calls) == 1
     assert "accounting.journals.read" in message and "Advanced" in message
-    assert 'oauth-etl authorize --scopes "accounting.journals.read"' in message
+    # The suggested command keeps offline_access (and the default scopes): the union.
+    suggested = message.split("oauth-etl authorize --scopes ", 1)[1].split('"')[1].split()
+    assert {"offline_access", "accounting.journals.read", "accounting.invoices.read"} <= set(
+        suggested
+    )
 
     fake = fake_with("Invoices", 10)
     fake.faults.append(always(any_request, lambda: httpx.Response(401, json=UNAUTHORIZED)))
