@@ -1,6 +1,8 @@
 """OAuth 2.0 token lifecycle with no Dagster and no import from xero/: scopes, URLs and
-client settings come as parameters. Its defaults and messages still speak for this
-project (the XERO_* variables, Xero's 60-day refresh-token lifetime, the lock's name)."""
+client settings come as parameters, and what its messages and defaults say about the
+provider (the names of its settings, the refresh token's lifetime, the lock's name, its
+advice) comes as one `Provider` value (`oauth_etl.app.provider` builds Xero's).
+`oauth_etl_tests/oauth/test_neutral.py` fails on a message or default naming Xero."""
 
 from oauth_etl.oauth.auth import BearerAuth, is_expired_token_response
 from oauth_etl.oauth.authorize import (
@@ -36,6 +38,7 @@ from oauth_etl.oauth.locks import (
     secret_identity,
 )
 from oauth_etl.oauth.manager import TokenManager, TokenStatus
+from oauth_etl.oauth.provider import NEUTRAL, Provider
 from oauth_etl.oauth.rescue import (
     BlobRescueSink,
     FileRescueSink,
@@ -44,7 +47,6 @@ from oauth_etl.oauth.rescue import (
     parse_rescue_location,
 )
 from oauth_etl.oauth.stores import (
-    DEFAULT_STORE_URI,
     FileTokenStore,
     KeyVaultAccessError,
     KeyVaultTokenStore,
@@ -59,7 +61,7 @@ from oauth_etl.oauth.tokens import TokenSet, fingerprint_of
 
 __all__ = [
     "DEFAULT_REDIRECT_URI",
-    "DEFAULT_STORE_URI",
+    "NEUTRAL",
     "AuthorizationFailed",
     "AuthorizationRequired",
     "AuthorizationResult",
@@ -77,6 +79,7 @@ __all__ = [
     "LockLocation",
     "LockTimeout",
     "OAuthError",
+    "Provider",
     "RescueLocation",
     "RescueSink",
     "StoreLocation",

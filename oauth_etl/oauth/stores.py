@@ -25,8 +25,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_STORE_URI = "file:.oauth_etl/xero-token.json"
-
 
 @runtime_checkable
 class TokenStore(Protocol):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from oauth_etl.app.provider import XERO
 from oauth_etl.oauth.locks import (
     LOCK_CONTAINER,
     LockLocation,
@@ -23,12 +24,14 @@ def test_identity_ignores_case_default_port_and_trailing_slash() -> None:
 
 
 def test_one_secret_one_lock_blob_other_secrets_other_blobs() -> None:
-    a = keyvault_lock_location("https://My-Vault.vault.azure.net/", "xero-token")
-    b = keyvault_lock_location("https://my-vault.vault.azure.net", "XERO-TOKEN")
+    a = keyvault_lock_location("https://My-Vault.vault.azure.net/", "xero-token", prefix="p")
+    b = keyvault_lock_location("https://my-vault.vault.azure.net", "XERO-TOKEN", prefix="p")
     assert a == b and a.container == LOCK_CONTAINER
-    assert a.blob.startswith("xero-token-") and a.blob.endswith(".lock")
-    assert keyvault_lock_location("https://my-vault.vault.azure.net", "other") != a
-    assert keyvault_lock_location("https://other.vault.azure.net", "xero-token") != a
+    assert a.blob.startswith("p-") and a.blob.endswith(".lock")
+    # The prefix Xero's deployments always had: their processes keep meeting on one blob.
+    assert XERO.lock_prefix == "xero-token"
+    assert keyvault_lock_location("https://my-vault.vault.azure.net", "other", prefix="p") != a
+    assert keyvault_lock_location("https://other.vault.azure.net", "xero-token", prefix="p") != a
 
 
 def test_explicit_lock_location() -> None:

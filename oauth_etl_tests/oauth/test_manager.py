@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from oauth_etl.app.provider import XERO
 from oauth_etl.oauth.endpoint import TokenEndpoint
 from oauth_etl.oauth.errors import (
     AuthorizationRequired,
@@ -58,6 +59,7 @@ class Env:
             "clock": self.clock,
             "rescue_dir": self.rescue_dir,
             "sleep": self.sleeps.append,
+            "provider": XERO,  # the refresh token's lifetime status reports
         }
         kwargs.update(manager_kwargs)
         self.manager = TokenManager(self.store, self.endpoint, self.lock, **kwargs)  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ import orjson
 import pytest
 from azure.storage.blob import ContainerClient
 
+from oauth_etl.app.provider import XERO
 from oauth_etl.oauth.auth import BearerAuth
 from oauth_etl.oauth.authorize import DEFAULT_REDIRECT_URI, authorize
 from oauth_etl.oauth.endpoint import TokenEndpoint
@@ -40,6 +41,7 @@ def endpoint_for(sandbox: Any, wrong_secret: bool = False) -> TokenEndpoint:
         sandbox.client_id,
         "wrong" if wrong_secret else sandbox.client_secret,
         timeout=5.0,
+        provider=XERO,  # the advice Xero's authorize screens get
     )
 
 
