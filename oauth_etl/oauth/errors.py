@@ -92,18 +92,13 @@ class InvalidClient(OAuthError):
 class InvalidScope(OAuthError):
     """The scopes asked for are not allowed for this app."""
 
-    def __init__(
-        self,
-        requested: str,
-        description: str = "",
-        advice: str = "ask only for scopes enabled for the app",
-    ) -> None:
-        allowed = f"; server says: {sanitize(description, 200)}" if description else ""
-        super().__init__(
-            f"the token endpoint rejected the scopes asked for ({requested or 'none given'})"
-            f"{allowed}: {advice}"
-        )
+    def __init__(self, requested: str, description: str = "", advice: str = "") -> None:
         self.requested = requested
+        parts = [f"the token endpoint rejected the scopes asked for ({requested or 'none given'})"]
+        if description:
+            parts.append(f"; server says: {sanitize(description, 200)}")
+        parts.append(f": {advice or 'ask only for scopes enabled for the app'}")
+        super().__init__("".join(parts))
 
 
 class TokenRequestRejected(OAuthError):
