@@ -348,7 +348,7 @@ def complete_authorization(manager: TokenManager, result: AuthorizationResult) -
     if exchange is None:
         raise TypeError("the manager's endpoint cannot exchange authorization codes")
     payload = exchange(result.code, result.redirect_uri, result.code_verifier)
-    tokens = TokenSet.from_token_response(payload, time.time(), None)
+    tokens = manager.tokens_from(payload, None)
     manager.store_initial(tokens)
     return tokens
 

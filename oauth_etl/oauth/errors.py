@@ -135,6 +135,12 @@ class TokenEndpointError(OAuthError):
             f"changed: try again later, and if it persists check {setting}"
         )
         self.status = status
+        self._parts = (message, status, body)
+
+    def for_setting(self, setting: str) -> TokenEndpointError:
+        """The same error naming `setting` (raised where the provider was not known)."""
+        message, status, body = self._parts
+        return TokenEndpointError(message, status, body, setting)
 
     @property
     def retryable(self) -> bool:

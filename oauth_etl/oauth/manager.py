@@ -176,7 +176,7 @@ class TokenManager(RefreshingTokens):
                     "the refresh token given to import was rejected "
                     "(invalid_grant: expired, revoked or already used); the store was not changed"
                 ) from None
-            new = TokenSet.from_token_response(payload, self.clock(), None)
+            new = self.tokens_from(payload, None)
             if new.refresh_token is None:
                 new = replace(new, refresh_token=refresh_token, refresh_token_issued_at=None)
             self._save_verified(new)

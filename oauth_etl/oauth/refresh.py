@@ -263,7 +263,7 @@ class RefreshingTokens:
                 self._retry_or_raise(attempt, exc, refresh_token)
                 continue
             try:
-                new = TokenSet.from_token_response(payload, self.clock(), previous)
+                new = self.tokens_from(payload, previous)
             except TokenEndpointError as exc:
                 # The server answered 200 but with unusable fields: it may have rotated the
                 # token all the same, so this is a lost answer (re-send within the grace).
@@ -281,6 +281,13 @@ class RefreshingTokens:
             self._remember(new)
             return new
         raise AuthorizationRequired(self._rejected_reason(stored, lost_answer))
+
+    def tokens_from(self, payload: dict[str, Any], previous: TokenSet | None) -> TokenSet:
+        """The token set of an answer; an unusable one names the provider's setting."""
+        try:
+            return TokenSet.from_token_response(payload, self.clock(), previous)
+        except TokenEndpointError as exc:
+            raise exc.for_setting(self.provider.identity_url_setting) from None
 
     def _retry_or_raise(self, attempt: int, exc: OAuthError, refresh_token: str) -> None:
         if attempt >= self._refresh_attempts:
@@ -309,7 +316,7 @@ class RefreshingTokens:
 
     def _client_credentials_locked(self, stored: TokenSet | None) -> TokenSet:
         payload = self.endpoint.client_credentials(self.scope)
-        new = TokenSet.from_token_response(payload, self.clock(), None)
+        new = self.tokens_from(payload, None)
         logger.info("client_credentials: new access token %s", fingerprint_of(new.access_token))
         self._save_verified(new)
         self._remember(new)

@@ -49,7 +49,12 @@ class Env:
         self.clock = Clock()
         self.server = FakeTokenServer(now=self.clock)
         self.endpoint = TokenEndpoint(
-            TOKEN_URL, REVOCATION_URL, CLIENT_ID, CLIENT_SECRET, transport=self.server.transport()
+            TOKEN_URL,
+            REVOCATION_URL,
+            CLIENT_ID,
+            CLIENT_SECRET,
+            transport=self.server.transport(),
+            provider=XERO,  # the variable names and lifetime the messages are checked for
         )
         self.store = FileTokenStore(tmp_path / "store" / "token.json")
         self.lock = FileLock(self.store.lock_path, timeout=5)
@@ -59,7 +64,6 @@ class Env:
             "clock": self.clock,
             "rescue_dir": self.rescue_dir,
             "sleep": self.sleeps.append,
-            "provider": XERO,  # the refresh token's lifetime status reports
         }
         kwargs.update(manager_kwargs)
         self.manager = TokenManager(self.store, self.endpoint, self.lock, **kwargs)  # type: ignore[arg-type]

@@ -220,7 +220,9 @@ CORRUPTIONS = [
     pytest.param(b"[]", id="array"),
     pytest.param(b'{"access_token": 5, "expires_at": 1, "obtained_at": 1}', id="wrong-types"),
 ]
-REMEDY = ("oauth-etl authorize", "oauth-etl token restore")
+# No rescue copy here: the fix is to authorize (with a copy: `token restore` it, as
+# oauth_etl_tests/cli/test_token_gaps.py checks).
+REMEDY = ("is not a token set", "holds no rescue copy", "oauth-etl authorize")
 
 
 @pytest.mark.parametrize("content", CORRUPTIONS)
@@ -242,8 +244,8 @@ def test_corrupt_token_file_is_a_clear_error_and_kept(tmp_path: Path, content: b
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
-        (b"[]", "does not hold a JSON object"),
-        (b'{"access_token": 5, "expires_at": 1}', "is not a valid token set"),
+        (b"[]", "JSON, but not an object"),
+        (b'{"access_token": 5, "expires_at": 1}', "JSON of another shape"),
     ],
 )
 def test_token_file_of_valid_json_but_no_token_set_says_what_to_do(
@@ -549,7 +551,7 @@ def test_token_endpoint_outage_fails_the_materialization_and_keeps_the_token(
     ("spoil", "needle"),
     [
         pytest.param(
-            lambda p: p.write_bytes(p.read_bytes()[:40]), "does not hold valid JSON", id="truncated"
+            lambda p: p.write_bytes(p.read_bytes()[:40]), "not JSON: corrupt", id="truncated"
         ),
         pytest.param(lambda p: p.chmod(0o644), "chmod 600", id="mode-0644"),
     ],
