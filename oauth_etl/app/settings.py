@@ -248,7 +248,12 @@ class WebhookSettings:
             variable = rules.name("queue_connection_string")
             found = connection_string_problem(variable, self.queue_connection_string, "queue")
             if found:
-                rules.add("queue_connection_string", found, f"copy {variable} again")
+                rules.add(
+                    "queue_connection_string",
+                    found,
+                    f"set {variable} to the queue account's connection string "
+                    "(AccountName=...;AccountKey=...: storage account → Access keys)",
+                )
         else:
             rules.url("queue_account_url", "https://ACCOUNT.queue.core.windows.net")
         rules.check()

@@ -21,7 +21,7 @@ from oauth_etl.doctor.causes import Cause, Service, explain
 from oauth_etl.doctor.result import CheckResult, Status
 from oauth_etl.doctor.settings import RESCUE_LOCATION_VAR, TOKEN_LOCK_VAR, TOKEN_STORE_VAR
 from oauth_etl.oauth.errors import AuthorizationRequired, LockTimeout, OAuthError
-from oauth_etl.oauth.locks import CrossProcessLock
+from oauth_etl.oauth.locks import CrossProcessLock, FileLock
 from oauth_etl.oauth.rescue import FileRescueSink, RescueSink
 from oauth_etl.oauth.stores import FileTokenStore, KeyVaultTokenStore, TokenStore
 
@@ -90,6 +90,7 @@ def check_token_store(
         return CheckResult(name, "fail", f"cannot read {store.describe()}: {safe_text(exc)}", fix)
     if isinstance(store, FileTokenStore):
         directory = store.path.parent
+        probe_path = directory / ".doctor-probe"
         try:
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd, probe = tempfile.mkstemp(dir=directory, prefix=".doctor-", suffix=".tmp")
@@ -99,7 +100,7 @@ def check_token_store(
             return CheckResult(
                 name,
                 "fail",
-                f"cannot write in {directory}: {exc.strerror}",
+                f"cannot write in {directory}: {path_problem(probe_path, exc)}",
                 f"give this user write access to {directory} (the store is replaced atomically "
                 f"there), or point {TOKEN_STORE_VAR} elsewhere",
             )
@@ -157,6 +158,14 @@ def check_lock(lock: CrossProcessLock, storage: Service | None = None) -> CheckR
             "process; a blob lease frees itself within its lease time (15-60 s)",
         )
     except Exception as exc:
+        if isinstance(exc, OSError) and isinstance(lock, FileLock):  # the path, not storage
+            return CheckResult(
+                "lock",
+                "fail",
+                f"cannot take {lock.describe()}: {path_problem(lock.path, exc)}",
+                f"point {TOKEN_STORE_VAR} at a file in a folder this user may create and "
+                "write (the lock lives beside the store)",
+            )
         cause = explain(exc, storage) if storage is not None else None
         if cause is not None and cause.key:
             return failed("lock", cause)
@@ -164,10 +173,25 @@ def check_lock(lock: CrossProcessLock, storage: Service | None = None) -> CheckR
             "lock",
             "fail",
             f"cannot take {lock.describe()}: " + (cause.detail if cause else safe_text(exc)),
-            f"grant the identity {_BLOB_ROLE} of the lock (or set "
+            cause.fix
+            if cause
+            else f"grant the identity {_BLOB_ROLE} of the lock (or set "
             f"{TOKEN_LOCK_VAR}=CONTAINER/BLOB to one it may write)",
         )
     return CheckResult("lock", "ok", f"{lock.describe()} taken and released")
+
+
+def path_problem(path: Path, exc: OSError) -> str:
+    """What stops a file at `path` being made: a part of it that is a file, a folder this
+    user may not write, or the system's own words."""
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                return f"{parent} is a file, not a folder"
+            if not os.access(parent, os.W_OK | os.X_OK):
+                return f"this user may not create or write in {parent}"
+            break
+    return exc.strerror or "the folder cannot be created"
 
 
 # -- 4. token set -------------------------------------------------------------------------
@@ -278,15 +302,16 @@ def check_landing(
                 f"{where} does not exist",
                 f"create it: `az storage container create --name {container.container_name}`",
             )
-        if getattr(exc, "status_code", None) == 403:
+        if (found := unreachable(name, exc, storage)) is not None:
+            return found
+        if getattr(exc, "status_code", None) == 403:  # no service to say which 403 it is
             return CheckResult(
                 name,
                 "fail",
                 f"cannot write a probe to {where}: 403 Forbidden",
-                f"grant the identity {_BLOB_ROLE} {container.container_name!r}",
+                f"grant the identity {_BLOB_ROLE} {container.container_name!r}, or check the "
+                "account key or SAS",
             )
-        if (found := unreachable(name, exc, storage)) is not None:
-            return found
         return CheckResult(
             name,
             "fail",

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from oauth_etl.app.contract import ConfigError, WebhookSettings
 from oauth_etl.doctor import CheckResult, Step
+from oauth_etl.doctor.causes import PROBE_TIMEOUT
 from oauth_etl.oauth.errors import OAuthError
 from oauth_etl.webhooks.config import webhook_key, webhook_settings
 from oauth_etl.webhooks.queue import QueueUnavailable, open_queue
@@ -43,7 +44,7 @@ def check_key(settings: WebhookSettings, environ: Mapping[str, str]) -> CheckRes
 
 def check_queue(settings: WebhookSettings) -> CheckResult:
     try:
-        queue = open_queue(settings, timeout=5.0)
+        queue = open_queue(settings, timeout=PROBE_TIMEOUT)
     except ConfigError as exc:  # none named, or the one named is malformed: the detail says
         fix = "fix the variable named" if settings.configured() else "name its storage account"
         return CheckResult(QUEUE, "fail", str(exc), fix)
@@ -63,11 +64,11 @@ def check_queue(settings: WebhookSettings) -> CheckResult:
 
 
 def _configured(environ: Mapping[str, str]) -> WebhookSettings | CheckResult | None:
-    """The settings; None when no webhook variable is set; a failed result when malformed."""
+    """The settings; None when no webhook variable is set; a skip when malformed."""
     try:
         settings = webhook_settings(environ)
-    except ConfigError as exc:
-        return CheckResult(KEY, "fail", str(exc), "fix the variable")
+    except ConfigError:  # the settings check names the variable and the fix, once
+        return CheckResult(KEY, "skip", "skipped: a webhook setting is malformed (see settings)")
     if not (settings.key or settings.key_secret_name or settings.configured()):
         return None
     return settings
@@ -85,7 +86,7 @@ def check_webhook_queue(environ: Mapping[str, str]) -> CheckResult:
     if found is None:
         return CheckResult(QUEUE, "ok", NOT_CONFIGURED)
     if isinstance(found, CheckResult):
-        return CheckResult(QUEUE, "fail", "not run: the webhook settings are malformed")
+        return CheckResult(QUEUE, "skip", found.detail)
     return check_queue(found)
 
 

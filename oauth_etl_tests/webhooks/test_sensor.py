@@ -206,7 +206,9 @@ def test_unregistered_tenants_and_unknown_categories_are_set_aside_with_the_reas
 
 def test_without_a_queue_the_sensor_is_off_and_with_one_on() -> None:
     off = sensors.build_webhook_sensor(WebhookSettings())
-    on = sensors.build_webhook_sensor(WebhookSettings(queue_connection_string="x"))
+    on = sensors.build_webhook_sensor(
+        WebhookSettings(queue_connection_string="AccountName=a;AccountKey=a2V5")
+    )
     assert off.default_status == dg.DefaultSensorStatus.STOPPED
     assert on.default_status == dg.DefaultSensorStatus.RUNNING
 
