@@ -27,6 +27,7 @@ from oauth_etl.app.settings import (
     TablesSettings,
     WebhookSettings,
     XeroApiSettings,
+    credential_of,
 )
 from oauth_etl.app.variables import (
     BY_NAME,
@@ -138,10 +139,17 @@ def storage_credential(environ: Mapping[str, str] | None = None) -> StorageCrede
     AZURE_STORAGE_CONNECTION_STRING: there is no default account (the demo and the
     tests point at Azurite explicitly).
     """
-    try:
-        return settings(StorageSettings, environ).credential()
-    except ConfigError:
-        return "connection_string"
+    # Read without the settings' rules: a malformed value is refused by name when the
+    # resource builds its settings, not swapped for another credential here.
+    found = {
+        v.field: environ_value
+        for v in variables("storage")
+        if (environ_value := (os.environ if environ is None else environ).get(v.name, "").strip())
+    }
+    chosen = credential_of(
+        found.get("connection_string"), found.get("account_url"), found.get("sas_token")
+    )
+    return chosen or "connection_string"
 
 
 # Variables that must be set unless one of the alternatives is: bound as `dg.EnvVar`

@@ -190,14 +190,24 @@ class StorageSettings:
     def credential(self) -> StorageCredential:
         """The first that is set wins: connection string; account URL + SAS; account URL
         alone (DefaultAzureCredential: managed identity, workload identity, `az login`)."""
-        if self.connection_string:
-            return "connection_string"
-        if self.account_url:
-            return "sas" if self.sas_token else "default_azure_credential"
+        found = credential_of(self.connection_string, self.account_url, self.sas_token)
+        if found is not None:
+            return found
         raise ConfigError(
             "no landing account: set AZURE_STORAGE_CONNECTION_STRING, or "
             "AZURE_STORAGE_ACCOUNT_URL (with AZURE_STORAGE_SAS_TOKEN, or an Azure identity)"
         )
+
+
+def credential_of(
+    connection_string: str | None, account_url: str | None, sas_token: str | None
+) -> StorageCredential | None:
+    """The landing credential these select (the first set wins), None when none is set."""
+    if connection_string:
+        return "connection_string"
+    if account_url:
+        return "sas" if sas_token else "default_azure_credential"
+    return None
 
 
 @dataclass(frozen=True)
