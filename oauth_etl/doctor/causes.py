@@ -77,7 +77,7 @@ def _code(exc: BaseException) -> str:
     for item in _chain(exc):
         code = getattr(item, "error_code", None)
         if code:
-            return str(code)
+            return str(getattr(code, "value", code))  # the SDK's StorageErrorCode enum
         headers = getattr(getattr(item, "response", None), "headers", None)
         if headers is not None and hasattr(headers, "get") and headers.get("x-ms-error-code"):
             return str(headers.get("x-ms-error-code"))
@@ -98,7 +98,11 @@ def _kind(exc: BaseException) -> str:
         return "dns"
     if any(isinstance(e, ssl.SSLError) for e in _chain(exc)) or "certificate" in text:
         return "tls"
-    if any(isinstance(e, ConnectionRefusedError) for e in _chain(exc)) or "refused" in text:
+    if _status(exc) is not None:  # the service answered: not a network failure
+        return ""
+    if any(isinstance(e, ConnectionRefusedError) for e in _chain(exc)) or (
+        "connection refused" in text
+    ):
         return "refused"
     if "timeout" in names or "timed out" in text or "timeout" in text:
         return "timeout"
@@ -190,7 +194,7 @@ def explain(exc: BaseException, service: Service, timeout: float | None = None) 
         )
     status = _status(exc)
     if status == 403:
-        return _forbidden(service, url, _code(exc))
+        return _forbidden(service, url, _code(exc), exc)
     if status == 401:
         return Cause(
             f"{service.what} at {url}: 401 (the credential was refused)",
@@ -205,13 +209,16 @@ def explain(exc: BaseException, service: Service, timeout: float | None = None) 
     return None
 
 
-def _forbidden(service: Service, url: str, code: str) -> Cause:
+def _forbidden(service: Service, url: str, code: str, exc: BaseException) -> Cause:
     """A 403, by what Azure Storage says (learn.microsoft.com/rest/api/storageservices/
-    blob-service-error-codes): AuthenticationFailed is a signature that does not match (a
-    wrong or expired key or SAS); AuthorizationPermissionMismatch is a credential that is
-    valid but not allowed (an identity without the role, a SAS without the permission)."""
+    common-rest-api-error-codes): AuthenticationFailed is a signature that does not match
+    (a wrong or expired key or SAS); AuthorizationFailure a request the account's network
+    rules refuse; AuthorizationPermissionMismatch a credential that is valid but not
+    allowed (an identity without the role, a SAS without the permission)."""
     said = f" ({code})" if code else ""
-    if code == "AuthenticationFailed" or (not code and service.credential == "key"):
+    # Read, never shown: Azurite answers a wrong key AuthorizationFailure with this text.
+    unsigned = "failed to authenticate" in " ".join(str(e).lower() for e in _chain(exc))
+    if code == "AuthenticationFailed" or unsigned or (not code and service.credential == "key"):
         what = "a SAS" if service.credential == "sas" else "the account key"
         return Cause(
             f"{service.what} at {url}: 403{said}, the credential was rejected (its signature "
@@ -219,6 +226,12 @@ def _forbidden(service: Service, url: str, code: str) -> Cause:
             f"copy the account's key or connection string again into {service.setting} "
             "(storage account → Access keys), or issue a new SAS",
             f"{service.what}|{url}|rejected",
+        )
+    if code == "AuthorizationFailure":  # the account's firewall, not the credential
+        return Cause(
+            f"{service.what} at {url}: 403{said}, the account refuses requests from here",
+            "allow this machine's network in the storage account's Networking settings "
+            "(firewall, virtual networks), or reach it through its private endpoint",
         )
     if service.credential == "sas":
         return Cause(

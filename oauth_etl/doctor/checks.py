@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from oauth_etl.doctor.causes import Cause, Service, explain
+from oauth_etl.doctor.paths import path_fix, path_problem
 from oauth_etl.doctor.result import CheckResult, Status
 from oauth_etl.doctor.settings import RESCUE_LOCATION_VAR, TOKEN_LOCK_VAR, TOKEN_STORE_VAR
 from oauth_etl.oauth.errors import AuthorizationRequired, LockTimeout, OAuthError
@@ -81,6 +82,18 @@ def check_token_store(
         if (found := unreachable(name, exc, vault)) is not None:
             return found
         fix = _KV_FIX
+        os_error = next(
+            (e for e in (exc, exc.__cause__, exc.__context__) if isinstance(e, OSError)), None
+        )
+        if isinstance(store, FileTokenStore) and os_error is not None:
+            why = path_problem(store.path, os_error)
+            return CheckResult(
+                name,
+                "fail",
+                f"cannot read {store.describe()}: {why}",
+                path_fix(why, store.path.parent, "the store is kept there"),
+                f"path|{why}",
+            )
         if isinstance(store, FileTokenStore):
             fix = (
                 f"run `chmod 600 {store.path}`"
@@ -100,9 +113,9 @@ def check_token_store(
             return CheckResult(
                 name,
                 "fail",
-                f"cannot write in {directory}: {path_problem(probe_path, exc)}",
-                f"give this user write access to {directory} (the store is replaced atomically "
-                f"there), or point {TOKEN_STORE_VAR} elsewhere",
+                f"cannot write in {directory}: {(why := path_problem(probe_path, exc))}",
+                path_fix(why, directory, "the store is replaced atomically there"),
+                f"path|{why}",  # the lock beside the store meets it too: reported once
             )
         return CheckResult(name, "ok", f"{store.describe()} readable and writable")
     if isinstance(store, KeyVaultTokenStore):
@@ -162,9 +175,9 @@ def check_lock(lock: CrossProcessLock, storage: Service | None = None) -> CheckR
             return CheckResult(
                 "lock",
                 "fail",
-                f"cannot take {lock.describe()}: {path_problem(lock.path, exc)}",
-                f"point {TOKEN_STORE_VAR} at a file in a folder this user may create and "
-                "write (the lock lives beside the store)",
+                f"cannot take {lock.describe()}: {(why := path_problem(lock.path, exc))}",
+                path_fix(why, lock.path.parent, "the lock lives beside the store"),
+                f"path|{why}",
             )
         cause = explain(exc, storage) if storage is not None else None
         if cause is not None and cause.key:
@@ -179,19 +192,6 @@ def check_lock(lock: CrossProcessLock, storage: Service | None = None) -> CheckR
             f"{TOKEN_LOCK_VAR}=CONTAINER/BLOB to one it may write)",
         )
     return CheckResult("lock", "ok", f"{lock.describe()} taken and released")
-
-
-def path_problem(path: Path, exc: OSError) -> str:
-    """What stops a file at `path` being made: a part of it that is a file, a folder this
-    user may not write, or the system's own words."""
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                return f"{parent} is a file, not a folder"
-            if not os.access(parent, os.W_OK | os.X_OK):
-                return f"this user may not create or write in {parent}"
-            break
-    return exc.strerror or "the folder cannot be created"
 
 
 # -- 4. token set -------------------------------------------------------------------------
