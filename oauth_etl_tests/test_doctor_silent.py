@@ -160,3 +160,26 @@ def test_the_command_streams_in_order_with_every_host_silent(
     names = [line[2:].split(":", 1)[0] for line in done.stdout.splitlines() if line[:1] in "✔✘!-"]
     assert names[:6] == ["settings", "token store", "lock", "token set", "scopes", "tenants"]
     assert names.index("landing container") < names.index("webhook key")
+
+
+def test_lanes_run_side_by_side_and_lines_keep_their_order() -> None:
+    def slow(name: str, status: str = "ok") -> Callable[[], doctor.CheckResult]:
+        def run() -> doctor.CheckResult:
+            time.sleep(1.0)
+            return doctor.CheckResult(name, status, "done")  # type: ignore[arg-type]
+
+        return run
+
+    steps = [
+        doctor.Step("first", slow("first", "fail"), lane="a"),
+        doctor.Step("second", slow("second"), lane="b"),
+        doctor.Step("needs first", slow("needs first"), ("first",), lane="b"),
+        doctor.Step("third", slow("third"), lane="c"),
+    ]
+    started = time.monotonic()
+    results = list(doctor.iter_checks(steps))
+    elapsed = time.monotonic() - started
+    assert [r.name for r in results] == ["first", "second", "needs first", "third"]
+    assert [r.status for r in results] == ["fail", "ok", "skip", "ok"]
+    assert results[2].detail == "skipped: needs first"
+    assert elapsed < 2.5, f"{elapsed:.1f} s: the lanes did not run side by side"
