@@ -145,8 +145,9 @@ def stream_environment(
         def build() -> TokenManager:
             found = connection().for_set(name).token_manager()
             # One refresh attempt: an answer lost to the short timeout leaves the old
-            # refresh token valid for Xero's grace period, so the next run re-sends it
-            # (oauth_etl.oauth.refresh).
+            # refresh token usable for 30 minutes, so the next run re-sends it (Xero's
+            # official reply, community.xero.com/developer/discussion/105714701). The
+            # manager takes no such option from XeroConnection: set here, doctor only.
             found._refresh_attempts = 1
             return found
 
