@@ -12,6 +12,7 @@ import sys
 from typing import NoReturn
 
 import click
+import orjson
 
 from oauth_etl.app.contract import ConfigError
 from oauth_etl.oauth.errors import OAuthError
@@ -79,7 +80,9 @@ def serve(host: str, port: int) -> None:
 
 
 @webhooks.command("status")
-def status() -> None:
+# The webhooks layer sits below oauth_etl.cli, so the option is spelled here, as there.
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts).")
+def status(as_json: bool) -> None:
     """How many events wait in the queue, and how many were set aside."""
     from oauth_etl.webhooks.config import webhook_settings
     from oauth_etl.webhooks.queue import open_queue
@@ -89,8 +92,20 @@ def status() -> None:
         queue = open_queue(settings)
         try:
             waiting, aside = queue.depth()
+            names, account = (queue.name, queue.unactionable.queue_name), queue.account
         finally:
             queue.close()
     except (ConfigError, QueueUnavailable, ValueError) as exc:
         _fail(exc)
+    if as_json:
+        # Keys documented in the README (Webhooks): no credential, the account without query.
+        payload = {
+            "queue": names[0],
+            "account": account,
+            "waiting": waiting,
+            "unactionable_queue": names[1],
+            "set_aside": aside,
+        }
+        click.echo(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
+        return
     click.echo(f"queue {settings.queue}: {waiting} message(s) waiting, {aside} event(s) set aside")
