@@ -1,0 +1,72 @@
+"""`oauth-etl webhooks status` over Azurite's queue service: each way the queue cannot be
+read is one line naming the queue, the account or the variable, with the fix for that
+cause; `--json` prints the counts under documented keys, and never the account key."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from oauth_etl.webhooks.events import Event
+from oauth_etl.webhooks.queue import WebhookQueue
+from oauth_etl_dev.local_services import AZURITE_ACCOUNT, AZURITE_KEY, AzuriteQueue
+from oauth_etl_tests.cli.conftest import cli
+
+URL_VAR = "OAUTH_ETL_WEBHOOK_QUEUE_ACCOUNT_URL"
+CONNECTION_VAR = "OAUTH_ETL_WEBHOOK_QUEUE_CONNECTION_STRING"
+
+
+def _one_line(done: object) -> str:
+    assert getattr(done, "returncode") == 1
+    stderr = str(getattr(done, "stderr"))
+    assert "Traceback" not in stderr and getattr(done, "stdout") == ""
+    (line,) = stderr.splitlines()
+    assert line.startswith("error: ") and " — " in line, line
+    assert AZURITE_KEY not in line
+    return line
+
+
+def test_a_missing_queue_names_it_and_says_serve_creates_it(azurite_queue: AzuriteQueue) -> None:
+    name = f"absent-{uuid.uuid4().hex[:12]}"
+    env = {CONNECTION_VAR: azurite_queue.connection_string, "OAUTH_ETL_WEBHOOK_QUEUE": name}
+    line = _one_line(cli(env, "webhooks", "status"))
+    assert f"webhook queue {name!r} on http://127.0.0.1:{azurite_queue.port}/" in line, line
+    assert "does not exist" in line and "`oauth-etl webhooks serve` creates it" in line
+    assert "ResourceNotFoundError" not in line
+
+
+def test_an_http_account_url_says_use_https_or_a_connection_string(
+    azurite_queue: AzuriteQueue,
+) -> None:
+    url = f"http://127.0.0.1:{azurite_queue.port}/{AZURITE_ACCOUNT}"
+    line = _one_line(cli({URL_VAR: url}, "webhooks", "status"))
+    assert line.startswith(f"error: {URL_VAR} is http://127.0.0.1:{azurite_queue.port}: ")
+    assert "https://ACCOUNT.queue.core.windows.net" in line and CONNECTION_VAR in line
+    assert "Token credential" not in line
+
+
+@pytest.mark.parametrize("value", ["not-a-url", "https://", "x" * 10_000])
+def test_a_value_that_is_not_a_url_is_refused_before_any_credential(value: str) -> None:
+    line = _one_line(cli({URL_VAR: value}, "webhooks", "status", timeout=60))
+    assert line.startswith(f"error: {URL_VAR} is not a URL — ")
+    assert "https://ACCOUNT.queue.core.windows.net" in line
+    assert "DefaultAzureCredential" not in line and "x" * 100 not in line
+
+
+def test_json_prints_the_counts_and_no_key(
+    queue: WebhookQueue, azurite_queue: AzuriteQueue
+) -> None:
+    queue.put([Event(str(uuid.uuid4()), "INVOICE", "UPDATE", str(uuid.uuid4()), "2026-12-07")])
+    env = {CONNECTION_VAR: azurite_queue.connection_string, "OAUTH_ETL_WEBHOOK_QUEUE": queue.name}
+    done = cli(env, "webhooks", "status", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "queue": queue.name,
+        "account": f"http://127.0.0.1:{azurite_queue.port}/{AZURITE_ACCOUNT}",
+        "waiting": 1,
+        "unactionable_queue": f"{queue.name}-unactionable",
+        "set_aside": 0,
+    }
+    assert AZURITE_KEY not in done.stdout + done.stderr
