@@ -168,6 +168,7 @@ def run_command(
     every endpoint landed and every table merged. A failed merge keeps the landed batches:
     the next run merges them."""
     wanted = chosen_endpoints(select)
+    _check_submit(webserver, location)
     if webserver and no_tables:
         fail(
             "--no-tables is for a run in this process: with --submit the deployment merges",
@@ -210,6 +211,23 @@ def run_command(
                 live.finish()
             outcomes.append((run, merge))
     _conclude(outcomes, as_json)
+
+
+def _check_submit(webserver: str | None, location: str | None) -> None:
+    """`--submit ''` would run here instead, `--location` alone would be ignored: refused."""
+    if webserver is not None and not webserver.strip():
+        fail(
+            "--submit is empty",
+            "give the deployment's webserver URL (e.g. http://127.0.0.1:3000), or leave "
+            "--submit out to run in this process",
+        )
+    if location is not None and not webserver:
+        fail(
+            "--location only applies with --submit (the deployment's code location)",
+            "add --submit URL, or drop --location to run in this process",
+        )
+    if location is not None and not location.strip():
+        fail("--location is empty", "give the code location's name, or leave --location out")
 
 
 def _submit(
