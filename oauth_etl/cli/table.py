@@ -86,7 +86,9 @@ def table_show(name: str, tenant: str | None, history: int, as_json: bool) -> No
         present = ", ".join(exc.present[:20]) + (" …" if len(exc.present) > 20 else "")
         fail(
             str(exc),
-            f"give one of the tenants it has: {present}" if exc.present else "it has no rows "
+            f"give one of the tenants it has: {present}"
+            if exc.present
+            else "it has no rows "
             "yet: leave --tenant out, or run an extraction for that tenant first",
         )
     except TableUnreadable as exc:

@@ -26,18 +26,20 @@ def _fail(message: object) -> NoReturn:
     sys.exit(1)
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """The bound, listening socket uvicorn serves on: bound here so that a port taken or
-    a host unknown is a one-line error before "listening" is said, not uvicorn's exit 3."""
+def listen(
+    host: str,
+    port: int,
+    fix: str = "choose another port with --port (or the interface with --host)",
+) -> socket.socket:
+    """The bound, listening socket a server serves on: bound first so that a port taken or
+    a host unknown is a one-line error before "listening" is said (uvicorn would exit 3;
+    `oauth-etl ui` checks its port with it too)."""
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
         return socket.create_server((host, port), family=family)
     except OSError as exc:
         why = exc.strerror or str(exc)
-        _fail(
-            f"cannot listen on {host}:{port}: {why}: choose another port with --port "
-            "(or the interface with --host)"
-        )
+        _fail(f"cannot listen on {host}:{port}: {why} — {fix}")
 
 
 @click.group("webhooks", help="Xero's webhooks: the receiver and its queue.")
@@ -69,7 +71,7 @@ def serve(host: str, port: int) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     app = build_app(key, queue, max_body_bytes=settings.max_body_bytes)
     try:
-        listening = _listen(host, port)
+        listening = listen(host, port)
         port = int(listening.getsockname()[1])  # --port 0: the one the system chose
         click.echo(f"listening on http://{host}:{port}{PATH} (queue {queue.name})", err=True)
         # No access log: it would print nothing secret, but nothing useful either.

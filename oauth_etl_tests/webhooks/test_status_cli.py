@@ -5,6 +5,7 @@ cause; `--json` prints the counts under documented keys, and never the account k
 from __future__ import annotations
 
 import json
+import subprocess
 import uuid
 
 import pytest
@@ -18,11 +19,10 @@ URL_VAR = "OAUTH_ETL_WEBHOOK_QUEUE_ACCOUNT_URL"
 CONNECTION_VAR = "OAUTH_ETL_WEBHOOK_QUEUE_CONNECTION_STRING"
 
 
-def _one_line(done: object) -> str:
-    assert getattr(done, "returncode") == 1
-    stderr = str(getattr(done, "stderr"))
-    assert "Traceback" not in stderr and getattr(done, "stdout") == ""
-    (line,) = stderr.splitlines()
+def _one_line(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    (line,) = done.stderr.splitlines()
     assert line.startswith("error: ") and " — " in line, line
     assert AZURITE_KEY not in line
     return line
