@@ -240,6 +240,7 @@ def _submit(
     timeout: int,
     as_json: bool,
 ) -> None:
+    side.webserver_url(webserver)  # a malformed URL is told first
     if not tenant_ids and not os.environ.get(side.HOME_VAR):
         fail(
             "--submit needs the tenants: give --tenant ID",

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import SplitResult, urlsplit
 
 import dagster as dg
 
@@ -55,7 +56,7 @@ def instance() -> Iterator[dg.DagsterInstance]:
         if home and os.path.isdir(home):
             state = f"{clip(home)!r}, not an absolute path"
         raise ConfigError(
-            f"{HOME_VAR} is {state}: "
+            f"{HOME_VAR} is {state} — "
             f"set it to the Dagster home of the deployment (its dagster.yaml names the "
             "storage that keeps the cursors); for a first local try, `mkdir -p ~/.dagster && "
             f"export {HOME_VAR}=~/.dagster`"
@@ -235,6 +236,21 @@ def _execute(
     return progress
 
 
+def webserver_url(webserver: str) -> SplitResult:
+    """--submit's URL, checked before anything else reads the deployment."""
+    parts = urlsplit(webserver)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # a port that is not a number, or past 65535
+        port_ok = False
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise ConfigError(
+            f"--submit {clip(webserver)!r} is not the webserver's URL — give the deployment's "
+            "webserver, e.g. http://127.0.0.1:3000"
+        )
+    return parts
+
+
 def submit(
     webserver: str,
     endpoints: Sequence[Endpoint],
@@ -244,15 +260,9 @@ def submit(
     location: str | None = None,
 ) -> str:
     """Queue one run on a deployment (its webserver's GraphQL API); the run's id."""
-    from urllib.parse import urlsplit
-
     from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
-    parts = urlsplit(webserver)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            f"--submit {clip(webserver)!r} is not the webserver's URL (e.g. http://127.0.0.1:3000)"
-        )
+    parts = webserver_url(webserver)
     client = DagsterGraphQLClient(
         parts.hostname,
         port_number=parts.port,
@@ -274,15 +284,16 @@ def submit(
             asset_selection=[list(asset_key(e).path) for e in endpoints],
         )
     except Exception as exc:
-        service = Service("the Dagster webserver", webserver, "--submit")
+        shown = clip(webserver, 200)  # a 10,000-character URL is quoted by its start
+        service = Service("the Dagster webserver", shown, "--submit")
         cause = explain(exc, service, timeout=3.0)
         if cause is not None:
-            raise ConfigError(f"cannot reach {cause.detail}: {cause.fix}") from None
+            raise ConfigError(f"cannot reach {cause.detail} — {cause.fix}") from None
         said = (
             " ".join(str(exc).split())[:200] if isinstance(exc, DagsterGraphQLClientError) else ""
         )
         raise ConfigError(
-            f"the webserver at {webserver} did not queue the run ({said or 'no reason given'}): "
+            f"the webserver at {shown} did not queue the run ({said or 'no reason given'}) — "
             "check that it serves this code location (pass --location NAME when it serves "
             "several)"
         ) from None
