@@ -5,16 +5,22 @@ banner, and every command that prints data takes --json."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import subprocess
+import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from oauth_etl.cli import main
+from oauth_etl_dev.local_services import free_port
 from oauth_etl_tests.cli.conftest import cli, secrets_in
 from oauth_etl_tests.cli.test_bad_input import leaves
 
@@ -147,7 +153,7 @@ def test_run_tenant_and_table_tenant_are_checked(
 
 def test_every_command_that_prints_data_takes_json() -> None:
     found = {" ".join(path): command for path, command in leaves(main)}
-    assert ACTIONS <= set(found), ACTIONS - set(found)  # no stale exemption
+    assert set(found) >= ACTIONS, ACTIONS - set(found)  # no stale exemption
     without = [
         name
         for name, command in found.items()
@@ -163,3 +169,42 @@ def test_ui_on_a_taken_port_says_which_before_starting_anything() -> None:
     line = _refused(done, f"cannot listen on 127.0.0.1:{port}: ", "--port")
     assert "Dagster UI on" not in done.stdout and "sandbox" not in done.stdout, done.stdout
     assert line.endswith("choose another port with --port")
+
+
+@pytest.mark.parametrize("serves", [False, True])
+def test_ui_whose_dagster_dev_ends_by_itself_exits_1_saying_so(
+    serves: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dagster dev` logs why its webserver died, then exits 0: `ui` must not report that
+    as success. A stand-in child (listening a moment, or never) plays it, on a free port."""
+    from oauth_etl_dev import ui
+
+    port = free_port()
+    stand_in = (
+        f"import socket, time; s = socket.create_server(('127.0.0.1', {port})); time.sleep(1)"
+        if serves
+        else "print('dagster-webserver process shut down unexpectedly')"
+    )
+    real_popen = subprocess.Popen
+
+    def popen(command: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+        assert command[1:4] == ["-m", "dagster", "dev"] and str(port) in command
+        return real_popen([sys.executable, "-c", stand_in], **kwargs)
+
+    @contextlib.contextmanager
+    def stack(*_: object) -> Iterator[Any]:
+        yield SimpleNamespace(environment={})
+
+    monkeypatch.setattr(ui, "local_stack", stack)
+    monkeypatch.setattr(ui, "LOCAL_HOME", tmp_path)
+    monkeypatch.setattr(ui.subprocess, "Popen", popen)
+    said: list[str] = []
+    with pytest.raises(ui.UiStopped) as stopped:
+        ui.run_ui(port=port, echo=said.append)
+    if serves:
+        assert said and said[-1].startswith(f"Dagster UI on http://127.0.0.1:{port}")
+        assert "stopped by itself (exit status 0)" in stopped.value.message
+    else:
+        assert not said  # the address is said only once it answers
+        assert f"did not serve on 127.0.0.1:{port}" in stopped.value.message
+    assert stopped.value.exit_code == 1
