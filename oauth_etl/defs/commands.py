@@ -264,7 +264,7 @@ def submit(
 
     parts = webserver_url(webserver)
     client = DagsterGraphQLClient(
-        parts.hostname,
+        parts.hostname or "",  # webserver_url: never empty
         port_number=parts.port,
         use_https=parts.scheme == "https",
         timeout=30,
