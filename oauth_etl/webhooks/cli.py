@@ -94,6 +94,7 @@ def status(as_json: bool) -> None:
         queue = open_queue(settings)
         try:
             waiting, aside = queue.depth()
+            reasons = queue.aside_reasons() if aside else {}
             names, account = (queue.name, queue.unactionable.queue_name), queue.account
         finally:
             queue.close()
@@ -107,7 +108,12 @@ def status(as_json: bool) -> None:
             "waiting": waiting,
             "unactionable_queue": names[1],
             "set_aside": aside,
+            "set_aside_reasons": reasons,  # of the first 32 set aside
         }
         click.echo(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
         return
     click.echo(f"queue {settings.queue}: {waiting} message(s) waiting, {aside} event(s) set aside")
+    if reasons:
+        click.echo(f"set aside in {names[1]}" + (" (the first 32)" if aside > 32 else "") + ":")
+        for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
+            click.echo(f"  {count} × {reason}")

@@ -28,6 +28,8 @@ UNACTIONABLE_SUFFIX = "-unactionable"
 CONNECTION_STRING = "OAUTH_ETL_WEBHOOK_QUEUE_CONNECTION_STRING"
 ACCOUNT_URL = "OAUTH_ETL_WEBHOOK_QUEUE_ACCOUNT_URL"
 QUEUE_VAR = "OAUTH_ETL_WEBHOOK_QUEUE"
+# The most one Peek Messages returns (learn.microsoft.com/rest/api/storageservices/peek-messages).
+PEEK_LIMIT = 32
 
 
 class QueueUnavailable(RuntimeError):
@@ -198,6 +200,21 @@ class WebhookQueue:
             props = self._call("read properties", client.get_queue_properties)
             counts.append(int(props.approximate_message_count or 0))
         return counts[0], counts[1]
+
+    def aside_reasons(self, limit: int = PEEK_LIMIT) -> dict[str, int]:
+        """Why the first `limit` set-aside messages were set aside, counted (a peek: the
+        messages stay). A message this code did not write counts as "unreadable"."""
+        peeked = self._call(
+            "peek", self.unactionable.peek_messages, max_messages=min(limit, PEEK_LIMIT)
+        )
+        reasons: dict[str, int] = {}
+        for message in peeked:
+            try:
+                reason = str(orjson.loads(message.content)["reason"])[:300]
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                reason = "unreadable (not written by the sensor)"
+            reasons[reason] = reasons.get(reason, 0) + 1
+        return reasons
 
     def close(self) -> None:
         self.main.close()

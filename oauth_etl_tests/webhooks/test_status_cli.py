@@ -55,11 +55,23 @@ def test_a_value_that_is_not_a_url_is_refused_before_any_credential(value: str) 
     assert "DefaultAzureCredential" not in line and "x" * 250 not in line
 
 
-def test_json_prints_the_counts_and_no_key(
+def test_status_counts_and_says_why_in_text_and_json_and_no_key(
     queue: WebhookQueue, azurite_queue: AzuriteQueue
 ) -> None:
-    queue.put([Event(str(uuid.uuid4()), "INVOICE", "UPDATE", str(uuid.uuid4()), "2026-12-07")])
+    event = Event(str(uuid.uuid4()), "INVOICE", "UPDATE", str(uuid.uuid4()), "2026-12-07")
+    queue.put([event])
+    why = "tenant is not registered (materialize xero/tenants)"
+    queue.set_aside([(event, why), (event, why)])
+    queue.set_aside_text("not json", "not a delivery")
     env = {CONNECTION_VAR: azurite_queue.connection_string, "OAUTH_ETL_WEBHOOK_QUEUE": queue.name}
+    text = cli(env, "webhooks", "status")
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.splitlines() == [
+        f"queue {queue.name}: 1 message(s) waiting, 3 event(s) set aside",
+        f"set aside in {queue.name}-unactionable:",
+        f"  2 × {why}",
+        "  1 × not a delivery",
+    ]
     done = cli(env, "webhooks", "status", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {
@@ -67,6 +79,7 @@ def test_json_prints_the_counts_and_no_key(
         "account": f"http://127.0.0.1:{azurite_queue.port}/{AZURITE_ACCOUNT}",
         "waiting": 1,
         "unactionable_queue": f"{queue.name}-unactionable",
-        "set_aside": 0,
+        "set_aside": 3,
+        "set_aside_reasons": {why: 2, "not a delivery": 1},
     }
     assert AZURITE_KEY not in done.stdout + done.stderr
