@@ -116,4 +116,4 @@ def status(as_json: bool) -> None:
     if reasons:
         click.echo(f"set aside in {names[1]}" + (" (the first 32)" if aside > 32 else "") + ":")
         for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
-            click.echo(f"  {count} × {reason}")
+            click.echo(f"  {count}: {reason}")
