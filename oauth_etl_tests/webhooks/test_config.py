@@ -63,7 +63,7 @@ def test_a_body_limit_of_1024_is_accepted() -> None:
     ("settings", "says"),
     [
         (WebhookSettings(queue_connection_string="a=b;c=d"), "CONNECTION_STRING is not usable"),
-        (WebhookSettings(queue_account_url="https://"), "ACCOUNT_URL is not usable"),
+        (WebhookSettings(queue_account_url="https://"), "ACCOUNT_URL is not a URL"),
     ],
 )
 def test_a_malformed_queue_account_names_its_variable(settings: WebhookSettings, says: str) -> None:
