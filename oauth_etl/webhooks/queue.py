@@ -9,6 +9,7 @@ moved to the `<queue>-unactionable` queue with the reason, for a person to look 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -232,6 +233,7 @@ def open_queue(settings: WebhookSettings, *, timeout: float = 10.0) -> WebhookQu
         # The storage SDK's default retry waits 15 s first: far past Xero's 5 s.
         "retry_policy": LinearRetry(backoff=0.2, random_jitter_range=0, retry_total=1),  # type: ignore[arg-type]
     }
+    _check_queue_name(settings.queue)
     names = (settings.queue, settings.queue + UNACTIONABLE_SUFFIX)
     if settings.queue_connection_string:
         conn = settings.queue_connection_string
@@ -253,6 +255,23 @@ def open_queue(settings: WebhookSettings, *, timeout: float = 10.0) -> WebhookQu
     else:
         raise ConfigError(f"no webhook queue: set {CONNECTION_STRING} or {ACCOUNT_URL}")
     return WebhookQueue(clients[0], clients[1])
+
+
+# 3-63 lowercase letters, digits and single hyphens, a letter or digit at both ends
+# (learn.microsoft.com/rest/api/storageservices/naming-queues-and-metadata); the twin's
+# suffix must fit too.
+_QUEUE_NAME = re.compile(r"[a-z0-9](?:-?[a-z0-9])+")
+
+
+def _check_queue_name(name: str) -> None:
+    longest = 63 - len(UNACTIONABLE_SUFFIX)
+    if not (_QUEUE_NAME.fullmatch(name) and 3 <= len(name) <= longest):
+        shown = name if len(name) <= 60 else name[:60] + "…"
+        raise ConfigError(
+            f"{QUEUE_VAR} {shown!r} is not a queue name — use 3-{longest} lowercase letters, "
+            f"digits and single hyphens (its twin adds {UNACTIONABLE_SUFFIX!r}), or unset it "
+            "for xero-webhooks"
+        )
 
 
 def _check_account_url(url: str) -> None:

@@ -83,3 +83,13 @@ def test_status_counts_and_says_why_in_text_and_json_and_no_key(
         "set_aside_reasons": {why: 2, "not a delivery": 1},
     }
     assert AZURITE_KEY not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("name", ["Bad_Name", "a", "-lead", "two--hyphens", "q" * 10_000])
+def test_a_queue_name_azure_refuses_is_told_before_any_call(
+    azurite_queue: AzuriteQueue, name: str
+) -> None:
+    env = {CONNECTION_VAR: azurite_queue.connection_string, "OAUTH_ETL_WEBHOOK_QUEUE": name}
+    line = _one_line(cli(env, "webhooks", "status"))
+    assert line.startswith("error: OAUTH_ETL_WEBHOOK_QUEUE ") and "is not a queue name" in line
+    assert "lowercase letters" in line and len(line) < 400
