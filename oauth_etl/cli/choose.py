@@ -72,7 +72,7 @@ def tenants(
     unknown = [t for t in given if t not in known]
     if unknown:
         fail(
-            f"tenant {', '.join(clip(t) for t in unknown)} is not known {where}",
+            f"tenant {', '.join(repr(clip(t)) for t in unknown)} is not known {where}",
             f"give one of {', '.join(known)} (`oauth-etl list tenants`)",
         )
     return list(dict.fromkeys(given))

@@ -114,6 +114,7 @@ def test_run_tenant_and_table_tenant_are_checked(
     listed = json.loads(cli(env, "list", "tenants", "--json").stdout)["tenants"]
     one, other = (row["tenant_id"] for row in listed)
     _refused(cli(env, "run", "--select", "invoices", "--tenant", LONG), "is not known", one)
+    _refused(cli(env, "run", "--tenant", ""), "tenant '' is not known to the token sets", one)
 
     done = cli(env, "run", "--select", "invoices", "--tenant", one)
     assert done.returncode == 0, done.stdout + done.stderr
