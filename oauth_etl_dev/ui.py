@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -75,7 +76,7 @@ def _stop(child: subprocess.Popen[bytes]) -> None:
     """Wait for `dagster dev` to end; bounded: interrupt, then kill."""
     if child.poll() is not None:
         return
-    child.send_signal(2)  # SIGINT: dagster dev stops its webserver and daemon itself
+    child.send_signal(signal.SIGINT)  # dagster dev stops its webserver and daemon itself
     try:
         child.wait(timeout=STOP_SECONDS)
     except subprocess.TimeoutExpired:
