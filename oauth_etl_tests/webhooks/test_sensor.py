@@ -286,5 +286,6 @@ def test_a_tick_with_an_unreachable_queue_fails_saying_the_events_wait(
     with pytest.raises(dg.Failure) as failed:
         evaluate(instance, dead)
     said = failed.value.description or ""
-    assert said.startswith("webhook queue 'hooks-away': create failed: ")
+    assert said.startswith("webhook queue 'hooks-away' on http://127.0.0.1:")
+    assert ": create failed: the account cannot be reached — " in said
     assert said.endswith(": the events wait in the queue")
