@@ -1,4 +1,4 @@
-"""`oauth-etl demo` and `oauth-etl ui`: the whole job on local defaults.
+"""`oauth-etl demo`: the whole job on local defaults (`oauth-etl ui` shares its stack).
 
 Both start a sandbox Xero and Azurite on free loopback ports, authorize against the
 sandbox without a browser, and point the environment contract at them; the demo
@@ -15,7 +15,6 @@ import logging
 import os
 import secrets
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -285,40 +284,9 @@ def print_summary(
     return 0 if mismatches == 0 else 1
 
 
-def run_ui(*, port: int, echo: Echo) -> int:
-    """`dagster dev` against the local stack until Ctrl-C."""
-    home = LOCAL_HOME / "dagster_home"
-    home.mkdir(parents=True, exist_ok=True)
-    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
-    sandbox_args = ["--tenants", "2", "--records", "2500", "--scopes", "new-app"]
-    with local_stack(LOCAL_HOME / "ui", sandbox_args, echo) as stack:
-        command = [
-            sys.executable, "-m", "dagster", "dev",
-            "-w", str(PROJECT_ROOT / "workspace.yaml"),
-            "-h", "127.0.0.1", "-p", str(port),
-        ]  # fmt: skip
-        echo(f"Dagster UI on http://127.0.0.1:{port}: materialize xero/tenants, then xero_extract")
-        try:
-            # cwd: the project's own dagster.yaml is copied into DAGSTER_HOME, not read from here.
-            return subprocess.call(
-                command,
-                env={**os.environ, **stack.environment, "DAGSTER_HOME": str(home)},
-                cwd=home,
-            )
-        except KeyboardInterrupt:
-            return 0
-
-
 @click.command("demo")
 @click.option("--tenants", type=click.IntRange(1, 50), default=2, show_default=True)
 @click.option("--records", type=click.IntRange(0), default=1000, show_default=True)
 def demo_command(tenants: int, records: int) -> None:
     """The whole job on local defaults: sandbox Xero, Azurite, a file token store."""
     sys.exit(run_demo(tenants=tenants, records=records, echo=click.echo))
-
-
-@click.command("ui")
-@click.option("--port", type=click.IntRange(1, 65535), default=3000, show_default=True)
-def ui_command(port: int) -> None:
-    """`dagster dev` wired to the local defaults (sandbox, Azurite, file store)."""
-    sys.exit(run_ui(port=port, echo=click.echo))

@@ -154,7 +154,7 @@ def test_causes_name_dns_tls_403_and_a_timeout() -> None:
     denied = explain(Forbidden(), service)
     assert denied is not None and "403" in denied.detail and "Role R" in denied.fix
     slow = explain(httpx.ReadTimeout("timed out"), service, timeout=3)
-    assert slow is not None and "no answer within 3 s" in slow.detail
+    assert slow is not None and "did not answer within 3 s" in slow.detail
     assert explain(ValueError("ours"), service) is None
 
 

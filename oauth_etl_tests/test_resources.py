@@ -44,6 +44,13 @@ from oauth_etl.xero.client import XeroClient
 BASE = {"XERO_CLIENT_ID": "cid", "AZURE_STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true"}
 
 
+SAMPLES = {
+    "rescue_location": "file:/tmp/oauth-etl-contract/rescue",
+    "token_lock": "locks/x.lock",
+    "connections": "contract-set",
+}
+
+
 def sample(variable: Variable) -> str:
     if variable.field == "max_body_bytes":
         return "4096"  # at least 1024 (WebhookSettings refuses less)
@@ -55,7 +62,9 @@ def sample(variable: Variable) -> str:
         return "file:/tmp/oauth-etl-contract/token.json"
     if variable.field == "grant_type":
         return "client_credentials"
-    if variable.field == "connection_string":
+    if variable.field in SAMPLES:  # values the settings classes accept
+        return SAMPLES[variable.field]
+    if variable.field.endswith("connection_string"):
         return "AccountName=contract;AccountKey=a2V5;EndpointSuffix=core.windows.net"
     if variable.field == "container":
         return "contract-container"

@@ -74,6 +74,4 @@ main.register("sandbox", "oauth_etl_dev.sandbox.cli:sandbox_command", "A local X
 main.register(
     "demo", "oauth_etl_dev.demo:demo_command", "The whole job on local defaults (development)."
 )
-main.register(
-    "ui", "oauth_etl_dev.demo:ui_command", "`dagster dev` on local defaults (development)."
-)
+main.register("ui", "oauth_etl_dev.ui:ui_command", "`dagster dev` on local defaults (development).")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from oauth_etl.cli.base import fail
+from oauth_etl.cli.show import clip
 
 if TYPE_CHECKING:
     from oauth_etl.xero.catalog import Endpoint
@@ -33,6 +34,12 @@ def endpoints(select: Sequence[str], *, default_all: bool = False) -> tuple[Endp
     from oauth_etl.xero.scopes import selection
 
     names = [n.strip() for item in select for n in item.split(",") if n.strip()]
+    if select and not names:  # `--select ''` (an unset variable in a script) is no choice
+        fail(
+            "--select names no endpoint",
+            "give endpoints (`oauth-etl list endpoints` lists them), or leave --select out for "
+            + ("every endpoint" if default_all else "the daily job's endpoints"),
+        )
     if not names:
         return CATALOG if default_all else selection()
     by_name = {e.name: e for e in CATALOG}
@@ -43,7 +50,7 @@ def endpoints(select: Sequence[str], *, default_all: bool = False) -> tuple[Endp
             close = difflib.get_close_matches(short, list(by_name), n=3)
             hint = f"did you mean {', '.join(close)}? " if close else ""
             fail(
-                f"no endpoint {name!r} in the catalog",
+                f"no endpoint {clip(name)!r} in the catalog",
                 f"{hint}`oauth-etl list endpoints` lists them all",
             )
         if by_name[short] not in chosen:
@@ -65,7 +72,7 @@ def tenants(
     unknown = [t for t in given if t not in known]
     if unknown:
         fail(
-            f"tenant {', '.join(unknown)} is not known {where}",
+            f"tenant {', '.join(repr(clip(t)) for t in unknown)} is not known {where}",
             f"give one of {', '.join(known)} (`oauth-etl list tenants`)",
         )
     return list(dict.fromkeys(given))

@@ -168,6 +168,7 @@ def run_command(
     every endpoint landed and every table merged. A failed merge keeps the landed batches:
     the next run merges them."""
     wanted = chosen_endpoints(select)
+    _check_submit(webserver, location)
     if webserver and no_tables:
         fail(
             "--no-tables is for a run in this process: with --submit the deployment merges",
@@ -212,6 +213,23 @@ def run_command(
     _conclude(outcomes, as_json)
 
 
+def _check_submit(webserver: str | None, location: str | None) -> None:
+    """`--submit ''` would run here instead, `--location` alone would be ignored: refused."""
+    if webserver is not None and not webserver.strip():
+        fail(
+            "--submit is empty",
+            "give the deployment's webserver URL (e.g. http://127.0.0.1:3000), or leave "
+            "--submit out to run in this process",
+        )
+    if location is not None and not webserver:
+        fail(
+            "--location only applies with --submit (the deployment's code location)",
+            "add --submit URL, or drop --location to run in this process",
+        )
+    if location is not None and not location.strip():
+        fail("--location is empty", "give the code location's name, or leave --location out")
+
+
 def _submit(
     side: Any,
     wanted: Any,
@@ -222,6 +240,7 @@ def _submit(
     timeout: int,
     as_json: bool,
 ) -> None:
+    side.webserver_url(webserver)  # a malformed URL is told first
     if not tenant_ids and not os.environ.get(side.HOME_VAR):
         fail(
             "--submit needs the tenants: give --tenant ID",

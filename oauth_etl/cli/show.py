@@ -7,6 +7,11 @@ from datetime import UTC, datetime
 from oauth_etl.oauth.tokens import TokenSet
 
 
+def clip(value: str, limit: int = 60) -> str:
+    """A value the user gave, as an error quotes it: the start of a 10,000-character one."""
+    return value if len(value) <= limit else value[:limit] + "…"
+
+
 def when(epoch: float) -> str:
     """`2026-12-07 01:23:45 UTC`."""
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

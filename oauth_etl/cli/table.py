@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from oauth_etl.cli.base import fail
+from oauth_etl.cli.base import echo_json, fail, json_option
 
 if TYPE_CHECKING:
     from oauth_etl.app.contract import StorageSettings
@@ -37,7 +37,8 @@ def table_group() -> None:
     show_default=True,
     help="Versions listed (1-1000).",
 )
-def table_show(name: str, tenant: str | None, history: int) -> None:
+@json_option
+def table_show(name: str, tenant: str | None, history: int, as_json: bool) -> None:
     """Schema, row count and latest versions of a table: `invoices`, `xero/invoices` or
     the asset key `xero_tables/invoices` (child tables too: `invoice_line_items`)."""
     from oauth_etl.app import contract
@@ -47,6 +48,8 @@ def table_show(name: str, tenant: str | None, history: int) -> None:
         NotMergedYet,
         TableUnreadable,
         UnknownTable,
+        UnknownTenant,
+        as_json_payload,
         describe,
         render,
         table_name,
@@ -72,15 +75,28 @@ def table_show(name: str, tenant: str | None, history: int) -> None:
     # A read for a person: give up within seconds (delta-rs retries for minutes by default).
     store = dataclasses.replace(store, options=lambda: {**base(), **READ_OPTIONS})
     try:
-        click.echo(render(describe(store, name, tenant_id=tenant, history=history)))
+        description = describe(store, name, tenant_id=tenant, history=history)
     except NotMergedYet as exc:
         fail(
             str(exc),
-            f"it is written after an extraction: `oauth-etl run --select {exc.name}` (or the "
-            "daily schedule), then the merge that follows it",
+            f"it is written after an extraction: `oauth-etl run --select {exc.endpoint}` (or "
+            "the daily schedule), then the merge that follows it",
+        )
+    except UnknownTenant as exc:
+        present = ", ".join(exc.present[:20]) + (" …" if len(exc.present) > 20 else "")
+        fail(
+            str(exc),
+            f"give one of the tenants it has: {present}"
+            if exc.present
+            else "it has no rows "
+            "yet: leave --tenant out, or run an extraction for that tenant first",
         )
     except TableUnreadable as exc:
         fail(*_storage_failure(exc, storage, tables.endpoint_url))
+    if as_json:
+        echo_json(as_json_payload(description))
+    else:
+        click.echo(render(description))
 
 
 def _storage_failure(

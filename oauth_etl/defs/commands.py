@@ -20,10 +20,12 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import SplitResult, urlsplit
 
 import dagster as dg
 
 from oauth_etl.app.contract import ConfigError
+from oauth_etl.cli.show import clip
 from oauth_etl.defs.resources import build_resources
 from oauth_etl.defs.run_events import EndpointProgress, RunProgress, TableProgress, follow
 from oauth_etl.defs.tables.assets import TABLE_ASSETS, table_key
@@ -48,16 +50,45 @@ QUIET: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "CRITIC
 def instance() -> Iterator[dg.DagsterInstance]:
     """The deployment's instance (DAGSTER_HOME): where the materializations, so the
     cursors, are kept."""
-    home = os.environ.get(HOME_VAR, "").strip()
-    if not home or not os.path.isdir(home):
+    home = os.path.expanduser(os.environ.get(HOME_VAR, "").strip())
+    if not home or not os.path.isdir(home) or not os.path.isabs(home):
+        state = "not set" if not home else f"{clip(home)!r}, not a directory"
+        if home and os.path.isdir(home):
+            state = f"{clip(home)!r}, not an absolute path"
         raise ConfigError(
-            f"{HOME_VAR} is {'not set' if not home else f'{home!r}, not a directory'}: "
+            f"{HOME_VAR} is {state} — "
             f"set it to the Dagster home of the deployment (its dagster.yaml names the "
             "storage that keeps the cursors); for a first local try, `mkdir -p ~/.dagster && "
             f"export {HOME_VAR}=~/.dagster`"
         )
-    with dg.DagsterInstance.get() as found:
+    with _instance_of(home) as found:
         yield found
+
+
+def _instance_of(home: str) -> dg.DagsterInstance:
+    """DAGSTER_HOME's instance, as `DagsterInstance.get()` opens it, with telemetry off when
+    its dagster.yaml says nothing of it: a fresh home would otherwise print Dagster's
+    telemetry banner into the command's output (dagster_shared.telemetry prints it when it
+    first writes the instance id). The file is not written; a `telemetry:` it sets wins."""
+    import yaml
+    from dagster._core.instance.ref import InstanceRef  # from_dir(overrides): no public twin
+
+    path = os.path.join(home, "dagster.yaml")
+    configured: Any = {}
+    if os.path.exists(path):
+        try:
+            with open(path, encoding="utf-8") as file:
+                configured = yaml.safe_load(file) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            at = f" (line {mark.line + 1})" if mark is not None else ""
+            raise ConfigError(
+                f"{HOME_VAR}'s dagster.yaml is not valid YAML{at}: fix it, or move it away "
+                "for Dagster's defaults"
+            ) from None
+    said = isinstance(configured, dict) and "telemetry" in configured
+    overrides = {} if said else {"telemetry": {"enabled": False}}
+    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(home, overrides=overrides))
 
 
 def tenants_of(found: dg.DagsterInstance) -> list[str]:
@@ -205,6 +236,21 @@ def _execute(
     return progress
 
 
+def webserver_url(webserver: str) -> SplitResult:
+    """--submit's URL, checked before anything else reads the deployment."""
+    parts = urlsplit(webserver)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # a port that is not a number, or past 65535
+        port_ok = False
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise ConfigError(
+            f"--submit {clip(webserver)!r} is not the webserver's URL — give the deployment's "
+            "webserver, e.g. http://127.0.0.1:3000"
+        )
+    return parts
+
+
 def submit(
     webserver: str,
     endpoints: Sequence[Endpoint],
@@ -214,17 +260,11 @@ def submit(
     location: str | None = None,
 ) -> str:
     """Queue one run on a deployment (its webserver's GraphQL API); the run's id."""
-    from urllib.parse import urlsplit
-
     from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
-    parts = urlsplit(webserver)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            f"--submit {webserver!r} is not the webserver's URL (e.g. http://127.0.0.1:3000)"
-        )
+    parts = webserver_url(webserver)
     client = DagsterGraphQLClient(
-        parts.hostname,
+        parts.hostname or "",  # webserver_url: never empty
         port_number=parts.port,
         use_https=parts.scheme == "https",
         timeout=30,
@@ -244,15 +284,16 @@ def submit(
             asset_selection=[list(asset_key(e).path) for e in endpoints],
         )
     except Exception as exc:
-        service = Service("the Dagster webserver", webserver, "--submit")
+        shown = clip(webserver, 200)  # a 10,000-character URL is quoted by its start
+        service = Service("the Dagster webserver", shown, "--submit")
         cause = explain(exc, service, timeout=3.0)
         if cause is not None:
-            raise ConfigError(f"cannot reach {cause.detail}: {cause.fix}") from None
+            raise ConfigError(f"cannot reach {cause.detail} — {cause.fix}") from None
         said = (
             " ".join(str(exc).split())[:200] if isinstance(exc, DagsterGraphQLClientError) else ""
         )
         raise ConfigError(
-            f"the webserver at {webserver} did not queue the run ({said or 'no reason given'}): "
+            f"the webserver at {shown} did not queue the run ({said or 'no reason given'}) — "
             "check that it serves this code location (pass --location NAME when it serves "
             "several)"
         ) from None

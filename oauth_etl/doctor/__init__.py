@@ -8,8 +8,10 @@ prerequisite failed is reported, not run), renders one line per check (✔ ok, !
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -44,11 +46,13 @@ __all__ = [
     "MARKS",
     "REDIRECT_URI_VAR",
     "RESCUE_LOCATION_VAR",
+    "SETTINGS",
     "TOKEN_LOCK_VAR",
     "CheckResult",
     "Services",
     "Status",
     "Step",
+    "after_settings",
     "check_credential_secrets",
     "check_landing",
     "check_lock",
@@ -81,6 +85,8 @@ class Step:
     # What building the check's objects may talk to (the vaults, the storage account): a
     # factory that raises reaching one is a failure of that service, reported once.
     services: tuple[Service, ...] = ()
+    # Steps of one lane run in order; lanes run side by side (see iter_checks).
+    lane: str = ""
 
 
 @dataclass(frozen=True)
@@ -120,35 +126,74 @@ def _unexpected(name: str, exc: Exception, settings_failed: bool) -> CheckResult
     )
 
 
+def _run(step: Step, blocked: list[str], settings_failed: bool) -> CheckResult:
+    """One step's own result: skipped when a step it needs failed, else what it returns
+    (a step that raises: the service it reached, or our message, or a bug)."""
+    if blocked:
+        return CheckResult(step.name, "skip", f"skipped: needs {', '.join(blocked)}")
+    try:
+        return step.run()
+    except Exception as exc:
+        concerned = [s for s in step.services if mentions(exc, s)]
+        cause = explain(exc, concerned[0]) if concerned else None
+        if cause is not None:
+            return CheckResult(step.name, "fail", cause.detail, cause.fix, cause.key)
+        return _unexpected(step.name, exc, settings_failed)
+
+
 def iter_checks(steps: Sequence[Step]) -> Iterator[CheckResult]:
-    """Run in order, yielding each result as it is known. A step whose prerequisite
-    failed is skipped; a failure with the root cause of an earlier one is skipped too
-    (the cause was reported once, by the first check that met it)."""
-    blocked_by: set[str] = set()
-    causes: dict[str, str] = {}
-    for step in steps:
-        blocked = [n for n in step.needs if n in blocked_by]
-        if blocked:
-            result = CheckResult(step.name, "skip", f"skipped: needs {', '.join(blocked)}")
-        else:
+    """Every step's result, in order, each as soon as it and those before it are known.
+
+    Steps of one `lane` run one after the other; lanes run side by side (a probe that
+    waits on a silent host holds up only its own lane). A step waits for the earlier steps
+    it needs and is skipped when one failed; a failure with the root cause of an earlier
+    one is skipped too (the cause was reported once, by the first check that met it)."""
+    done = [threading.Event() for _ in steps]
+    found: list[CheckResult | None] = [None] * len(steps)
+    index: dict[str, int] = {}
+    needed: list[list[int]] = []
+    for i, step in enumerate(steps):  # a need names an earlier step (the last of that name)
+        needed.append([index[n] for n in step.needs if n in index])
+        index[step.name] = i
+    lanes: dict[str, list[int]] = {}
+    for i, step in enumerate(steps):
+        lanes.setdefault(step.lane, []).append(i)
+
+    def run_lane(members: list[int]) -> None:
+        for i in members:
             try:
-                result = step.run()
-            except Exception as exc:
-                concerned = [s for s in step.services if mentions(exc, s)]
-                cause = explain(exc, concerned[0]) if concerned else None
-                if cause is not None:
-                    result = CheckResult(step.name, "fail", cause.detail, cause.fix, cause.key)
-                else:
-                    result = _unexpected(step.name, exc, SETTINGS in blocked_by)
-        if result.status == "fail" and result.cause in causes:
-            result = CheckResult(
-                step.name, "skip", f"skipped: the same cause as {causes[result.cause]} above"
-            )
-        elif result.status == "fail" and result.cause:
-            causes[result.cause] = step.name
-        if result.status in ("fail", "skip"):
-            blocked_by.add(step.name)
-        yield result
+                for j in needed[i]:
+                    done[j].wait()
+                failed = {steps[j].name for j in needed[i] if _stops(found[j])}
+                blocked = [n for n in steps[i].needs if n in failed]
+                settings_failed = SETTINGS in index and _stops(found[index[SETTINGS]])
+                found[i] = _run(steps[i], blocked, settings_failed and index[SETTINGS] < i)
+            except BaseException:  # never leave a waiting lane hanging
+                found[i] = _unexpected(steps[i].name, RuntimeError(), False)
+                raise
+            finally:
+                done[i].set()
+
+    causes: dict[str, str] = {}
+    with ThreadPoolExecutor(max_workers=max(1, len(lanes)), thread_name_prefix="doctor") as pool:
+        for members in lanes.values():
+            pool.submit(run_lane, members)
+        for i, step in enumerate(steps):
+            done[i].wait()
+            result = found[i]
+            assert result is not None
+            if result.status == "fail" and result.cause in causes:
+                result = CheckResult(
+                    step.name, "skip", f"skipped: the same cause as {causes[result.cause]} above"
+                )
+            elif result.status == "fail" and result.cause:
+                causes[result.cause] = step.name
+            yield result
+
+
+def _stops(result: CheckResult | None) -> bool:
+    """Does this result stop the steps that need it (a failure, or itself skipped)?"""
+    return result is None or result.status in ("fail", "skip")
 
 
 def run_checks(steps: Sequence[Step]) -> list[CheckResult]:
@@ -203,17 +248,34 @@ def standard_steps(
     steps = token_set_steps(manager, connections, endpoints, services=services)
     return [
         Step(SETTINGS, lambda: check_settings(environ)),
-        *steps[:-1],
-        Step("landing container", lambda: check_landing(landing(), prefix, services.storage)),
-        Step(
-            "credential secrets",
-            lambda: check_credential_secrets(
-                read_secret, secret_names, services.vault, client_id_set=client_id_set
-            ),
+        *after_settings(
+            [
+                *steps[:-1],
+                Step(
+                    "landing container",
+                    lambda: check_landing(landing(), prefix, services.storage),
+                    services=(services.storage,) if services.storage else (),
+                    lane="landing",
+                ),
+                Step(
+                    "credential secrets",
+                    lambda: check_credential_secrets(
+                        read_secret, secret_names, services.vault, client_id_set=client_id_set
+                    ),
+                    services=(services.vault,) if services.vault else (),
+                    lane="credential secrets",
+                ),
+                steps[-1],
+                *extra,
+            ]
         ),
-        steps[-1],
-        *extra,
     ]
+
+
+def after_settings(steps: Sequence[Step]) -> list[Step]:
+    """`steps`, each needing the settings check: a malformed setting is reported once,
+    there, and nothing is probed with what a run would refuse."""
+    return [replace(step, needs=(SETTINGS, *step.needs)) for step in steps]
 
 
 # `oauth-etl authorize`, `oauth-etl token refresh` ... in a named set's fixes.
@@ -255,7 +317,10 @@ def token_set_steps(
         return renamed
 
     def step(check: str, run: Callable[[], CheckResult], *needs: str) -> Step:
-        return Step(named(check), of_set(run), tuple(named(n) for n in needs), services.all())
+        # One lane per token set: its checks share its store, lock and manager.
+        return Step(
+            named(check), of_set(run), tuple(named(n) for n in needs), services.all(), named("set")
+        )
 
     return [
         step(

@@ -14,7 +14,12 @@ import socket
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import urlsplit
+
+# Every probe of doctor: one attempt, this long to connect and as long for an answer, so
+# a run with every service silent ends in seconds.
+PROBE_TIMEOUT = 3
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,9 @@ class Service:
     url: str  # without query (never a SAS)
     setting: str  # the variable that names it
     role: str = ""  # what an identity needs there, for 403 (Azure RBAC role)
+    # How the caller proves who it is: a 403 means another fix for a key, a SAS, an identity.
+    credential: Literal["", "key", "sas", "identity"] = ""
+    timeout: float | None = None  # the probe's connect and read timeout (seconds), if known
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,18 @@ def _status(exc: BaseException) -> int | None:
     return None
 
 
+def _code(exc: BaseException) -> str:
+    """Azure Storage's error code (`x-ms-error-code`) anywhere in the chain, or ""."""
+    for item in _chain(exc):
+        code = getattr(item, "error_code", None)
+        if code:
+            return str(getattr(code, "value", code))  # the SDK's StorageErrorCode enum
+        headers = getattr(getattr(item, "response", None), "headers", None)
+        if headers is not None and hasattr(headers, "get") and headers.get("x-ms-error-code"):
+            return str(headers.get("x-ms-error-code"))
+    return ""
+
+
 def _kind(exc: BaseException) -> str:
     """refused | dns | tls | timeout | unreachable | '' (not a network failure)."""
     names = " ".join(type(e).__name__.lower() for e in _chain(exc))
@@ -78,7 +98,11 @@ def _kind(exc: BaseException) -> str:
         return "dns"
     if any(isinstance(e, ssl.SSLError) for e in _chain(exc)) or "certificate" in text:
         return "tls"
-    if any(isinstance(e, ConnectionRefusedError) for e in _chain(exc)) or "refused" in text:
+    if _status(exc) is not None:  # the service answered: not a network failure
+        return ""
+    if any(isinstance(e, ConnectionRefusedError) for e in _chain(exc)) or (
+        "connection refused" in text
+    ):
         return "refused"
     if "timeout" in names or "timed out" in text or "timeout" in text:
         return "timeout"
@@ -129,6 +153,7 @@ def explain(exc: BaseException, service: Service, timeout: float | None = None) 
     url = safe_url(service.url)
     host = urlsplit(service.url).hostname or url
     key = f"{service.what}|{url}"
+    timeout = timeout or service.timeout
     kind = _kind(exc)
     said = " ".join(f"{type(e).__name__} {e}".lower() for e in _chain(exc))[:2000]
     if kind in ("", "unreachable") and _status(exc) is None and any(n in said for n in _TRANSPORT):
@@ -156,7 +181,7 @@ def explain(exc: BaseException, service: Service, timeout: float | None = None) 
     if kind == "timeout":
         within = f" within {timeout:g} s" if timeout else ""
         return Cause(
-            f"{service.what} at {url}: no answer{within}",
+            f"{service.what} at {url}: did not answer{within}",
             f"check that {host} is reachable from this machine (firewall, proxy, private "
             f"endpoint) and the URL in {service.setting}",
             key,
@@ -169,11 +194,7 @@ def explain(exc: BaseException, service: Service, timeout: float | None = None) 
         )
     status = _status(exc)
     if status == 403:
-        role = f"grant the identity {service.role}" if service.role else "grant the access"
-        return Cause(
-            f"{service.what} at {url}: 403 Forbidden (the identity lacks a permission)",
-            f"{role}; a role assignment takes a few minutes to apply",
-        )
+        return _forbidden(service, url, _code(exc), exc)
     if status == 401:
         return Cause(
             f"{service.what} at {url}: 401 (the credential was refused)",
@@ -188,17 +209,60 @@ def explain(exc: BaseException, service: Service, timeout: float | None = None) 
     return None
 
 
+def _forbidden(service: Service, url: str, code: str, exc: BaseException) -> Cause:
+    """A 403, by what Azure Storage says (learn.microsoft.com/rest/api/storageservices/
+    common-rest-api-error-codes): AuthenticationFailed is a signature that does not match
+    (a wrong or expired key or SAS); AuthorizationFailure a request the account's network
+    rules refuse; AuthorizationPermissionMismatch a credential that is valid but not
+    allowed (an identity without the role, a SAS without the permission)."""
+    said = f" ({code})" if code else ""
+    # Read, never shown: Azurite answers a wrong key AuthorizationFailure with this text.
+    unsigned = "failed to authenticate" in " ".join(str(e).lower() for e in _chain(exc))
+    if code == "AuthenticationFailed" or unsigned or (not code and service.credential == "key"):
+        what = "a SAS" if service.credential == "sas" else "the account key"
+        return Cause(
+            f"{service.what} at {url}: 403{said}, the credential was rejected (its signature "
+            f"does not match: {what} is wrong or expired)",
+            f"copy the account's key or connection string again into {service.setting} "
+            "(storage account → Access keys), or issue a new SAS",
+            f"{service.what}|{url}|rejected",
+        )
+    if code == "AuthorizationFailure":  # the account's firewall, not the credential
+        return Cause(
+            f"{service.what} at {url}: 403{said}, the account refuses requests from here",
+            "allow this machine's network in the storage account's Networking settings "
+            "(firewall, virtual networks), or reach it through its private endpoint",
+        )
+    if service.credential == "sas":
+        return Cause(
+            f"{service.what} at {url}: 403{said}, the SAS does not allow this",
+            "issue a SAS with read, add, create, write, delete and list permissions on the "
+            f"container, and set it in {service.setting}",
+        )
+    role = f"grant the identity {service.role}" if service.role else "grant the access"
+    return Cause(
+        f"{service.what} at {url}: 403 Forbidden{said} (the identity lacks a permission)",
+        f"{role}; a role assignment takes a few minutes to apply",
+    )
+
+
 def blob_endpoint(connection_string: str) -> str:
     """The blob endpoint a connection string names (never its key)."""
+    return account_endpoint(connection_string, "blob")
+
+
+def account_endpoint(connection_string: str, service: Literal["blob", "queue"]) -> str:
+    """The `service` endpoint a connection string names (never its key)."""
     pairs = dict(
         (key.strip().lower(), value.strip())
         for key, _, value in (p.partition("=") for p in connection_string.split(";"))
     )
-    if pairs.get("blobendpoint"):
-        return pairs["blobendpoint"]
+    if pairs.get(f"{service}endpoint"):
+        return pairs[f"{service}endpoint"]
     if pairs.get("usedevelopmentstorage", "").lower() == "true":
-        return "http://127.0.0.1:10000/devstoreaccount1"
+        port = 10000 if service == "blob" else 10001  # Azurite's and the emulator's ports
+        return f"http://127.0.0.1:{port}/devstoreaccount1"
     account = pairs.get("accountname", "")
     protocol = pairs.get("defaultendpointsprotocol", "https")
     suffix = pairs.get("endpointsuffix", "core.windows.net")
-    return f"{protocol}://{account}.blob.{suffix}" if account else ""
+    return f"{protocol}://{account}.{service}.{suffix}" if account else ""

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from oauth_etl.doctor.causes import Cause, Service, explain
+from oauth_etl.doctor.paths import path_fix, path_problem
 from oauth_etl.doctor.result import CheckResult, Status
 from oauth_etl.doctor.settings import RESCUE_LOCATION_VAR, TOKEN_LOCK_VAR, TOKEN_STORE_VAR
 from oauth_etl.oauth.errors import AuthorizationRequired, LockTimeout, OAuthError
-from oauth_etl.oauth.locks import CrossProcessLock
+from oauth_etl.oauth.locks import CrossProcessLock, FileLock
 from oauth_etl.oauth.rescue import FileRescueSink, RescueSink
 from oauth_etl.oauth.stores import FileTokenStore, KeyVaultTokenStore, TokenStore
 
@@ -81,6 +82,18 @@ def check_token_store(
         if (found := unreachable(name, exc, vault)) is not None:
             return found
         fix = _KV_FIX
+        os_error = next(
+            (e for e in (exc, exc.__cause__, exc.__context__) if isinstance(e, OSError)), None
+        )
+        if isinstance(store, FileTokenStore) and os_error is not None:
+            why = path_problem(store.path, os_error)
+            return CheckResult(
+                name,
+                "fail",
+                f"cannot read {store.describe()}: {why}",
+                path_fix(why, store.path.parent, "the store is kept there"),
+                f"path|{why}",
+            )
         if isinstance(store, FileTokenStore):
             fix = (
                 f"run `chmod 600 {store.path}`"
@@ -90,6 +103,7 @@ def check_token_store(
         return CheckResult(name, "fail", f"cannot read {store.describe()}: {safe_text(exc)}", fix)
     if isinstance(store, FileTokenStore):
         directory = store.path.parent
+        probe_path = directory / ".doctor-probe"
         try:
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd, probe = tempfile.mkstemp(dir=directory, prefix=".doctor-", suffix=".tmp")
@@ -99,9 +113,9 @@ def check_token_store(
             return CheckResult(
                 name,
                 "fail",
-                f"cannot write in {directory}: {exc.strerror}",
-                f"give this user write access to {directory} (the store is replaced atomically "
-                f"there), or point {TOKEN_STORE_VAR} elsewhere",
+                f"cannot write in {directory}: {(why := path_problem(probe_path, exc))}",
+                path_fix(why, directory, "the store is replaced atomically there"),
+                f"path|{why}",  # the lock beside the store meets it too: reported once
             )
         return CheckResult(name, "ok", f"{store.describe()} readable and writable")
     if isinstance(store, KeyVaultTokenStore):
@@ -157,6 +171,14 @@ def check_lock(lock: CrossProcessLock, storage: Service | None = None) -> CheckR
             "process; a blob lease frees itself within its lease time (15-60 s)",
         )
     except Exception as exc:
+        if isinstance(exc, OSError) and isinstance(lock, FileLock):  # the path, not storage
+            return CheckResult(
+                "lock",
+                "fail",
+                f"cannot take {lock.describe()}: {(why := path_problem(lock.path, exc))}",
+                path_fix(why, lock.path.parent, "the lock lives beside the store"),
+                f"path|{why}",
+            )
         cause = explain(exc, storage) if storage is not None else None
         if cause is not None and cause.key:
             return failed("lock", cause)
@@ -164,7 +186,9 @@ def check_lock(lock: CrossProcessLock, storage: Service | None = None) -> CheckR
             "lock",
             "fail",
             f"cannot take {lock.describe()}: " + (cause.detail if cause else safe_text(exc)),
-            f"grant the identity {_BLOB_ROLE} of the lock (or set "
+            cause.fix
+            if cause
+            else f"grant the identity {_BLOB_ROLE} of the lock (or set "
             f"{TOKEN_LOCK_VAR}=CONTAINER/BLOB to one it may write)",
         )
     return CheckResult("lock", "ok", f"{lock.describe()} taken and released")
@@ -278,15 +302,16 @@ def check_landing(
                 f"{where} does not exist",
                 f"create it: `az storage container create --name {container.container_name}`",
             )
-        if getattr(exc, "status_code", None) == 403:
+        if (found := unreachable(name, exc, storage)) is not None:
+            return found
+        if getattr(exc, "status_code", None) == 403:  # no service to say which 403 it is
             return CheckResult(
                 name,
                 "fail",
                 f"cannot write a probe to {where}: 403 Forbidden",
-                f"grant the identity {_BLOB_ROLE} {container.container_name!r}",
+                f"grant the identity {_BLOB_ROLE} {container.container_name!r}, or check the "
+                "account key or SAS",
             )
-        if (found := unreachable(name, exc, storage)) is not None:
-            return found
         return CheckResult(
             name,
             "fail",

@@ -14,23 +14,26 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from oauth_etl.app import contract
 from oauth_etl.app.connection import XeroApi, XeroConnection, open_landing
 from oauth_etl.app.contract import OAuthSettings, StorageSettings, XeroApiSettings
 from oauth_etl.app.sets import DEFAULT, parse_names
+from oauth_etl.app.syntax import connection_string_pairs
 from oauth_etl.doctor import (
     CheckResult,
     Services,
     Step,
+    after_settings,
     iter_checks,
     standard_steps,
     token_set_steps,
 )
-from oauth_etl.doctor.causes import Service, blob_endpoint
+from oauth_etl.doctor.causes import PROBE_TIMEOUT, Service, blob_endpoint, explain
 from oauth_etl.doctor.checks import vault_service
 from oauth_etl.doctor.reports import NAME as REPORTS
 from oauth_etl.doctor.reports import check_report_scopes, granted_scope
@@ -55,8 +58,9 @@ if TYPE_CHECKING:
     from oauth_etl.storage.container import LandingContainer
     from oauth_etl.xero.catalog import Endpoint
 
-PROBE_TIMEOUT = 3  # seconds: a connect or an answer, per probe
 LOCK_WAIT = 3  # seconds: a held lock is reported, not waited for
+T = TypeVar("T")
+__all__ = ["LOCK_WAIT", "PROBE_TIMEOUT", "Probes", "stream_environment"]
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,7 @@ EXTRA_CHECKS: tuple[tuple[str, Check, tuple[str, ...]], ...] = (
 
 def _extra_steps(probes: Probes) -> list[Step]:
     return [
-        Step(name, lambda check=check: check(probes), needs)  # type: ignore[misc]
+        Step(name, lambda check=check: check(probes), needs, lane=name)  # type: ignore[misc]
         for name, check, needs in EXTRA_CHECKS
     ]
 
@@ -105,7 +109,7 @@ def stream_environment(
     plus the opt-in endpoints asked for.
     """
     env = dict(os.environ if environ is None else environ)
-    opened: dict[str, Any] = {}
+    opened = _Opened()
     oauth, storage = _settings_or_defaults(env)
     oauth = dataclasses.replace(oauth, timeout_seconds=PROBE_TIMEOUT, lock_wait_seconds=LOCK_WAIT)
     api_settings = dataclasses.replace(
@@ -113,32 +117,41 @@ def stream_environment(
     )
 
     def vault(url: str) -> SecretClient:
-        if secret_client is not None:
-            return secret_client(url)
-        return make_secret_client(url, retry_total=0, timeout=PROBE_TIMEOUT)
+        def build() -> SecretClient:
+            if secret_client is not None:
+                return secret_client(url)
+            return make_secret_client(url, retry_total=0, timeout=PROBE_TIMEOUT)
+
+        return opened.get(f"vault {url}", build, close=False)  # the connection closes it
 
     def landing() -> LandingContainer:
-        if "landing" not in opened:
-            opened["landing"] = open_landing(
+        return opened.get(
+            "landing",
+            lambda: open_landing(
                 contract.settings(StorageSettings, env),
                 connection_timeout=PROBE_TIMEOUT,
                 read_timeout=PROBE_TIMEOUT,
                 retry_total=0,
-            )
-        container: LandingContainer = opened["landing"]
-        return container
+            ),
+        )
 
     def connection() -> XeroConnection:
-        if "connection" not in opened:
-            opened["connection"] = XeroConnection(oauth, landing, vault)
-        found: XeroConnection = opened["connection"]
-        return found
+        return opened.get("connection", lambda: XeroConnection(oauth, landing, vault))
 
     def api() -> XeroApi:
-        if "api" not in opened:
-            opened["api"] = XeroApi(connection(), api_settings)
-        found: XeroApi = opened["api"]
-        return found
+        return opened.get("api", lambda: XeroApi(connection(), api_settings))
+
+    def manager(name: str = DEFAULT) -> TokenManager:
+        def build() -> TokenManager:
+            found = connection().for_set(name).token_manager()
+            # One refresh attempt: an answer lost to the short timeout leaves the old
+            # refresh token usable for 30 minutes, so the next run re-sends it (Xero's
+            # official reply, community.xero.com/developer/discussion/105714701). The
+            # manager takes no such option from XeroConnection: set here, doctor only.
+            found._refresh_attempts = 1
+            return found
+
+        return opened.get(f"manager {name}", build, close=False)
 
     vault_url = oauth.credentials_vault_url
     names = [n for n in (oauth.client_id_secret_name, oauth.client_secret_secret_name) if n]
@@ -149,13 +162,13 @@ def stream_environment(
 
     services = _services(oauth, storage)
     endpoints = selection(with_journals=with_journals, with_classic_expenses=with_classic_expenses)
-    probes = Probes(env, lambda: connection().token_manager(), api, landing, endpoints, services)
+    probes = Probes(env, manager, api, landing, endpoints, services)
     try:
         steps = standard_steps(
             environ=env,
             manager=probes.manager,
             connections=lambda: api().connections_of(DEFAULT),
-            landing=lambda: _probe_target(landing(), storage.create_container),
+            landing=lambda: _probe_target(landing(), storage.create_container, services.storage),
             prefix=storage.prefix,
             endpoints=endpoints,
             read_secret=read if vault_url else None,
@@ -164,29 +177,67 @@ def stream_environment(
             extra=_extra_steps(probes),
         )
         for name in _further_sets(oauth):
-            steps += token_set_steps(
-                lambda name=name: connection().for_set(name).token_manager(),  # type: ignore[misc]
-                lambda name=name: api().connections_of(name),  # type: ignore[misc]
-                endpoints,
-                name,
-                services=services,
+            steps += after_settings(
+                token_set_steps(
+                    lambda name=name: manager(name),  # type: ignore[misc]
+                    lambda name=name: api().connections_of(name),  # type: ignore[misc]
+                    endpoints,
+                    name,
+                    services=services,
+                )
             )
         yield from iter_checks(steps)
     finally:
-        for key in ("api", "connection", "landing"):
-            if key in opened:
-                with contextlib.suppress(Exception):
-                    opened[key].close()
+        opened.close()
+
+
+class _Opened:
+    """What the checks share, each built once by the first lane that asks (the others
+    wait for it); a build that failed fails again at once, so its cause is met once and
+    not waited for again; closed after the run, newest first."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._built: dict[str, Any] = {}
+        self._failed: dict[str, Exception] = {}
+        self._closing: list[Any] = []
+
+    def get(self, key: str, build: Callable[[], T], *, close: bool = True) -> T:
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key in self._failed:
+                raise self._failed[key]
+            if key not in self._built:
+                try:
+                    self._built[key] = build()
+                except Exception as exc:
+                    self._failed[key] = exc
+                    raise
+                if close:
+                    self._closing.append(self._built[key])
+            found: T = self._built[key]
+            return found
+
+    def close(self) -> None:
+        for item in reversed(self._closing):
+            with contextlib.suppress(Exception):
+                item.close()
 
 
 def _services(oauth: OAuthSettings, storage: StorageSettings) -> Services:
-    """The services the checks probe, named by their URL and the setting that sets it."""
+    """The services the checks probe, named by their URL and the setting that sets it,
+    each with the probes' timeout (so a silence is reported as one of that length)."""
     account = storage.account_url or ""
     setting = ACCOUNT_URL_VAR
+    credential: Literal["key", "sas", "identity"] = "sas" if storage.sas_token else "identity"
     if storage.connection_string:
         setting = CONNECTION_STRING_VAR
         account = blob_endpoint(storage.connection_string)
-    return Services(
+        pairs = connection_string_pairs(storage.connection_string) or {}
+        credential = "key" if pairs.get("accountkey") else "sas"
+    found = Services(
         identity=Service("Xero's identity server", oauth.identity_url, IDENTITY_URL_VAR),
         api=Service("Xero's API", oauth.api_url, API_URL_VAR),
         storage=Service(
@@ -194,6 +245,7 @@ def _services(oauth: OAuthSettings, storage: StorageSettings) -> Services:
             account,
             setting,
             "'Storage Blob Data Contributor' on the container",
+            credential,
         )
         if account
         else None,
@@ -202,6 +254,12 @@ def _services(oauth: OAuthSettings, storage: StorageSettings) -> Services:
         else None,
         token_vault=_token_vault(oauth.token_store),
     )
+    timed = {
+        f.name: dataclasses.replace(service, timeout=PROBE_TIMEOUT)
+        for f in dataclasses.fields(found)
+        if (service := getattr(found, f.name)) is not None
+    }
+    return dataclasses.replace(found, **timed)
 
 
 def _token_vault(token_store: str) -> Service | None:
@@ -221,13 +279,20 @@ def _further_sets(oauth: OAuthSettings) -> tuple[str, ...]:
         return ()
 
 
-def _probe_target(landing: LandingContainer, create: bool) -> ContainerClient:
+def _probe_target(
+    landing: LandingContainer, create: bool, storage: Service | None
+) -> ContainerClient:
     """The landing container as a run finds it: created when missing if the settings
     allow (as the first run would); else, or when that fails, as it is, so that the
-    probe reports what is wrong with its fix."""
+    probe reports what is wrong with its fix. An account that cannot be reached (or that
+    rejects the credential) is reported now: the probe would only wait for it again."""
     if create:
-        with contextlib.suppress(Exception):
+        try:
             return landing.client()
+        except Exception as exc:
+            cause = explain(exc, storage) if storage is not None else None
+            if cause is not None and cause.key:
+                raise
     return landing.service.get_container_client(landing.name)
 
 

@@ -7,12 +7,10 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from oauth_etl.app import contract
-from oauth_etl.app.contract import OAuthSettings, StorageSettings
-from oauth_etl.app.sets import parse_names, store_for
+from oauth_etl.app.contract import OAuthSettings
+from oauth_etl.app.sets import parse_names
+from oauth_etl.app.syntax import url_shape
 from oauth_etl.doctor.result import CheckResult
-from oauth_etl.oauth.locks import keyvault_lock_location
-from oauth_etl.oauth.rescue import parse_rescue_location
-from oauth_etl.oauth.stores import parse_store_uri
 
 
 def _name(section: contract.Section, field: str) -> str:
@@ -38,80 +36,51 @@ CONTAINER_VAR = _name("storage", "container")
 # Container names: 3-63 lowercase letters, digits and single dashes (Azure's naming rules:
 # learn.microsoft.com/rest/api/storageservices, "Naming and referencing containers").
 _CONTAINER_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
-# The keys a storage connection string may hold (learn.microsoft.com/azure/storage/common/
-# storage-configure-connection-string).
-_CONNECTION_KEYS = frozenset(
-    {
-        "defaultendpointsprotocol",
-        "accountname",
-        "accountkey",
-        "endpointsuffix",
-        "blobendpoint",
-        "queueendpoint",
-        "tableendpoint",
-        "fileendpoint",
-        "sharedaccesssignature",
-        "usedevelopmentstorage",
-        "developmentstorageproxyuri",
-    }
-)
+# Every section a run or a check reads: each refuses its own malformed settings.
+SECTIONS: tuple[contract.Section, ...] = ("oauth", "xero", "storage", "tables", "webhooks")
 
 
 def url_problem(name: str, url: str) -> str | None:
-    """Why `url` (of variable `name`) cannot be used: not a URL, or plain http off loopback."""
+    """Why `url` (of variable `name`) cannot be used: not a URL (the settings' rule), or
+    plain http off loopback (doctor's: a token or key would cross the network in clear)."""
+    return url_shape(name, url) or insecure(name, url)
+
+
+def insecure(name: str, url: str) -> str | None:
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"{name} is not a URL (expected https://HOST)"
     if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1"):
         return f"{name} must be https:// (http only for localhost)"
-    try:
-        parts.port  # noqa: B018  (a malformed port raises here)
-    except ValueError:
-        return f"{name} has a port that is not a number from 1 to 65535"
     return None
 
 
-def connection_string_problem(text: str) -> str | None:
-    """The syntax of a storage connection string: `Key=Value;...` with known keys and an
-    account (never quoted: it holds the account key)."""
-    pairs = [part for part in text.strip().strip(";").split(";") if part.strip()]
-    keys: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            return f"{CONNECTION_STRING_VAR} is not a connection string (Key=Value;... pairs)"
-        if key.strip().lower() not in _CONNECTION_KEYS:
-            return f"{CONNECTION_STRING_VAR} has an unknown key {key.strip()!r}"
-        keys[key.strip().lower()] = value.strip()
-    if not keys:
-        return f"{CONNECTION_STRING_VAR} is empty"
-    if keys.get("usedevelopmentstorage", "").lower() == "true":
-        return None
-    if "accountname" not in keys and "blobendpoint" not in keys:
-        return f"{CONNECTION_STRING_VAR} names no account (AccountName=... or BlobEndpoint=...)"
-    if "blobendpoint" in keys:
-        return url_problem(f"{CONNECTION_STRING_VAR}'s BlobEndpoint", keys["blobendpoint"])
-    return None
+def refused(environ: Mapping[str, str]) -> list[contract.Problem]:
+    """Every problem the settings classes find in the environment, section by section."""
+    problems: list[contract.Problem] = []
+    for section in SECTIONS:
+        try:
+            contract.settings(contract.SECTIONS[section], environ)
+        except contract.SettingsError as exc:
+            problems += exc.problems
+    return problems
 
 
 def check_settings(environ: Mapping[str, str]) -> CheckResult:
-    """The environment contract: present and well formed (values are never shown)."""
+    """The environment contract: present and well formed (values are never shown). The
+    settings classes' own rules first (what a run would refuse), then doctor's: what a
+    run needs set, and https off this machine."""
 
     def get(name: str) -> str:
         return environ.get(name, "").strip() if contract.is_set(name, environ) else ""
 
-    problems: list[str] = []
-    fixes: list[str] = []
+    found = refused(environ)
+    problems = [p.detail for p in found]
+    fixes = [p.fix for p in found]
+    malformed = {p.variable for p in found}
 
     def problem(text: str, fix: str) -> None:
         problems.append(text)
         fixes.append(fix)
 
-    try:
-        oauth = contract.settings(OAuthSettings, environ)
-        storage = contract.settings(StorageSettings, environ)
-    except contract.ConfigError as exc:  # a malformed number names its variable
-        return CheckResult("settings", "fail", str(exc), "set it to a whole number")
     if not get(CLIENT_ID_VAR) and not get(CLIENT_ID_SECRET_NAME_VAR):
         problem(
             f"{CLIENT_ID_VAR} is not set",
@@ -123,59 +92,26 @@ def check_settings(environ: Mapping[str, str]) -> CheckResult:
             f"{CLIENT_ID_SECRET_NAME_VAR} is set without {VAULT_URL_VAR}",
             f"set {VAULT_URL_VAR}=https://NAME.vault.azure.net (the vault holding it)",
         )
-    if get(VAULT_URL_VAR):
-        found = url_problem(VAULT_URL_VAR, get(VAULT_URL_VAR))
-        if found:
-            problem(found, f"set {VAULT_URL_VAR}=https://NAME.vault.azure.net")
-    store = oauth.token_store
-    further: tuple[str, ...] = ()
-    try:
-        location = parse_store_uri(store)
-        if location.vault_url:
-            found = url_problem(TOKEN_STORE_VAR, location.vault_url)
-            if found:
-                raise ValueError(f"{found} after keyvault:")
-    except ValueError as exc:
-        problem(
-            str(exc),
-            f"set {TOKEN_STORE_VAR}=file:PATH or keyvault:https://NAME.vault.azure.net/SECRET",
-        )
-    else:
-        try:
-            further = parse_names(oauth.connections)
-            for token_set in further:
-                store_for(store, token_set)
-        except contract.ConfigError as exc:
-            problem(str(exc), f"list lowercase names, comma separated, in {CONNECTIONS_VAR}")
-    if storage.connection_string:
-        found = connection_string_problem(storage.connection_string)
-        if found:
-            problem(
-                found,
-                f"copy {CONNECTION_STRING_VAR} again from the portal (storage account → "
-                "Access keys → Connection string)",
-            )
-    elif storage.account_url:
-        found = url_problem(ACCOUNT_URL_VAR, storage.account_url)
-        if found:
-            problem(found, f"set {ACCOUNT_URL_VAR}=https://ACCOUNT.blob.core.windows.net")
-    else:
+    if not get(CONNECTION_STRING_VAR) and not get(ACCOUNT_URL_VAR):
         problem(
             "no storage account configured",
             f"set {ACCOUNT_URL_VAR}=https://ACCOUNT.blob.core.windows.net (managed "
             f"identity) or {CONNECTION_STRING_VAR}",
         )
-    container = storage.container
-    shape = 3 <= len(container) <= 63 and set(container) <= _CONTAINER_CHARS
-    if not shape or container.startswith("-") or container.endswith("-") or "--" in container:
+    for name, shape in (
+        (VAULT_URL_VAR, "https://NAME.vault.azure.net"),
+        (ACCOUNT_URL_VAR, "https://ACCOUNT.blob.core.windows.net"),
+        *((name, "https://HOST (or unset it to use Xero)") for name in URL_VARS),
+    ):
+        if name not in malformed and get(name) and (why := insecure(name, get(name))):
+            problem(why, f"set {name}={shape}")
+    container = get(CONTAINER_VAR) or contract.default_of("storage", "container")
+    sized = 3 <= len(container) <= 63 and set(container) <= _CONTAINER_CHARS
+    if not sized or container.startswith("-") or container.endswith("-") or "--" in container:
         problem(
             f"{CONTAINER_VAR}={container!r} is not a valid container name",
             f"set {CONTAINER_VAR} to 3-63 lowercase letters, digits or single dashes",
         )
-    for name in URL_VARS:
-        found = url_problem(name, get(name)) if get(name) else None
-        if found:
-            problem(found, f"unset {name} to use Xero, or point it at https://HOST")
     redirect = get(REDIRECT_URI_VAR)
     if redirect and (url_problem(REDIRECT_URI_VAR, redirect) or urlsplit(redirect).port is None):
         problem(
@@ -183,24 +119,15 @@ def check_settings(environ: Mapping[str, str]) -> CheckResult:
             f"set {REDIRECT_URI_VAR} to the URI registered on the app, e.g. "
             "http://localhost:8765/callback (exact match, port included)",
         )
-    for var, parse, shape_hint in (
-        (RESCUE_LOCATION_VAR, parse_rescue_location, "file:DIR or blob:CONTAINER[/PREFIX]"),
-        (
-            TOKEN_LOCK_VAR,
-            lambda text: keyvault_lock_location("https://x", "x", text),
-            "CONTAINER/BLOB",
-        ),
-    ):
-        if get(var):
-            try:
-                parse(get(var))
-            except ValueError as exc:
-                problem(str(exc), f"set {var}={shape_hint}")
     if problems:
         return CheckResult("settings", "fail", "; ".join(problems), "; ".join(fixes))
+    oauth = contract.settings(OAuthSettings, environ)
+    further = parse_names(oauth.connections)
     confidential = oauth.client_secret or oauth.client_secret_secret_name
     kind = "confidential (client secret set)" if confidential else "public (PKCE)"
     sets = f" (and token sets {', '.join(further)} beside it)" if further else ""
     return CheckResult(
-        "settings", "ok", f"client {kind}, token store {store}{sets}, container {container!r}"
+        "settings",
+        "ok",
+        f"client {kind}, token store {oauth.token_store}{sets}, container {container!r}",
     )

@@ -7,12 +7,15 @@ data fresh then. Details name variables, queues and an exception's type, never a
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
 from oauth_etl.app.contract import ConfigError, WebhookSettings
+from oauth_etl.app.syntax import connection_string_pairs
 from oauth_etl.doctor import CheckResult, Step
+from oauth_etl.doctor.causes import PROBE_TIMEOUT, Service, account_endpoint, explain
 from oauth_etl.oauth.errors import OAuthError
 from oauth_etl.webhooks.config import webhook_key, webhook_settings
-from oauth_etl.webhooks.queue import QueueUnavailable, open_queue
+from oauth_etl.webhooks.queue import ACCOUNT_URL, CONNECTION_STRING, QueueUnavailable, open_queue
 
 KEY = "webhook key"
 QUEUE = "webhook queue"
@@ -43,13 +46,15 @@ def check_key(settings: WebhookSettings, environ: Mapping[str, str]) -> CheckRes
 
 def check_queue(settings: WebhookSettings) -> CheckResult:
     try:
-        queue = open_queue(settings, timeout=5.0)
+        queue = open_queue(settings, timeout=PROBE_TIMEOUT)
     except ConfigError as exc:  # none named, or the one named is malformed: the detail says
         fix = "fix the variable named" if settings.configured() else "name its storage account"
         return CheckResult(QUEUE, "fail", str(exc), fix)
     try:
         waiting, aside = queue.depth()
     except QueueUnavailable as exc:
+        if (cause := explain(exc, _queue_service(settings))) is not None:
+            return CheckResult(QUEUE, "fail", cause.detail, cause.fix, cause.key)
         detail = f"queue {settings.queue!r} cannot be read: {_cause(exc)}"
         fix = "start `oauth-etl webhooks serve` once (it creates the queue) or fix the account"
         return CheckResult(QUEUE, "fail", detail, fix)
@@ -62,12 +67,25 @@ def check_queue(settings: WebhookSettings) -> CheckResult:
     return CheckResult(QUEUE, "ok", detail)
 
 
+def _queue_service(settings: WebhookSettings) -> Service:
+    """The queue's account, named by its URL and the variable that sets it."""
+    if settings.queue_connection_string:
+        url = account_endpoint(settings.queue_connection_string, "queue")
+        pairs = connection_string_pairs(settings.queue_connection_string) or {}
+        credential: Literal["key", "sas", "identity"] = "key" if pairs.get("accountkey") else "sas"
+        setting = CONNECTION_STRING
+    else:
+        url, credential, setting = settings.queue_account_url or "", "identity", ACCOUNT_URL
+    role = "'Storage Queue Data Contributor' on the queue"
+    return Service("the webhook queue's account", url, setting, role, credential, PROBE_TIMEOUT)
+
+
 def _configured(environ: Mapping[str, str]) -> WebhookSettings | CheckResult | None:
-    """The settings; None when no webhook variable is set; a failed result when malformed."""
+    """The settings; None when no webhook variable is set; a skip when malformed."""
     try:
         settings = webhook_settings(environ)
-    except ConfigError as exc:
-        return CheckResult(KEY, "fail", str(exc), "fix the variable")
+    except ConfigError:  # the settings check names the variable and the fix, once
+        return CheckResult(KEY, "skip", "skipped: a webhook setting is malformed (see settings)")
     if not (settings.key or settings.key_secret_name or settings.configured()):
         return None
     return settings
@@ -85,7 +103,7 @@ def check_webhook_queue(environ: Mapping[str, str]) -> CheckResult:
     if found is None:
         return CheckResult(QUEUE, "ok", NOT_CONFIGURED)
     if isinstance(found, CheckResult):
-        return CheckResult(QUEUE, "fail", "not run: the webhook settings are malformed")
+        return CheckResult(QUEUE, "skip", found.detail)
     return check_queue(found)
 
 

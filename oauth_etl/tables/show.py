@@ -12,7 +12,7 @@ import pyarrow as pa
 from deltalake.exceptions import DeltaError
 
 from oauth_etl.tables.location import SOURCE, TableStore
-from oauth_etl.tables.model import TENANT, table_names
+from oauth_etl.tables.model import TENANT, table_names, table_specs
 from oauth_etl.tables.writes import open_table
 
 HISTORY_LIMIT = 10
@@ -43,8 +43,9 @@ class UnknownTable(LookupError):
 
     def __init__(self, name: str, suggestions: tuple[str, ...]) -> None:
         close = f"did you mean {', '.join(suggestions)}? " if suggestions else ""
+        shown = name if len(name) <= 60 else name[:60] + "…"  # the start of a long one
         super().__init__(
-            f"no table {name!r} in the catalog: {close}the tables are {', '.join(table_names())}"
+            f"no table {shown!r} in the catalog: {close}the tables are {', '.join(table_names())}"
         )
         self.suggestions = suggestions
 
@@ -55,6 +56,25 @@ class NotMergedYet(LookupError):
     def __init__(self, name: str, uri: str) -> None:
         super().__init__(f"{GROUP}/{name} is not merged yet (no Delta table at {uri})")
         self.name = name
+        self.endpoint = producing_endpoint(name)  # what `run --select` takes
+
+
+class UnknownTenant(LookupError):
+    """A tenant with no row in the table: `present` are the tenants it has."""
+
+    def __init__(self, name: str, tenant_id: str, present: tuple[str, ...]) -> None:
+        shown = tenant_id if len(tenant_id) <= 60 else tenant_id[:60] + "…"
+        super().__init__(f"no tenant {shown!r} in {GROUP}/{name}")
+        self.present = present
+
+
+def producing_endpoint(table: str) -> str:
+    """The endpoint whose records fill `table`: itself, or a child table's parent
+    (`invoice_line_items` -> `invoices`), from the table specs."""
+    for spec in table_specs():
+        if table == spec.name or table in (c.name for c in spec.children):
+            return spec.endpoint.name
+    raise KeyError(table)
 
 
 class TableUnreadable(RuntimeError):
@@ -95,9 +115,11 @@ def describe(
         dt = open_table(store, short)
         if dt is None:
             raise NotMergedYet(short, store.uri(short))
+        tenants = {p[TENANT] for p in dt.partitions()}
+        if tenant_id is not None and tenant_id not in tenants:
+            raise UnknownTenant(short, tenant_id, tuple(sorted(tenants)))
         partitions = None if tenant_id is None else [(TENANT, "=", tenant_id)]
         dataset = dt.to_pyarrow_dataset(partitions=partitions)
-        tenants = {p[TENANT] for p in dt.partitions()}
         entries = dt.history(history)
         rows = dataset.count_rows()
     except (OSError, DeltaError) as exc:
@@ -132,6 +154,29 @@ _SHOWN_METRICS = (
     "numFilesAdded",
     "numFilesRemoved",
 )
+
+
+def as_json_payload(description: TableDescription) -> dict[str, Any]:
+    """What `table show --json` prints (keys listed in the README, the command line)."""
+    d = description
+    return {
+        "table": d.name,
+        "uri": d.uri,
+        "version": d.version,
+        "tenant_id": d.tenant_id,
+        "rows": d.rows,
+        "tenants": d.partitions,
+        "columns": [{"name": name, "type": kind} for name, kind in column_types(d.schema)],
+        "history": [
+            {
+                "version": v.version,
+                "timestamp": v.timestamp.isoformat(timespec="seconds").replace("+00:00", "Z"),
+                "operation": v.operation,
+                "metrics": {k: v.metrics[k] for k in _SHOWN_METRICS if k in v.metrics},
+            }
+            for v in d.history
+        ],
+    }
 
 
 def render(description: TableDescription) -> str:

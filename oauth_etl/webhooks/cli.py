@@ -12,6 +12,7 @@ import sys
 from typing import NoReturn
 
 import click
+import orjson
 
 from oauth_etl.app.contract import ConfigError
 from oauth_etl.oauth.errors import OAuthError
@@ -25,18 +26,20 @@ def _fail(message: object) -> NoReturn:
     sys.exit(1)
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """The bound, listening socket uvicorn serves on: bound here so that a port taken or
-    a host unknown is a one-line error before "listening" is said, not uvicorn's exit 3."""
+def listen(
+    host: str,
+    port: int,
+    fix: str = "choose another port with --port (or the interface with --host)",
+) -> socket.socket:
+    """The bound, listening socket a server serves on: bound first so that a port taken or
+    a host unknown is a one-line error before "listening" is said (uvicorn would exit 3;
+    `oauth-etl ui` checks its port with it too)."""
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
         return socket.create_server((host, port), family=family)
     except OSError as exc:
         why = exc.strerror or str(exc)
-        _fail(
-            f"cannot listen on {host}:{port}: {why}: choose another port with --port "
-            "(or the interface with --host)"
-        )
+        _fail(f"cannot listen on {host}:{port}: {why} — {fix}")
 
 
 @click.group("webhooks", help="Xero's webhooks: the receiver and its queue.")
@@ -68,7 +71,7 @@ def serve(host: str, port: int) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     app = build_app(key, queue, max_body_bytes=settings.max_body_bytes)
     try:
-        listening = _listen(host, port)
+        listening = listen(host, port)
         port = int(listening.getsockname()[1])  # --port 0: the one the system chose
         click.echo(f"listening on http://{host}:{port}{PATH} (queue {queue.name})", err=True)
         # No access log: it would print nothing secret, but nothing useful either.
@@ -79,7 +82,9 @@ def serve(host: str, port: int) -> None:
 
 
 @webhooks.command("status")
-def status() -> None:
+# The webhooks layer sits below oauth_etl.cli, so the option is spelled here, as there.
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts).")
+def status(as_json: bool) -> None:
     """How many events wait in the queue, and how many were set aside."""
     from oauth_etl.webhooks.config import webhook_settings
     from oauth_etl.webhooks.queue import open_queue
@@ -89,8 +94,26 @@ def status() -> None:
         queue = open_queue(settings)
         try:
             waiting, aside = queue.depth()
+            reasons = queue.aside_reasons() if aside else {}
+            names, account = (queue.name, queue.unactionable.queue_name), queue.account
         finally:
             queue.close()
     except (ConfigError, QueueUnavailable, ValueError) as exc:
         _fail(exc)
+    if as_json:
+        # Keys documented in the README (Webhooks): no credential, the account without query.
+        payload = {
+            "queue": names[0],
+            "account": account,
+            "waiting": waiting,
+            "unactionable_queue": names[1],
+            "set_aside": aside,
+            "set_aside_reasons": reasons,  # of the first 32 set aside
+        }
+        click.echo(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
+        return
     click.echo(f"queue {settings.queue}: {waiting} message(s) waiting, {aside} event(s) set aside")
+    if reasons:
+        click.echo(f"set aside in {names[1]}" + (" (the first 32)" if aside > 32 else "") + ":")
+        for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
+            click.echo(f"  {count}: {reason}")

@@ -9,9 +9,11 @@ moved to the `<queue>-unactionable` queue with the reason, for a person to look 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -24,6 +26,11 @@ if TYPE_CHECKING:
 MAX_MESSAGE_BYTES = 48 * 1024  # under the 64 KiB limit, with room for the XML envelope
 NEVER_EXPIRES = -1
 UNACTIONABLE_SUFFIX = "-unactionable"
+CONNECTION_STRING = "OAUTH_ETL_WEBHOOK_QUEUE_CONNECTION_STRING"
+ACCOUNT_URL = "OAUTH_ETL_WEBHOOK_QUEUE_ACCOUNT_URL"
+QUEUE_VAR = "OAUTH_ETL_WEBHOOK_QUEUE"
+# The most one Peek Messages returns (learn.microsoft.com/rest/api/storageservices/peek-messages).
+PEEK_LIMIT = 32
 
 
 class QueueUnavailable(RuntimeError):
@@ -57,13 +64,21 @@ def chunks(events: list[Event], limit: int = MAX_MESSAGE_BYTES) -> Iterator[byte
 class WebhookQueue:
     """The deliveries queue and its unactionable twin, on one storage account."""
 
-    def __init__(self, main: QueueClient, unactionable: QueueClient) -> None:
+    def __init__(
+        self, main: QueueClient, unactionable: QueueClient, setting: str = CONNECTION_STRING
+    ) -> None:
         self.main = main
         self.unactionable = unactionable
+        self.setting = setting  # the variable that names the account, for the fixes
 
     @property
     def name(self) -> str:
         return str(self.main.queue_name)
+
+    @property
+    def account(self) -> str:
+        """The account's queue endpoint, never its query (a SAS)."""
+        return f"{self.main.scheme}://{self.main.primary_hostname}"
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         from azure.core.exceptions import AzureError
@@ -71,13 +86,44 @@ class WebhookQueue:
         try:
             return fn(*args, **kwargs)
         except AzureError as exc:
-            # The first line names the cause (refused, forbidden, not found); no credential:
-            # the account key signs requests but is never in a message.
-            detail = (str(exc).splitlines() or [""])[0][:200]
-            reason = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-            raise QueueUnavailable(
-                f"webhook queue {self.name!r}: {what} failed: {reason}"
-            ) from None
+            raise QueueUnavailable(self._explain(what, exc)) from None
+
+    def _explain(self, what: str, exc: BaseException) -> str:
+        """`<what failed> — <the fix for that cause>`, from the error's type and status; the
+        SDK's text only as a last resort (its first line: no credential is ever in it)."""
+        from azure.core.exceptions import (
+            ClientAuthenticationError,
+            HttpResponseError,
+            ResourceNotFoundError,
+            ServiceRequestError,
+        )
+
+        where = f"webhook queue {self.name!r} on {self.account}"
+        if isinstance(exc, ResourceNotFoundError):
+            return (
+                f"{where} does not exist — `oauth-etl webhooks serve` creates it (and "
+                f"{self.unactionable.queue_name!r}) when it starts; or set {QUEUE_VAR} to the "
+                "queue the receiver uses"
+            )
+        if isinstance(exc, ClientAuthenticationError):
+            return (
+                f"{where}: {what} was refused: the credential was not accepted or none was "
+                f"found — check the account key in {CONNECTION_STRING}, or the Azure identity "
+                "(`az login`, a managed identity) and its 'Storage Queue Data Contributor' role"
+            )
+        if isinstance(exc, HttpResponseError) and exc.status_code == 403:
+            return (
+                f"{where}: {what} is forbidden (403) — give the identity the 'Storage Queue "
+                "Data Contributor' role on the account"
+            )
+        if isinstance(exc, ServiceRequestError):
+            return (
+                f"{where}: {what} failed: the account cannot be reached — check {self.setting} "
+                "(the account's queue endpoint) and the network"
+            )
+        detail = (str(exc).splitlines() or [""])[0][:200]
+        reason = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+        return f"{where}: {what} failed: {reason} — check {self.setting} and the account"
 
     def ensure(self) -> None:
         """Create both queues if missing."""
@@ -156,6 +202,21 @@ class WebhookQueue:
             counts.append(int(props.approximate_message_count or 0))
         return counts[0], counts[1]
 
+    def aside_reasons(self, limit: int = PEEK_LIMIT) -> dict[str, int]:
+        """Why the first `limit` set-aside messages were set aside, counted (a peek: the
+        messages stay). A message this code did not write counts as "unreadable"."""
+        peeked = self._call(
+            "peek", self.unactionable.peek_messages, max_messages=min(limit, PEEK_LIMIT)
+        )
+        reasons: dict[str, int] = {}
+        for message in peeked:
+            try:
+                reason = str(orjson.loads(message.content)["reason"])[:300]
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                reason = "unreadable (not written by the sensor)"
+            reasons[reason] = reasons.get(reason, 0) + 1
+        return reasons
+
     def close(self) -> None:
         self.main.close()
         self.unactionable.close()
@@ -172,6 +233,7 @@ def open_queue(settings: WebhookSettings, *, timeout: float = 10.0) -> WebhookQu
         # The storage SDK's default retry waits 15 s first: far past Xero's 5 s.
         "retry_policy": LinearRetry(backoff=0.2, random_jitter_range=0, retry_total=1),  # type: ignore[arg-type]
     }
+    _check_queue_name(settings.queue)
     names = (settings.queue, settings.queue + UNACTIONABLE_SUFFIX)
     if settings.queue_connection_string:
         conn = settings.queue_connection_string
@@ -180,21 +242,56 @@ def open_queue(settings: WebhookSettings, *, timeout: float = 10.0) -> WebhookQu
         except ValueError as exc:  # the SDK's message names no variable
             raise ConfigError(_malformed(CONNECTION_STRING, exc, conn)) from None
     elif settings.queue_account_url:
+        url = settings.queue_account_url
+        _check_account_url(url)  # before DefaultAzureCredential: it would try every source
         from azure.identity import DefaultAzureCredential
 
         credential = DefaultAzureCredential()
-        url = settings.queue_account_url
         try:
             clients = [QueueClient(url, name, credential=credential, **options) for name in names]
         except ValueError as exc:
             raise ConfigError(_malformed(ACCOUNT_URL, exc, url)) from None
+        return WebhookQueue(clients[0], clients[1], ACCOUNT_URL)
     else:
         raise ConfigError(f"no webhook queue: set {CONNECTION_STRING} or {ACCOUNT_URL}")
     return WebhookQueue(clients[0], clients[1])
 
 
-CONNECTION_STRING = "OAUTH_ETL_WEBHOOK_QUEUE_CONNECTION_STRING"
-ACCOUNT_URL = "OAUTH_ETL_WEBHOOK_QUEUE_ACCOUNT_URL"
+# 3-63 lowercase letters, digits and single hyphens, a letter or digit at both ends
+# (learn.microsoft.com/rest/api/storageservices/naming-queues-and-metadata); the twin's
+# suffix must fit too.
+_QUEUE_NAME = re.compile(r"[a-z0-9](?:-?[a-z0-9])+")
+
+
+def _check_queue_name(name: str) -> None:
+    longest = 63 - len(UNACTIONABLE_SUFFIX)
+    if not (_QUEUE_NAME.fullmatch(name) and 3 <= len(name) <= longest):
+        shown = name if len(name) <= 60 else name[:60] + "…"
+        raise ConfigError(
+            f"{QUEUE_VAR} {shown!r} is not a queue name — use 3-{longest} lowercase letters, "
+            f"digits and single hyphens (its twin adds {UNACTIONABLE_SUFFIX!r}), or unset it "
+            "for xero-webhooks"
+        )
+
+
+def _check_account_url(url: str) -> None:
+    """An https URL with a host: the SDK sends an Azure identity's token only over https
+    ("Token credential is only supported with HTTPS"), and anything else is not a URL."""
+    parts = urlsplit(url.strip())
+    try:
+        host = parts.hostname
+    except ValueError:  # a malformed port or bracket
+        host = None
+    shape = "set it to https://ACCOUNT.queue.core.windows.net"
+    azurite = f"for Azurite (http), set {CONNECTION_STRING} to its connection string instead"
+    if not parts.scheme or not host:
+        raise ConfigError(f"{ACCOUNT_URL} is not a URL — {shape} ({azurite})")
+    if parts.scheme != "https":
+        shown = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"[:200]
+        raise ConfigError(
+            f"{ACCOUNT_URL} is {shown}: an Azure identity is only sent over https — {shape}, "
+            f"or {azurite}"
+        )
 
 
 def _malformed(variable: str, exc: ValueError, value: str) -> str:

@@ -51,8 +51,12 @@ def test_a_run_merges_the_tables_of_what_it_landed(
         assert line.startswith("✔") and f": {rows} rows, version {version}" in line, line
     assert any(x.startswith("✔") and "xero_tables/invoice_line_items:" in x for x in lines)
     assert "table(s) merged" in lines[-1], done.stdout
-    # The same tenant only: the other one has no rows in the table.
-    assert _rows(landing, "invoices", other)[1] == 0
+    # The same tenant only: the other one is not in the table, and `table show` says so.
+    absent = cli(landing, "table", "show", "invoices", "--tenant", other)
+    assert (
+        absent.returncode == 1 and f"no tenant '{other}' in xero_tables/invoices" in absent.stderr
+    )
+    assert f"give one of the tenants it has: {one}" in absent.stderr
 
     # --json: the merge of each run, beside its endpoints.
     again = cli(landing, "run", "--select", "invoices", "--tenant", one, "--json")

@@ -46,6 +46,12 @@ def test_names_are_checked_against_the_catalog(tables_env: dict[str, str]) -> No
         assert pending.stderr.count("xero_tables/invoices is not merged yet") == 1, pending.stderr
         assert "oauth-etl run --select invoices" in pending.stderr
 
+    # A child table is filled by its parent's endpoint: that is what `run --select` takes.
+    child = cli(env, "table", "show", "invoice_line_items")
+    assert child.returncode == 1 and "xero_tables/invoice_line_items is not merged" in child.stderr
+    assert "`oauth-etl run --select invoices`" in child.stderr, child.stderr
+    assert "--select invoice_line_items" not in child.stderr
+
     for bad in ("-1", "0", "many"):
         history = cli(env, "table", "show", "invoices", "--history", bad)
         assert history.returncode == 2 and "--history" in history.stderr

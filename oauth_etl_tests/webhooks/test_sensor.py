@@ -206,7 +206,9 @@ def test_unregistered_tenants_and_unknown_categories_are_set_aside_with_the_reas
 
 def test_without_a_queue_the_sensor_is_off_and_with_one_on() -> None:
     off = sensors.build_webhook_sensor(WebhookSettings())
-    on = sensors.build_webhook_sensor(WebhookSettings(queue_connection_string="x"))
+    on = sensors.build_webhook_sensor(
+        WebhookSettings(queue_connection_string="AccountName=a;AccountKey=a2V5")
+    )
     assert off.default_status == dg.DefaultSensorStatus.STOPPED
     assert on.default_status == dg.DefaultSensorStatus.RUNNING
 
@@ -284,5 +286,6 @@ def test_a_tick_with_an_unreachable_queue_fails_saying_the_events_wait(
     with pytest.raises(dg.Failure) as failed:
         evaluate(instance, dead)
     said = failed.value.description or ""
-    assert said.startswith("webhook queue 'hooks-away': create failed: ")
+    assert said.startswith("webhook queue 'hooks-away' on http://127.0.0.1:")
+    assert ": create failed: the account cannot be reached — " in said
     assert said.endswith(": the events wait in the queue")

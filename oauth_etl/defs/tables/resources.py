@@ -53,6 +53,7 @@ class DeltaTablesResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return self._store
 
     def _open(self) -> TableStore:
+        self.settings()  # a malformed root, retention or endpoint: refused naming its variable
         credential = self.storage.credential
         # Everything but the credential is the same whichever credential the account has.
         open_store = partial(

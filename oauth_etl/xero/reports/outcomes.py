@@ -11,9 +11,11 @@ outage, not one report timing out), so an outage does not cost every request its
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import functools
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import ParamSpec
 
 from oauth_etl.xero.client import XeroClient
 from oauth_etl.xero.errors import (
@@ -28,6 +30,8 @@ from oauth_etl.xero.reports.errors import ReportFailed, ReportNotAvailable, Repo
 from oauth_etl.xero.reports.model import ReportRequest
 from oauth_etl.xero.reports.org import Organisation
 from oauth_etl.xero.reports.read import ReportReading, read_report
+
+P = ParamSpec("P")
 
 
 class Status(Enum):
@@ -133,13 +137,15 @@ def _failed(request: ReportRequest, error: XeroApiError, calls: int) -> Outcome:
     return Outcome(request, Status.FAILED, reason=_reason(error), message=str(error), calls=calls)
 
 
-def read_plan(
-    client: XeroClient,
-    org: Organisation,
-    requests: Iterable[ReportRequest],
-    *,
-    calls_left: int | None = None,
-    budget: RateBudget | None = None,
-) -> PlanResult:
-    """Every outcome of `iter_plan`, collected."""
-    return PlanResult(list(iter_plan(client, org, requests, calls_left=calls_left, budget=budget)))
+def _collected(read: Callable[P, Iterator[Outcome]]) -> Callable[P, PlanResult]:
+    """`read`'s outcomes, collected: one parameter list, `iter_plan`'s."""
+
+    @functools.wraps(read)
+    def collect(*args: P.args, **kwargs: P.kwargs) -> PlanResult:
+        return PlanResult(list(read(*args, **kwargs)))
+
+    return collect
+
+
+read_plan = _collected(iter_plan)
+"""Every outcome of `iter_plan`, collected (same parameters)."""
