@@ -375,12 +375,9 @@ def open_from_environment(
     secret_client: Callable[[str], SecretClient] | None = None,
 ) -> Iterator[tuple[XeroConnection, XeroApi]]:
     """The connection and API the environment contract describes, closed on exit.
-
-    `token_set`: that set's connection and an API on its token alone (default: the
-    default set's, whose API reaches every set's tenants); `secret_client` opens a vault
-    (default: `make_secret_client`). The landing account is opened
-    only when a token store needs its lock.
-    """
+    `token_set`: that set's connection and an API on its token alone (default: the default
+    set's, reaching every set's tenants); `secret_client` opens a vault (as XeroConnection's).
+    The landing account is opened only when a token store needs its lock."""
     landing: list[LandingContainer] = []
 
     def landing_container() -> LandingContainer:
@@ -388,9 +385,8 @@ def open_from_environment(
             landing.append(open_landing(contract.settings(StorageSettings, environ)))
         return landing[0]
 
-    root = XeroConnection(
-        contract.settings(OAuthSettings, environ), landing_container, secret_client
-    )
+    settings = contract.settings(OAuthSettings, environ)
+    root = XeroConnection(settings, landing_container, secret_client)
     try:
         connection = root.for_set(token_set) if token_set else root
         api = XeroApi(connection, contract.settings(XeroApiSettings, environ))

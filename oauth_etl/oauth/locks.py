@@ -33,6 +33,18 @@ class CrossProcessLock(Protocol):
         ...
 
 
+class LockFileUnusable(TokenStoreError, OSError):
+    """The lock file cannot be made: a token-store error with its fix for a person, and
+    still the OSError it was for callers that look at `errno` (doctor's path check)."""
+
+    def __init__(self, message: str, cause: OSError) -> None:
+        super().__init__(message)
+        self.errno, self.strerror = cause.errno, cause.strerror
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 class FileLock:
     """An OS file lock (flock/LockFileEx) on `path`, via the filelock package."""
 
@@ -57,10 +69,11 @@ class FileLock:
             raise LockTimeout(self.describe(), self.timeout) from None
         except OSError as exc:
             shown = str(self.path) if len(str(self.path)) <= 120 else f"{str(self.path)[:120]}…"
-            raise TokenStoreError(
+            raise LockFileUnusable(
                 f"cannot take the lock file {shown} ({exc.strerror}): the token store's "
                 "directory must be a writable directory with a path the file system allows "
-                "(OAUTH_ETL_TOKEN_STORE)"
+                "(OAUTH_ETL_TOKEN_STORE)",
+                exc,
             ) from None
         try:
             yield
