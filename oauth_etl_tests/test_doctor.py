@@ -241,9 +241,13 @@ def test_scopes_name_the_assets_that_will_fail() -> None:
     assert "Advanced" in result.detail and "invoices" not in result.detail
     assert "--with-journals" in result.fix and "--with-classic" not in result.fix
     only(doctor.check_scopes(granted, [endpoint("invoices")]), "ok")
-    # One granted scope: the fix names the scopes missing, not an unrelated opt-in flag.
+    # One granted scope: the fix adds the scopes missing and keeps the one granted and
+    # offline_access (a set asked for without them could not refresh, or read invoices).
     narrow = only(doctor.check_scopes("offline_access accounting.invoices.read", CATALOG), "fail")
-    assert "accounting.contacts.read" in narrow.fix and "accounting.invoices.read" not in narrow.fix
+    command = narrow.fix.split("`")[1]
+    asked = command.split('"')[1].split()
+    assert {"offline_access", "accounting.invoices.read", "accounting.contacts.read"} <= set(asked)
+    assert "--with-journals" in command and "accounting.journals.read" not in asked
     default = only(doctor.check_scopes("accounting.invoices.read", [endpoint("contacts")]), "fail")
     assert "--with-journals" not in default.fix and "--with-classic" not in default.fix
     assert "accounting.contacts.read" in default.fix

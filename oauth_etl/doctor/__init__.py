@@ -325,7 +325,7 @@ def token_set_steps(
     return [
         step(
             "token store",
-            lambda: check_token_store(manager().store, manager().lock),
+            lambda: check_token_store(manager().store, manager().lock, rescue=manager().rescue),
         ),
         step("lock", lambda: check_lock(manager().lock, services.storage)),
         step(

@@ -21,9 +21,9 @@ from oauth_etl.doctor.causes import Cause, Service, explain
 from oauth_etl.doctor.paths import path_fix, path_problem
 from oauth_etl.doctor.result import CheckResult, Status
 from oauth_etl.doctor.settings import RESCUE_LOCATION_VAR, TOKEN_LOCK_VAR, TOKEN_STORE_VAR
-from oauth_etl.oauth.errors import AuthorizationRequired, LockTimeout, OAuthError
+from oauth_etl.oauth.errors import AuthorizationRequired, LockTimeout, NotATokenSet, OAuthError
 from oauth_etl.oauth.locks import CrossProcessLock, FileLock
-from oauth_etl.oauth.rescue import FileRescueSink, RescueSink
+from oauth_etl.oauth.rescue import FileRescueSink, RescueSink, restore_hint
 from oauth_etl.oauth.stores import FileTokenStore, KeyVaultTokenStore, TokenStore
 
 if TYPE_CHECKING:
@@ -70,7 +70,10 @@ def vault_service(url: str, setting: str = TOKEN_STORE_VAR) -> Service:
 
 
 def check_token_store(
-    store: TokenStore, lock: CrossProcessLock | None = None, vault: Service | None = None
+    store: TokenStore,
+    lock: CrossProcessLock | None = None,
+    vault: Service | None = None,
+    rescue: RescueSink | None = None,
 ) -> CheckResult:
     """Readable and writable, without changing the stored token set."""
     name = "token store"
@@ -78,6 +81,11 @@ def check_token_store(
         vault = vault or vault_service(store.vault_url)
     try:
         tokens = store.load()
+    except NotATokenSet as corrupt:
+        # Readable, so access is not the problem: what it holds is.
+        fix = restore_hint(rescue) if rescue is not None else NotATokenSet.DEFAULT_FIX
+        detail = f"{store.describe()} is not a token set ({corrupt.problem})"
+        return CheckResult(name, "fail", detail, f"it was left untouched; {fix}")
     except Exception as exc:
         if (found := unreachable(name, exc, vault)) is not None:
             return found

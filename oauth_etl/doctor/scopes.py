@@ -1,5 +1,6 @@
 """The doctor's scope check: the granted scopes against the endpoints of the selection,
-with a fix that names only the scopes missing (and only the opt-in flags they need)."""
+with a fix that adds only the scopes missing (and only the opt-in flags they need) and
+keeps every scope granted."""
 
 from __future__ import annotations
 
@@ -7,33 +8,30 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from oauth_etl.doctor.result import CheckResult
-from oauth_etl.xero.scopes import DEFAULT_SCOPES, OPT_IN_FLAGS, RESTRICTED_SCOPES, unreadable
+from oauth_etl.xero.scopes import (
+    OPT_IN_FLAGS,
+    RESTRICTED_SCOPES,
+    reauthorize_command,
+    unreadable,
+)
 
 if TYPE_CHECKING:
     from oauth_etl.xero.catalog import Endpoint
 
 
-def scope_fix(missing_scopes: Iterable[str]) -> str:
-    """How to get exactly these scopes: the opt-in flags of the opt-in ones, a plain
-    `authorize` for the default ones, `--scopes` for any other."""
+def scope_fix(missing_scopes: Iterable[str], granted: Iterable[str] = ()) -> str:
+    """One `authorize` that adds exactly these scopes and keeps what is `granted`
+    (offline_access included: reauthorize_command); the opt-in ones by their flags."""
     wanted = sorted(set(missing_scopes))
-    flags = [OPT_IN_FLAGS[s] for s in wanted if s in OPT_IN_FLAGS]
+    opted = [s for s in wanted if s in OPT_IN_FLAGS]
     others = [s for s in wanted if s not in OPT_IN_FLAGS]
-    parts = []
-    if others:
-        default = all(s in DEFAULT_SCOPES for s in others)
-        asks = f"--scopes '{' '.join((*DEFAULT_SCOPES, *others))}'" if not default else ""
-        parts.append(
-            f"authorize again asking for {', '.join(others)}: `oauth-etl authorize"
-            + (f" {asks}" if asks else "")
-            + " --yes` (and enable the scope on the app if Xero refuses it)"
-        )
-    if flags:
-        parts.append(
-            f"once the app has {', '.join(s for s in wanted if s in OPT_IN_FLAGS)}: "
-            f"`oauth-etl authorize {' '.join(flags)} --yes`"
-        )
-    return "; ".join(parts) + "; or leave those endpoints out of the run"
+    command = reauthorize_command(others, granted, flags=[OPT_IN_FLAGS[s] for s in opted])
+    lead = f"once the app has {', '.join(opted)}, " if opted else ""
+    return (
+        f"{lead}authorize again asking for {', '.join(wanted)} and keeping the scopes "
+        f"granted: `{command}` (and enable the scope on the app if Xero refuses it); or "
+        "leave those endpoints out of the run"
+    )
 
 
 def check_scopes(granted: str, endpoints: Iterable[Endpoint] | None = None) -> CheckResult:
@@ -52,5 +50,5 @@ def check_scopes(granted: str, endpoints: Iterable[Endpoint] | None = None) -> C
         "scopes",
         "fail",
         "these assets will fail with 401 AuthorizationUnsuccessful: " + "; ".join(parts),
-        scope_fix(by_scope),
+        scope_fix(by_scope, granted.split()),
     )

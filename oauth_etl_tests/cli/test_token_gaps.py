@@ -36,6 +36,19 @@ def test_a_corrupt_token_file_is_not_a_token_set_and_names_the_rescue_copy(
     assert f"`oauth-etl token restore {rescue}`" in said and "check access" not in said
 
 
+def test_doctor_tells_a_corrupt_store_from_one_it_cannot_access(env: dict[str, str]) -> None:
+    store = store_of(env)
+    store.path.parent.mkdir(parents=True, exist_ok=True)
+    store.path.write_text("garbage")
+    store.path.chmod(0o600)
+    rescue = store.path.parent / "token-rescue-20260101T000000Z-abc.json"
+    rescue.write_text("{}")
+    said = cli(env, "doctor").stdout
+    line = next(x for x in said.splitlines() if "token store" in x and "not a token set" in x)
+    assert f"{store.path} is not a token set (not JSON" in line, said
+    assert f"`oauth-etl token restore {rescue}`" in said and "access to" not in said
+
+
 def test_an_unknown_scope_is_refused_before_the_browser(env: dict[str, str]) -> None:
     refused = cli(env, "authorize", "--no-browser", "--scopes", "offline_access bogus.scope")
     said = one_line_error(refused.stderr)
