@@ -21,17 +21,21 @@ def list_group() -> None:
     """List the endpoints, the tenants of every token set, and the cursors."""
 
 
-def _granted(connection: XeroConnection) -> set[str] | None:
-    """The stored token set's scopes (no network); None when there is none to read."""
+NO_SET = "no stored token set to read the scopes of (`oauth-etl authorize`)"
+
+
+def _granted(connection: XeroConnection) -> tuple[set[str] | None, str]:
+    """The stored token set's scopes (no network), or None and why they are unknown."""
     from oauth_etl.app.contract import ConfigError
     from oauth_etl.oauth.errors import OAuthError
 
     try:
         tokens = connection.token_manager().current()
-    except (ConfigError, OAuthError, ValueError):
-        return None
+    except (ConfigError, OAuthError, ValueError) as unreadable:
+        # The catalog is still worth listing; the reason is the store's own one line.
+        return None, f"the token set could not be read: {unreadable}"
     granted = set(tokens.scope.split()) if tokens is not None else set()
-    return granted or None  # an empty grant says nothing either
+    return (granted, "") if granted else (None, NO_SET)  # an empty grant says nothing
 
 
 @list_group.command("endpoints")
@@ -43,7 +47,7 @@ def list_endpoints(as_json: bool) -> None:
     from oauth_etl.xero.scopes import missing_scope_message, required_scope, selection
 
     with connected() as (connection, _):
-        granted = _granted(connection)
+        granted, unknown_why = _granted(connection)
     daily = {e.name for e in selection()}
     rows: list[dict[str, Any]] = []
     for endpoint in CATALOG:
@@ -81,7 +85,7 @@ def list_endpoints(as_json: bool) -> None:
         ]
     )
     if granted is None:
-        click.echo("allowed ?: no stored token set to read the scopes of (`oauth-etl authorize`)")
+        click.echo(f"allowed ?: {unknown_why}")
 
 
 @list_group.command("tenants")

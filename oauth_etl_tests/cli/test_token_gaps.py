@@ -84,8 +84,11 @@ def test_a_directory_as_the_token_store_says_so(env: dict[str, str], tmp_path: P
     for command in (("token", "status"), ("token", "ensure"), ("list", "tenants")):
         said = one_line_error(cli(at_dir, *command).stderr)
         assert f"{directory} is a directory" in said and "OAUTH_ETL_TOKEN_STORE" in said
+    # The catalog is still listed, and `allowed ?` says why the scopes are unknown.
     listed = cli(at_dir, "list", "endpoints")
     assert listed.returncode == 0 and "unexpectedly" not in listed.stderr
+    why = listed.stdout.strip().splitlines()[-1]
+    assert why.startswith("allowed ?: the token set could not be read: ") and "directory" in why
 
 
 def test_an_unreachable_vault_is_named_and_quick(env: dict[str, str]) -> None:
