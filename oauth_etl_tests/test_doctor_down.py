@@ -51,17 +51,24 @@ def clean(text: str) -> None:
         assert word not in text, f"{word!r} in doctor's output:\n{text}"
 
 
-def test_everything_down_with_a_key_vault_store_ends_in_seconds(tmp_path: Path) -> None:
-    vault = dead("https")
-    env = {
-        **all_down(tmp_path, f"keyvault:{vault}/xero-token"),
+def with_vault(env: dict[str, str], vault: str) -> dict[str, str]:
+    """`env` with the token set and the client secret in the Key Vault at `vault`."""
+    return {
+        **env,
+        "OAUTH_ETL_TOKEN_STORE": f"keyvault:{vault}/xero-token",
         "XERO_CREDENTIALS_VAULT_URL": vault,
         "XERO_CLIENT_SECRET_SECRET_NAME": "xero-client-secret",
     }
 
-    def vault_client(url: str) -> Any:  # the real SecretClient; a static AAD token
-        return make_secret_client(url, FakeCredential(), retry_total=0, timeout=3)
 
+def vault_client(url: str) -> Any:
+    """The real SecretClient with a static AAD token, one attempt, 3 s."""
+    return make_secret_client(url, FakeCredential(), retry_total=0, timeout=3)
+
+
+def test_everything_down_with_a_key_vault_store_ends_in_seconds(tmp_path: Path) -> None:
+    vault = dead("https")
+    env = with_vault(all_down(tmp_path), vault)
     started = time.monotonic()
     results = list(stream_environment(env, secret_client=vault_client))
     elapsed = time.monotonic() - started

@@ -5,10 +5,7 @@ wait side by side, so the whole run ends in under 10 s, and each failure says wh
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,12 +15,12 @@ import pytest
 
 from oauth_etl import doctor
 from oauth_etl.doctor.run import stream_environment
-from oauth_etl.oauth.stores import FileTokenStore, make_secret_client
+from oauth_etl.oauth.stores import FileTokenStore
 from oauth_etl.oauth.tokens import TokenSet
-from oauth_etl_dev.local_services import AZURITE_ACCOUNT, AZURITE_KEY, PROJECT_ROOT
+from oauth_etl_dev.local_services import AZURITE_ACCOUNT, AZURITE_KEY
 from oauth_etl_tests import canary
-from oauth_etl_tests.oauth.fake_keyvault import FakeCredential
-from oauth_etl_tests.test_doctor_down import clean
+from oauth_etl_tests.cli.conftest import cli
+from oauth_etl_tests.test_doctor_down import clean, vault_client, with_vault
 
 Silent = Callable[[str], str]
 
@@ -46,7 +43,7 @@ def silent() -> Iterator[Silent]:
         server.close()
 
 
-def silent_env(tmp_path: Path, silent: Silent, store: str | None = None) -> dict[str, str]:
+def silent_env(tmp_path: Path, silent: Silent) -> dict[str, str]:
     xero = silent("http")
     return {
         "XERO_CLIENT_ID": "cid",
@@ -54,7 +51,7 @@ def silent_env(tmp_path: Path, silent: Silent, store: str | None = None) -> dict
         "XERO_LOGIN_URL": xero,
         "XERO_IDENTITY_URL": xero,
         "XERO_API_URL": silent("http"),
-        "OAUTH_ETL_TOKEN_STORE": store or f"file:{tmp_path / 'token.json'}",
+        "OAUTH_ETL_TOKEN_STORE": f"file:{tmp_path / 'token.json'}",
         "AZURE_STORAGE_CONNECTION_STRING": (
             f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
             f"AccountKey={AZURITE_KEY};BlobEndpoint={silent('http')}/{AZURITE_ACCOUNT};"
@@ -119,15 +116,7 @@ def test_silent_xero_storage_and_queue_end_in_seconds_naming_each_url(
 
 def test_a_silent_key_vault_and_storage_end_in_seconds(tmp_path: Path, silent: Silent) -> None:
     vault = silent("https")
-    env = {
-        **silent_env(tmp_path, silent, f"keyvault:{vault}/xero-token"),
-        "XERO_CREDENTIALS_VAULT_URL": vault,
-        "XERO_CLIENT_SECRET_SECRET_NAME": "xero-client-secret",
-    }
-
-    def vault_client(url: str) -> Any:  # the real SecretClient; a static AAD token
-        return make_secret_client(url, FakeCredential(), retry_total=0, timeout=3)
-
+    env = with_vault(silent_env(tmp_path, silent), vault)
     by_name, text = timed(env, secret_client=vault_client)
     token_store = by_name["token store"]
     assert token_store.status == "fail", token_store
@@ -144,15 +133,7 @@ def test_the_command_streams_in_order_with_every_host_silent(
     env = silent_env(tmp_path, silent)
     stored(tmp_path, expired=True)
     started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "oauth_etl.cli", "doctor"],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = cli(env, "doctor", timeout=60)
     total = time.monotonic() - started
     assert total < 10, f"{total:.1f} s"
     assert done.returncode == 1 and done.stderr == ""  # no retry log line, no traceback
