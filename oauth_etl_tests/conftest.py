@@ -73,6 +73,7 @@ INTEGRATION_FIXTURES = frozenset(
         "sandbox_factory",
         "local_env",
         "postgres",
+        "silent",  # test_doctor_silent: 127.0.0.1 listeners that never answer (3 s waits)
     }
 )
 E2E_PATHS = ("ui/", "reliability/", "engine/", "cli/", "test_pipeline.py")
