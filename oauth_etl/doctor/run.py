@@ -146,9 +146,8 @@ def stream_environment(
             found = connection().for_set(name).token_manager()
             # One refresh attempt: an answer lost to the short timeout leaves the old
             # refresh token usable for 30 minutes, so the next run re-sends it (Xero's
-            # official reply, community.xero.com/developer/discussion/105714701). The
-            # manager takes no such option from XeroConnection: set here, doctor only.
-            found._refresh_attempts = 1
+            # official reply, community.xero.com/developer/discussion/105714701).
+            found.refresh_attempts = 1
             return found
 
         return opened.get(f"manager {name}", build, close=False)

@@ -104,7 +104,8 @@ class RefreshingTokens:
         self.rescue: RescueSink = rescue or FileRescueSink(rescue_dir or default_rescue_dir())
         self._save_attempts = save_attempts
         self._save_backoff = save_backoff
-        self._refresh_attempts = refresh_attempts
+        # Public: a quick check (doctor) tries once; a run keeps the default.
+        self.refresh_attempts = refresh_attempts
         self._refresh_backoff = refresh_backoff
         self._sleep = sleep
         self._thread_lock = threading.Lock()
@@ -233,7 +234,7 @@ class RefreshingTokens:
                 "(authorize with the offline_access scope)"
             )
         lost_answer = False
-        for attempt in range(1, self._refresh_attempts + 1):
+        for attempt in range(1, self.refresh_attempts + 1):
             try:
                 payload = self.endpoint.refresh(refresh_token)
             except InvalidGrant:
@@ -290,7 +291,7 @@ class RefreshingTokens:
             raise exc.for_setting(self.provider.identity_url_setting) from None
 
     def _retry_or_raise(self, attempt: int, exc: OAuthError, refresh_token: str) -> None:
-        if attempt >= self._refresh_attempts:
+        if attempt >= self.refresh_attempts:
             raise exc
         delay = self._refresh_backoff * 2 ** (attempt - 1)
         logger.warning(
@@ -300,7 +301,7 @@ class RefreshingTokens:
             type(exc).__name__,
             delay,
             attempt + 1,
-            self._refresh_attempts,
+            self.refresh_attempts,
         )
         self._sleep(delay)
 
