@@ -10,6 +10,8 @@ import binascii
 from typing import Literal
 from urllib.parse import urlsplit
 
+from oauth_etl.storage.connection_string import connection_string_pairs
+
 # The keys a storage connection string may hold (learn.microsoft.com/azure/storage/common/
 # storage-configure-connection-string).
 CONNECTION_KEYS = frozenset(
@@ -51,19 +53,6 @@ def url_shape(name: str, url: str) -> str | None:
     if port == 0:
         return f"{name} has a port that is not a number from 1 to 65535"
     return None
-
-
-def connection_string_pairs(text: str) -> dict[str, str] | None:
-    """`Key=Value;...` as {lowercased key: value}; None when it is not that shape."""
-    pairs: dict[str, str] = {}
-    for part in text.strip().strip(";").split(";"):
-        if not part.strip():
-            continue
-        key, sep, value = part.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            return None
-        pairs[key.strip().lower()] = value.strip()
-    return pairs or None
 
 
 def connection_string_problem(

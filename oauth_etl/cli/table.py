@@ -103,14 +103,15 @@ def _storage_failure(
     exc: BaseException, storage: StorageSettings, endpoint_url: str | None
 ) -> tuple[str, str]:
     """What went wrong reading the table's storage, naming the account, and the fix."""
-    from oauth_etl.doctor.causes import Service, blob_endpoint, explain
+    from oauth_etl.doctor.causes import Service, explain
+    from oauth_etl.storage.connection_string import account_endpoint
 
     assert exc.__cause__ is not None
     if endpoint_url:
         account, setting = endpoint_url, "OAUTH_ETL_TABLES_ENDPOINT_URL"
     elif storage.connection_string:
         account, setting = (
-            blob_endpoint(storage.connection_string),
+            account_endpoint(storage.connection_string, "blob"),
             "AZURE_STORAGE_CONNECTION_STRING",
         )
     else:

@@ -244,25 +244,3 @@ def _forbidden(service: Service, url: str, code: str, exc: BaseException) -> Cau
         f"{service.what} at {url}: 403 Forbidden{said} (the identity lacks a permission)",
         f"{role}; a role assignment takes a few minutes to apply",
     )
-
-
-def blob_endpoint(connection_string: str) -> str:
-    """The blob endpoint a connection string names (never its key)."""
-    return account_endpoint(connection_string, "blob")
-
-
-def account_endpoint(connection_string: str, service: Literal["blob", "queue"]) -> str:
-    """The `service` endpoint a connection string names (never its key)."""
-    pairs = dict(
-        (key.strip().lower(), value.strip())
-        for key, _, value in (p.partition("=") for p in connection_string.split(";"))
-    )
-    if pairs.get(f"{service}endpoint"):
-        return pairs[f"{service}endpoint"]
-    if pairs.get("usedevelopmentstorage", "").lower() == "true":
-        port = 10000 if service == "blob" else 10001  # Azurite's and the emulator's ports
-        return f"http://127.0.0.1:{port}/devstoreaccount1"
-    account = pairs.get("accountname", "")
-    protocol = pairs.get("defaultendpointsprotocol", "https")
-    suffix = pairs.get("endpointsuffix", "core.windows.net")
-    return f"{protocol}://{account}.{service}.{suffix}" if account else ""

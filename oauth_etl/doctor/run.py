@@ -23,7 +23,6 @@ from oauth_etl.app import contract
 from oauth_etl.app.connection import XeroApi, XeroConnection, open_landing
 from oauth_etl.app.contract import OAuthSettings, StorageSettings, XeroApiSettings
 from oauth_etl.app.sets import DEFAULT, parse_names
-from oauth_etl.app.syntax import connection_string_pairs
 from oauth_etl.doctor import (
     CheckResult,
     Services,
@@ -33,7 +32,7 @@ from oauth_etl.doctor import (
     standard_steps,
     token_set_steps,
 )
-from oauth_etl.doctor.causes import PROBE_TIMEOUT, Service, blob_endpoint, explain
+from oauth_etl.doctor.causes import PROBE_TIMEOUT, Service, explain
 from oauth_etl.doctor.checks import vault_service
 from oauth_etl.doctor.reports import NAME as REPORTS
 from oauth_etl.doctor.reports import check_report_scopes, granted_scope
@@ -48,6 +47,7 @@ from oauth_etl.doctor.webhooks import KEY as WEBHOOK_KEY
 from oauth_etl.doctor.webhooks import QUEUE as WEBHOOK_QUEUE
 from oauth_etl.doctor.webhooks import check_webhook_key, check_webhook_queue
 from oauth_etl.oauth.stores import make_secret_client, parse_store_uri, read_secret
+from oauth_etl.storage.connection_string import account_endpoint, credential_kind
 from oauth_etl.xero.scopes import selection
 
 if TYPE_CHECKING:
@@ -233,9 +233,8 @@ def _services(oauth: OAuthSettings, storage: StorageSettings) -> Services:
     credential: Literal["key", "sas", "identity"] = "sas" if storage.sas_token else "identity"
     if storage.connection_string:
         setting = CONNECTION_STRING_VAR
-        account = blob_endpoint(storage.connection_string)
-        pairs = connection_string_pairs(storage.connection_string) or {}
-        credential = "key" if pairs.get("accountkey") else "sas"
+        account = account_endpoint(storage.connection_string, "blob")
+        credential = credential_kind(storage.connection_string)
     found = Services(
         identity=Service("Xero's identity server", oauth.identity_url, IDENTITY_URL_VAR),
         api=Service("Xero's API", oauth.api_url, API_URL_VAR),

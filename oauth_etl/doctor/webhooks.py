@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from typing import Literal
 
 from oauth_etl.app.contract import ConfigError, WebhookSettings
-from oauth_etl.app.syntax import connection_string_pairs
 from oauth_etl.doctor import CheckResult, Step
-from oauth_etl.doctor.causes import PROBE_TIMEOUT, Service, account_endpoint, explain
+from oauth_etl.doctor.causes import PROBE_TIMEOUT, Service, explain
 from oauth_etl.oauth.errors import OAuthError
+from oauth_etl.storage.connection_string import account_endpoint, credential_kind
 from oauth_etl.webhooks.config import webhook_key, webhook_settings
 from oauth_etl.webhooks.queue import ACCOUNT_URL, CONNECTION_STRING, QueueUnavailable, open_queue
 
@@ -71,8 +71,9 @@ def _queue_service(settings: WebhookSettings) -> Service:
     """The queue's account, named by its URL and the variable that sets it."""
     if settings.queue_connection_string:
         url = account_endpoint(settings.queue_connection_string, "queue")
-        pairs = connection_string_pairs(settings.queue_connection_string) or {}
-        credential: Literal["key", "sas", "identity"] = "key" if pairs.get("accountkey") else "sas"
+        credential: Literal["key", "sas", "identity"] = credential_kind(
+            settings.queue_connection_string
+        )
         setting = CONNECTION_STRING
     else:
         url, credential, setting = settings.queue_account_url or "", "identity", ACCOUNT_URL

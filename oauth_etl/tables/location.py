@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from oauth_etl.storage.connection_string import connection_string_pairs
 from oauth_etl.storage.manifest import normalize_prefix
 
 SOURCE = "xero"
@@ -29,11 +30,7 @@ def default_root(container: str, prefix: str = "") -> str:
 
 
 def _connection_string_options(connection_string: str) -> dict[str, str]:
-    parts: dict[str, str] = {}
-    for item in connection_string.split(";"):
-        key, sep, value = item.strip().partition("=")
-        if sep:
-            parts[key.strip().lower()] = value.strip()
+    parts = connection_string_pairs(connection_string) or {}
     if parts.get("usedevelopmentstorage", "").lower() == "true":
         raise ValueError(
             "UseDevelopmentStorage=true names no endpoint: give the emulator's full "
