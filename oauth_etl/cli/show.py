@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from oauth_etl.oauth.errors import clip
 from oauth_etl.oauth.tokens import TokenSet
 
-
-def clip(value: str, limit: int = 60) -> str:
-    """A value the user gave, as an error quotes it: the start of a 10,000-character one."""
-    return value if len(value) <= limit else value[:limit] + "…"
+__all__ = ["clip", "token_line", "when"]
 
 
 def when(epoch: float) -> str:

@@ -35,6 +35,12 @@ def sanitize(text: str, limit: int = 80) -> str:
     return cleaned
 
 
+def clip(value: str, limit: int = 60) -> str:
+    """A value the user gave, as an error quotes it: the start of a 10,000-character one
+    (and never the whole of a token pasted where a path belongs)."""
+    return value if len(value) <= limit else value[:limit] + "…"
+
+
 class OAuthError(Exception):
     """Base of every error raised by oauth_etl.oauth."""
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import filelock
 
-from oauth_etl.oauth.errors import LockTimeout, TokenStoreError
+from oauth_etl.oauth.errors import LockTimeout, TokenStoreError, clip
 
 
 @runtime_checkable
@@ -68,11 +68,10 @@ class FileLock:
         except filelock.Timeout:
             raise LockTimeout(self.describe(), self.timeout) from None
         except OSError as exc:
-            shown = str(self.path) if len(str(self.path)) <= 120 else f"{str(self.path)[:120]}…"
             raise LockFileUnusable(
-                f"cannot take the lock file {shown} ({exc.strerror}): the token store's "
-                "directory must be a writable directory with a path the file system allows "
-                "(OAUTH_ETL_TOKEN_STORE)",
+                f"cannot take the lock file {clip(str(self.path), 120)} ({exc.strerror}): "
+                "the token store's directory must be a writable directory with a path the "
+                "file system allows (OAUTH_ETL_TOKEN_STORE)",
                 exc,
             ) from None
         try:

@@ -17,6 +17,7 @@ from oauth_etl.oauth.errors import (
     InvalidGrant,
     NotATokenSet,
     TokenStoreError,
+    clip,
 )
 from oauth_etl.oauth.refresh import (
     Grant,
@@ -197,12 +198,15 @@ class TokenManager(RefreshingTokens):
         """The token set in a rescue copy, or a TokenStoreError saying what the argument
         takes and which copies there are."""
         takes = "give the file path or blob URL a failed save named"
+        # A path is quoted; anything else may be a token pasted in by mistake (a refresh
+        # token, a JWT, token JSON have no "/"): only its first characters are.
+        shown = clip(path, 120) if "/" in path or path.endswith(".json") else clip(path, 8)
         if not path:
             raise TokenStoreError(f"no rescue copy given: {takes}; {self._rescue_listing()}")
         owned = self.rescue.owns(path)
         if not owned and "://" in path:
             raise TokenStoreError(
-                f"{path} is a URL, but rescue copies are kept in {self.rescue.describe()} "
+                f"{shown} is a URL, but rescue copies are kept in {self.rescue.describe()} "
                 "(the rescue location): a blob URL must lie under it, else give a file path; "
                 + self._rescue_listing()
             )
@@ -210,18 +214,18 @@ class TokenManager(RefreshingTokens):
             data = self.rescue.read(path) if owned else Path(path).read_bytes()
         except IsADirectoryError:
             raise TokenStoreError(
-                f"{path} is a directory, not a rescue copy: {takes}; {self._rescue_listing()}"
+                f"{shown} is a directory, not a rescue copy: {takes}; {self._rescue_listing()}"
             ) from None
         except FileNotFoundError:
             raise TokenStoreError(
-                f"no rescue copy at {path}: {takes}; {self._rescue_listing()}"
+                f"no rescue copy at {shown}: {takes}; {self._rescue_listing()}"
             ) from None
         except OSError as exc:
             raise TokenStoreError(
-                f"cannot read rescue copy {path}: {exc.strerror or exc}"
+                f"cannot read rescue copy {shown}: {exc.strerror or exc}"
             ) from None
         try:
-            return TokenSet.from_json(data, source=f"rescue copy {path}")
+            return TokenSet.from_json(data, source=f"rescue copy {shown}")
         except NotATokenSet as exc:
             raise exc.with_fix(
                 "it cannot be restored: run `oauth-etl authorize` (or restore another "

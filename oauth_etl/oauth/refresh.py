@@ -329,7 +329,7 @@ class RefreshingTokens:
 
         def attempt() -> None:
             self.store.save(tokens)
-            back = self._read_store()
+            back = self.store.load()  # not _read_store: a restore hint is no fix mid-save
             if back != tokens:
                 raise TokenStoreError(
                     f"read-back from {self.store.describe()} returned "

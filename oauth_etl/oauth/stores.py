@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
-from oauth_etl.oauth.errors import TokenStoreError
+from oauth_etl.oauth.errors import TokenStoreError, clip
 from oauth_etl.oauth.tokens import TokenSet
 from oauth_etl.oauth.vault_errors import KeyVaultAccessError as KeyVaultAccessError
 from oauth_etl.oauth.vault_errors import keyvault_error
@@ -70,7 +70,7 @@ class FileTokenStore:
             if exc.errno != errno.ENAMETOOLONG:
                 return  # load and save say what went wrong
             raise TokenStoreError(
-                f"token store path {_clip(str(self.path))} is {len(str(self.path))} characters "
+                f"token store path {clip(str(self.path), 80)} is {len(str(self.path))} characters "
                 "long, more than the file system allows: set OAUTH_ETL_TOKEN_STORE to "
                 "file:PATH with a shorter path"
             ) from None
@@ -160,10 +160,6 @@ class FileTokenStore:
             with contextlib.suppress(OSError):
                 os.unlink(tmp_name)
             raise TokenStoreError(f"cannot write token file {self.path}: {exc.strerror}") from None
-
-
-def _clip(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _fsync_dir(directory: Path) -> None:

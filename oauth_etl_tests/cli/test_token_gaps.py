@@ -121,6 +121,13 @@ def test_token_restore_says_what_its_argument_takes(
     bad = one_line_error(cli(authorized, "token", "restore", str(corrupt)).stderr)
     assert f"rescue copy {corrupt} is not a token set" in bad
     assert "it cannot be restored: run `oauth-etl authorize`" in bad
+    # A token pasted where a path belongs (`token import`'s input) is not echoed back.
+    pasted = store_of(authorized).load()
+    assert pasted is not None and pasted.refresh_token
+    for text in (pasted.refresh_token, pasted.to_json().decode()):
+        said = cli(authorized, "token", "restore", text)
+        assert said.returncode != 0 and pasted.refresh_token not in said.stderr + said.stdout
+        assert text[:40] not in said.stderr + said.stdout
 
 
 def test_a_pasted_non_callback_is_not_called_forged(env: dict[str, str]) -> None:
