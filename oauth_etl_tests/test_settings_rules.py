@@ -64,6 +64,12 @@ CASES: list[tuple[str, str, str]] = [
     ("XERO_GRANT_TYPE", "password", "XERO_GRANT_TYPE is 'password'"),
     ("OAUTH_ETL_WEBHOOK_MAX_BODY_BYTES", "abc", "OAUTH_ETL_WEBHOOK_MAX_BODY_BYTES must be a whole"),
     ("OAUTH_ETL_WEBHOOK_QUEUE_ACCOUNT_URL", "not-a-url", "WEBHOOK_QUEUE_ACCOUNT_URL is not a URL"),
+    ("OAUTH_ETL_WEBHOOK_QUEUE", "Bad_Name", "OAUTH_ETL_WEBHOOK_QUEUE 'Bad_Name' is not a queue"),
+    (
+        "OAUTH_ETL_WEBHOOK_QUEUE_ACCOUNT_URL",
+        "http://127.0.0.1:10001/devstoreaccount1",
+        "an Azure identity is only sent over https",
+    ),
     (
         "OAUTH_ETL_WEBHOOK_QUEUE_CONNECTION_STRING",
         "AccountName=x;AccountKey=c2VjcmV0",

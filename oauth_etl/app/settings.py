@@ -8,12 +8,15 @@ bad setting the same way and before any network call: a `SettingsError` with one
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from oauth_etl.app.syntax import connection_string_problem, table_root_problem, url_shape
 from oauth_etl.app.variables import ConfigError, Problem, Section, SettingsError, variable_for
+from oauth_etl.oauth.errors import clip
 from oauth_etl.oauth.locks import keyvault_lock_location
 from oauth_etl.oauth.rescue import parse_rescue_location
 from oauth_etl.oauth.stores import parse_store_uri
@@ -28,6 +31,13 @@ MAX_PAGE_SIZE = 1000
 # lease-blob: "x-ms-lease-duration: -1 | n", n between 15 and 60).
 LEASE_SECONDS = (15, 60)
 GRANT_TYPES = ("authorization_code", "client_credentials")
+# The webhook queue's twin, where deliveries that cannot be acted on are set aside.
+UNACTIONABLE_SUFFIX = "-unactionable"
+# 3-63 lowercase letters, digits and single hyphens, a letter or digit at both ends
+# (learn.microsoft.com/rest/api/storageservices/naming-queues-and-metadata); the twin's
+# suffix must fit too.
+_QUEUE_NAME = re.compile(r"[a-z0-9](?:-?[a-z0-9])+")
+_LONGEST_QUEUE = 63 - len(UNACTIONABLE_SUFFIX)
 
 
 class _Rules:
@@ -265,8 +275,36 @@ class WebhookSettings:
                     "(AccountName=...;AccountKey=...: storage account → Access keys)",
                 )
         else:
-            rules.url("queue_account_url", "https://ACCOUNT.queue.core.windows.net")
+            self._identity_account(rules)
+        if not (_QUEUE_NAME.fullmatch(self.queue) and 3 <= len(self.queue) <= _LONGEST_QUEUE):
+            variable = rules.name("queue")
+            rules.add(
+                "queue",
+                f"{variable} {clip(self.queue)!r} is not a queue name: use 3-{_LONGEST_QUEUE} "
+                f"lowercase letters, digits and single hyphens (its twin adds "
+                f"{UNACTIONABLE_SUFFIX!r})",
+                f"set {variable} to such a name, or unset it for xero-webhooks",
+            )
         rules.check()
+
+    def _identity_account(self, rules: _Rules) -> None:
+        """An https URL: the SDK sends an Azure identity's token only over https ("Token
+        credential is only supported with HTTPS"), so an http one would fail every call."""
+        shape = "https://ACCOUNT.queue.core.windows.net"
+        rules.url("queue_account_url", shape)
+        url, name = self.queue_account_url, rules.name("queue_account_url")
+        if not url or any(p.variable == name for p in rules.problems):
+            return
+        parts = urlsplit(url.strip())
+        if parts.scheme != "https":
+            port = f":{parts.port}" if parts.port else ""
+            rules.add(
+                "queue_account_url",
+                f"{name} is {parts.scheme}://{parts.hostname}{port}: an Azure identity is only "
+                "sent over https",
+                f"set {name} to {shape}, or for Azurite (http) set "
+                f"{rules.name('queue_connection_string')} to its connection string instead",
+            )
 
     def configured(self) -> bool:
         """A queue is named: the receiver can run and the sensor drains it."""

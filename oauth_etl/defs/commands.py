@@ -25,7 +25,7 @@ from urllib.parse import SplitResult, urlsplit
 import dagster as dg
 
 from oauth_etl.app.contract import ConfigError
-from oauth_etl.cli.show import clip
+from oauth_etl.app.syntax import url_shape
 from oauth_etl.defs.resources import build_resources
 from oauth_etl.defs.run_events import EndpointProgress, RunProgress, TableProgress, follow
 from oauth_etl.defs.tables.assets import TABLE_ASSETS, table_key
@@ -37,6 +37,8 @@ from oauth_etl.defs.xero.jobs import IN_PROCESS, xero_extract_job
 from oauth_etl.defs.xero.partitions import TENANTS
 from oauth_etl.defs.xero.tenants import organisation_ids
 from oauth_etl.doctor.causes import Service, explain
+from oauth_etl.oauth.errors import clip
+from oauth_etl.storage.account import safe_url
 from oauth_etl.xero.catalog import Endpoint
 
 HOME_VAR = "DAGSTER_HOME"
@@ -237,18 +239,14 @@ def _execute(
 
 
 def webserver_url(webserver: str) -> SplitResult:
-    """--submit's URL, checked before anything else reads the deployment."""
-    parts = urlsplit(webserver)
-    try:
-        port_ok = parts.port is None or parts.port > 0
-    except ValueError:  # a port that is not a number, or past 65535
-        port_ok = False
-    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+    """--submit's URL, checked before anything else reads the deployment (quoted without
+    user info or query: a URL may carry a token there)."""
+    if url_shape("--submit", webserver):
         raise ConfigError(
-            f"--submit {clip(webserver)!r} is not the webserver's URL — give the deployment's "
-            "webserver, e.g. http://127.0.0.1:3000"
+            f"--submit {clip(safe_url(webserver))!r} is not the webserver's URL — give the "
+            "deployment's webserver, e.g. http://127.0.0.1:3000"
         )
-    return parts
+    return urlsplit(webserver.strip())
 
 
 def submit(
@@ -284,7 +282,7 @@ def submit(
             asset_selection=[list(asset_key(e).path) for e in endpoints],
         )
     except Exception as exc:
-        shown = clip(webserver, 200)  # a 10,000-character URL is quoted by its start
+        shown = clip(safe_url(webserver), 200)  # its start; no user info or query
         service = Service("the Dagster webserver", shown, "--submit")
         cause = explain(exc, service, timeout=3.0)
         if cause is not None:

@@ -11,6 +11,7 @@ from typing import Any
 import pyarrow as pa
 from deltalake.exceptions import DeltaError
 
+from oauth_etl.oauth.errors import clip
 from oauth_etl.tables.location import SOURCE, TableStore
 from oauth_etl.tables.model import TENANT, table_names, table_specs
 from oauth_etl.tables.writes import open_table
@@ -43,9 +44,9 @@ class UnknownTable(LookupError):
 
     def __init__(self, name: str, suggestions: tuple[str, ...]) -> None:
         close = f"did you mean {', '.join(suggestions)}? " if suggestions else ""
-        shown = name if len(name) <= 60 else name[:60] + "…"  # the start of a long one
         super().__init__(
-            f"no table {shown!r} in the catalog: {close}the tables are {', '.join(table_names())}"
+            f"no table {clip(name)!r} in the catalog: {close}"
+            f"the tables are {', '.join(table_names())}"
         )
         self.suggestions = suggestions
 
@@ -63,8 +64,7 @@ class UnknownTenant(LookupError):
     """A tenant with no row in the table: `present` are the tenants it has."""
 
     def __init__(self, name: str, tenant_id: str, present: tuple[str, ...]) -> None:
-        shown = tenant_id if len(tenant_id) <= 60 else tenant_id[:60] + "…"
-        super().__init__(f"no tenant {shown!r} in {GROUP}/{name}")
+        super().__init__(f"no tenant {clip(tenant_id)!r} in {GROUP}/{name}")
         self.present = present
 
 

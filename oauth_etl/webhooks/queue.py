@@ -9,15 +9,14 @@ moved to the `<queue>-unactionable` queue with the reason, for a person to look 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import orjson
 
 from oauth_etl.app.contract import ConfigError, WebhookSettings
+from oauth_etl.app.settings import UNACTIONABLE_SUFFIX
 from oauth_etl.webhooks.events import DeliveryError, Event, decode_events, encode_events
 
 if TYPE_CHECKING:
@@ -25,7 +24,6 @@ if TYPE_CHECKING:
 
 MAX_MESSAGE_BYTES = 48 * 1024  # under the 64 KiB limit, with room for the XML envelope
 NEVER_EXPIRES = -1
-UNACTIONABLE_SUFFIX = "-unactionable"
 CONNECTION_STRING = "OAUTH_ETL_WEBHOOK_QUEUE_CONNECTION_STRING"
 ACCOUNT_URL = "OAUTH_ETL_WEBHOOK_QUEUE_ACCOUNT_URL"
 QUEUE_VAR = "OAUTH_ETL_WEBHOOK_QUEUE"
@@ -121,7 +119,9 @@ class WebhookQueue:
                 f"{where}: {what} failed: the account cannot be reached — check {self.setting} "
                 "(the account's queue endpoint) and the network"
             )
-        detail = (str(exc).splitlines() or [""])[0][:200]
+        from oauth_etl.storage.account import redact  # a transport error may quote a SAS
+
+        detail = redact((str(exc).splitlines() or [""])[0])[:200]
         reason = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
         return f"{where}: {what} failed: {reason} — check {self.setting} and the account"
 
@@ -233,7 +233,6 @@ def open_queue(settings: WebhookSettings, *, timeout: float = 10.0) -> WebhookQu
         # The storage SDK's default retry waits 15 s first: far past Xero's 5 s.
         "retry_policy": LinearRetry(backoff=0.2, random_jitter_range=0, retry_total=1),  # type: ignore[arg-type]
     }
-    _check_queue_name(settings.queue)
     names = (settings.queue, settings.queue + UNACTIONABLE_SUFFIX)
     if settings.queue_connection_string:
         conn = settings.queue_connection_string
@@ -243,7 +242,6 @@ def open_queue(settings: WebhookSettings, *, timeout: float = 10.0) -> WebhookQu
             raise ConfigError(_malformed(CONNECTION_STRING, exc, conn)) from None
     elif settings.queue_account_url:
         url = settings.queue_account_url
-        _check_account_url(url)  # before DefaultAzureCredential: it would try every source
         from azure.identity import DefaultAzureCredential
 
         credential = DefaultAzureCredential()
@@ -257,47 +255,13 @@ def open_queue(settings: WebhookSettings, *, timeout: float = 10.0) -> WebhookQu
     return WebhookQueue(clients[0], clients[1])
 
 
-# 3-63 lowercase letters, digits and single hyphens, a letter or digit at both ends
-# (learn.microsoft.com/rest/api/storageservices/naming-queues-and-metadata); the twin's
-# suffix must fit too.
-_QUEUE_NAME = re.compile(r"[a-z0-9](?:-?[a-z0-9])+")
-
-
-def _check_queue_name(name: str) -> None:
-    longest = 63 - len(UNACTIONABLE_SUFFIX)
-    if not (_QUEUE_NAME.fullmatch(name) and 3 <= len(name) <= longest):
-        shown = name if len(name) <= 60 else name[:60] + "…"
-        raise ConfigError(
-            f"{QUEUE_VAR} {shown!r} is not a queue name — use 3-{longest} lowercase letters, "
-            f"digits and single hyphens (its twin adds {UNACTIONABLE_SUFFIX!r}), or unset it "
-            "for xero-webhooks"
-        )
-
-
-def _check_account_url(url: str) -> None:
-    """An https URL with a host: the SDK sends an Azure identity's token only over https
-    ("Token credential is only supported with HTTPS"), and anything else is not a URL."""
-    parts = urlsplit(url.strip())
-    try:
-        host = parts.hostname
-    except ValueError:  # a malformed port or bracket
-        host = None
-    shape = "set it to https://ACCOUNT.queue.core.windows.net"
-    azurite = f"for Azurite (http), set {CONNECTION_STRING} to its connection string instead"
-    if not parts.scheme or not host:
-        raise ConfigError(f"{ACCOUNT_URL} is not a URL — {shape} ({azurite})")
-    if parts.scheme != "https":
-        shown = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"[:200]
-        raise ConfigError(
-            f"{ACCOUNT_URL} is {shown}: an Azure identity is only sent over https — {shape}, "
-            f"or {azurite}"
-        )
-
-
 def _malformed(variable: str, exc: ValueError, value: str) -> str:
     """What is wrong with `variable` and what to set; never its value (a connection string
     holds the account key)."""
-    why = str(exc).splitlines()[0][:200] if str(exc) and value not in str(exc) else "malformed"
+    from oauth_etl.storage.account import redact  # the SDK may quote its parts (a sig=)
+
+    text = redact(str(exc))
+    why = text.splitlines()[0][:200] if text and value not in text else "malformed"
     if variable == CONNECTION_STRING:
         fix = (
             "set it to the storage account's connection string (Azure portal, the account's "
