@@ -15,7 +15,6 @@ XERO = Provider(
     client_id_setting=_variable("client_id"),
     client_secret_setting=_variable("client_secret"),
     identity_url_setting=_variable("identity_url"),
-    login_url_setting=_variable("login_url"),
     # Unused refresh tokens expire after 60 days
     # (developer.xero.com/documentation/guides/oauth2/auth-flow/, "Refreshing access tokens").
     refresh_token_lifetime_seconds=60 * 24 * 3600,

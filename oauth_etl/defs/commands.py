@@ -53,10 +53,14 @@ def instance() -> Iterator[dg.DagsterInstance]:
     """The deployment's instance (DAGSTER_HOME): where the materializations, so the
     cursors, are kept."""
     home = os.path.expanduser(os.environ.get(HOME_VAR, "").strip())
-    if not home or not os.path.isdir(home) or not os.path.isabs(home):
-        state = "not set" if not home else f"{clip(home)!r}, not a directory"
-        if home and os.path.isdir(home):
-            state = f"{clip(home)!r}, not an absolute path"
+    state: str | None = None
+    if not home:
+        state = "not set"
+    elif not os.path.isdir(home):
+        state = f"{clip(home)!r}, not a directory"
+    elif not os.path.isabs(home):
+        state = f"{clip(home)!r}, not an absolute path"
+    if state is not None:
         raise ConfigError(
             f"{HOME_VAR} is {state} — "
             f"set it to the Dagster home of the deployment (its dagster.yaml names the "

@@ -149,8 +149,10 @@ class TokenManager(RefreshingTokens):
             if stored is None or stored.refresh_token is None:
                 raise AuthorizationRequired(f"no refresh token in {self.store.describe()}")
             self.endpoint.revoke(stored.refresh_token)
-            revoked = replace(stored, access_token=None, refresh_token=None)
-            self._save_verified(replace(revoked, revoked_at=self.clock()))
+            revoked = replace(
+                stored, access_token=None, refresh_token=None, revoked_at=self.clock()
+            )
+            self._save_verified(revoked)
             self._hot = None
         logger.info("revoked token set %s", stored.fingerprint())
 

@@ -13,7 +13,6 @@ class Provider:
     client_id_setting: str = "the client id setting"
     client_secret_setting: str = "the client secret setting"  # noqa: S105 (a name, not a secret)
     identity_url_setting: str = "the token endpoint URL setting"
-    login_url_setting: str = "the authorize URL setting"
     # Seconds an unused refresh token lives; None: the provider does not say.
     refresh_token_lifetime_seconds: float | None = None
     lock_prefix: str = "oauth-token"  # the Key Vault store's lease blob: PREFIX-<digest>.lock

@@ -56,7 +56,6 @@ class NotMergedYet(LookupError):
 
     def __init__(self, name: str, uri: str) -> None:
         super().__init__(f"{GROUP}/{name} is not merged yet (no Delta table at {uri})")
-        self.name = name
         self.endpoint = producing_endpoint(name)  # what `run --select` takes
 
 

@@ -16,7 +16,7 @@ import orjson
 
 from oauth_etl.app.contract import ConfigError
 from oauth_etl.oauth.errors import OAuthError
-from oauth_etl.webhooks.queue import QueueUnavailable
+from oauth_etl.webhooks.queue import PEEK_LIMIT, QueueUnavailable
 
 DEFAULT_PORT = 8787
 
@@ -108,12 +108,13 @@ def status(as_json: bool) -> None:
             "waiting": waiting,
             "unactionable_queue": names[1],
             "set_aside": aside,
-            "set_aside_reasons": reasons,  # of the first 32 set aside
+            "set_aside_reasons": reasons,  # of the first PEEK_LIMIT set aside
         }
         click.echo(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode())
         return
     click.echo(f"queue {settings.queue}: {waiting} message(s) waiting, {aside} event(s) set aside")
     if reasons:
-        click.echo(f"set aside in {names[1]}" + (" (the first 32)" if aside > 32 else "") + ":")
+        first = f" (the first {PEEK_LIMIT})" if aside > PEEK_LIMIT else ""
+        click.echo(f"set aside in {names[1]}{first}:")
         for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
             click.echo(f"  {count}: {reason}")

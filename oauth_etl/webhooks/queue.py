@@ -202,12 +202,10 @@ class WebhookQueue:
             counts.append(int(props.approximate_message_count or 0))
         return counts[0], counts[1]
 
-    def aside_reasons(self, limit: int = PEEK_LIMIT) -> dict[str, int]:
-        """Why the first `limit` set-aside messages were set aside, counted (a peek: the
-        messages stay). A message this code did not write counts as "unreadable"."""
-        peeked = self._call(
-            "peek", self.unactionable.peek_messages, max_messages=min(limit, PEEK_LIMIT)
-        )
+    def aside_reasons(self) -> dict[str, int]:
+        """Why the first PEEK_LIMIT set-aside messages were set aside, counted (a peek:
+        the messages stay). A message this code did not write counts as "unreadable"."""
+        peeked = self._call("peek", self.unactionable.peek_messages, max_messages=PEEK_LIMIT)
         reasons: dict[str, int] = {}
         for message in peeked:
             try:

@@ -262,16 +262,12 @@ def known_scopes() -> frozenset[str]:
 
 
 def reauthorize_command(
-    wanted: Iterable[str],
-    granted: Iterable[str] = (),
-    token_set: str | None = None,
-    flags: Iterable[str] = (),
+    wanted: Iterable[str], granted: Iterable[str] = (), flags: Iterable[str] = ()
 ) -> str:
     """The `authorize` that adds `wanted` without losing anything: offline_access (no
     refresh token without it: developer.xero.com/documentation/guides/oauth2/scopes/),
     the scopes already `granted` (unknown: the default ones) and `wanted`, once each."""
     kept = tuple(granted) or DEFAULT_SCOPES
     union = dict.fromkeys((OFFLINE_ACCESS, *sorted({*kept, *wanted} - {OFFLINE_ACCESS})))
-    named = f" --connection {token_set}" if token_set else ""
     opted = "".join(f" {flag}" for flag in flags)
-    return f'oauth-etl authorize --scopes "{" ".join(union)}"{opted} --yes{named}'
+    return f'oauth-etl authorize --scopes "{" ".join(union)}"{opted} --yes'
