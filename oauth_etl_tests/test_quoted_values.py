@@ -8,6 +8,7 @@ import pytest
 
 from oauth_etl.app.contract import ConfigError
 from oauth_etl.defs.commands import webserver_url
+from oauth_etl.oauth.errors import TokenEndpointError
 from oauth_etl.webhooks.queue import CONNECTION_STRING, _malformed
 
 SECRET = "s3cr3tT0kenValue"
@@ -38,3 +39,13 @@ def test_an_sdk_message_quoting_a_signature_is_redacted() -> None:
     exc = ValueError(f"Invalid URL: ParseResult(scheme='https', query='sv=2020&sig={SECRET}')")
     said = _malformed(CONNECTION_STRING, exc, "AccountName=x;SharedAccessSignature=...")
     assert SECRET not in said and "sig=<redacted>" in said
+
+
+def test_a_token_endpoint_error_keeps_no_raw_body() -> None:
+    # A proxy's error page may echo the request back, refresh token included.
+    body = f"<html>refresh_token={SECRET}&grant_type=refresh_token {'x' * 500}</html>".encode()
+    error = TokenEndpointError("not JSON", 502, body)
+    named = error.for_setting("XERO_IDENTITY_URL")
+    for kept in (error, named):
+        assert SECRET not in repr(vars(kept)) and SECRET not in str(kept)
+    assert str(named) == str(error).replace("the token endpoint URL setting", "XERO_IDENTITY_URL")

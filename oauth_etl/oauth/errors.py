@@ -141,7 +141,8 @@ class TokenEndpointError(OAuthError):
             f"changed: try again later, and if it persists check {setting}"
         )
         self.status = status
-        self._parts = (message, status, body)
+        # Only what the message shows is kept: a body may echo a token back.
+        self._parts = (message, status, sanitize(text) if text.strip() else "")
 
     def for_setting(self, setting: str) -> TokenEndpointError:
         """The same error naming `setting` (raised where the provider was not known)."""
