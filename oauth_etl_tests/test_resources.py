@@ -48,6 +48,7 @@ SAMPLES = {
     "rescue_location": "file:/tmp/oauth-etl-contract/rescue",
     "token_lock": "locks/x.lock",
     "connections": "contract-set",
+    "queue": "contract-queue",  # a queue name Azure accepts
 }
 
 
