@@ -178,7 +178,11 @@ def _pages(x: Extraction, first: Page, size: int) -> Iterator[Page]:
     previous = first
     before = (x.stats.changed, x.stats.duplicates)
     for page in prefetch(x, range(2, count)):
-        _guard(x, page, size, previous)
+        # Against page 1, read before all of these: pages read side by side may come in
+        # any order, and a page read after saves moved records back can hold what the page
+        # before it held when that one was read earlier (a live edit, not Xero ignoring
+        # `page`; which repeats page 1 on every page, so this still stops at page 2).
+        _guard(x, page, size, first)
         bounds.append(_first_and_last(x, page))
         yield x.emit(page, moving=True)
         previous = page
